@@ -1,0 +1,33 @@
+# hw-bnn: two commands on a fresh machine.
+#   make demo   install, then run the whole flow on the built-in data (TFC-w1a1)
+#   make test   install if needed, then run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+MODEL  ?= tfc-w1a1
+OUT    ?= build/$(MODEL)
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip" "setuptools<81" wheel
+	# torch first, pinned: the CPU wheel this project is tested with.
+	$(PY) -m pip install -q "torch==2.13.0"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/hw-bnn flow --model $(MODEL) --out $(OUT)
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) benchmarks/bench_mlp.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,159 @@
+"""``hw-bnn``: the command line, a thin layer over :mod:`hw_bnn.flow`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from hw_bnn.errors import HwBnnError
+
+DESCRIPTION = """\
+hw-bnn: binary neural networks from Brevitas training to a verified hls4ml FPGA project.
+
+Stages (each reads the previous stage's artifact from the build folder --out):
+  train    models/<model>.yaml + data      -> checkpoint.pt, train_log.csv, train_curve.png
+  export   checkpoint.pt                   -> exported.onnx (QONNX), export_check.json
+  compile  exported.onnx (or --onnx FILE)  -> folded.onnx (integer-only), golden.npz
+  emit     golden.npz                      -> hls/ (hls4ml project, our BNN layers)
+  verify   golden.npz + hls/               -> verify.json (golden vs C simulation)
+  report   everything above                -> report.json, report.md, memory.png
+  flow     all of the above; stages whose inputs are unchanged are skipped
+
+Example:  hw-bnn flow --model tfc-w1a1 --out build/tfc
+"""
+
+
+def _add_common(p: argparse.ArgumentParser, model: bool = False) -> None:
+    p.add_argument("--out", required=True, help="build folder (created if missing)")
+    if model:
+        p.add_argument("--model", help="recipe name from models/ (e.g. tfc-w1a1) or a path to a recipe .yaml")
+        p.add_argument("--epochs", type=int, help="override the recipe's number of training epochs")
+    p.add_argument(
+        "--data-dir",
+        help="folder with MNIST/Fashion-MNIST IDX files (t10k-*); adds held-out test accuracy and "
+        "checks on every test image",
+    )
+    p.add_argument("--verify-limit", type=int, help="check at most this many images per split (default: all)")
+    p.add_argument("--force", action="store_true", help="re-run the stage(s) even if their inputs are unchanged")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
+
+
+def _add_hls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=["Vitis", "Vivado"], help="hls4ml backend (default Vitis)")
+    p.add_argument("--reuse-factor", type=int, help="hls4ml ReuseFactor for every layer (default 1: fully parallel)")
+    p.add_argument("--part", help="FPGA part (default xc7z020clg400-1, PYNQ-Z1/Z2)")
+    p.add_argument("--clock-period", type=float, help="clock period in ns (default 10)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="hw-bnn", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("flow", help="run every stage (train, export, compile, emit, verify, report)")
+    _add_common(p, model=True)
+    _add_hls(p)
+    p.add_argument("--acc-bits", type=int, help="maximum accumulator/threshold width; a layer needing more is an error")
+
+    p = sub.add_parser("train", help="train a recipe with Brevitas")
+    _add_common(p, model=True)
+
+    p = sub.add_parser("export", help="export the checkpoint to QONNX and check it against PyTorch")
+    _add_common(p)
+
+    p = sub.add_parser("compile", help="fold the QONNX model into an integer-only graph")
+    _add_common(p)
+    p.add_argument("--onnx", help="compile this QONNX file instead of <out>/exported.onnx (no equivalence check)")
+    p.add_argument("--acc-bits", type=int, help="maximum accumulator/threshold width; a layer needing more is an error")
+
+    p = sub.add_parser("emit", help="write the hls4ml project (hls/)")
+    _add_common(p)
+    _add_hls(p)
+
+    p = sub.add_parser("verify", help="golden model vs hls4ml C simulation, bit for bit, on every image")
+    _add_common(p)
+    p.add_argument("--inputs", help="a .npy array (N, features) of integer inputs to verify instead of the data splits")
+
+    p = sub.add_parser("report", help="write report.json and report.md")
+    _add_common(p)
+
+    sub.add_parser("models", help="list the model recipes in models/")
+    return ap
+
+
+def _config(args):
+    from hw_bnn.flow import FlowConfig
+
+    overrides = {
+        k: getattr(args, k, None)
+        for k in ("model", "epochs", "data_dir", "backend", "reuse_factor", "part", "clock_period", "acc_bits", "verify_limit")
+    }
+    cfg = FlowConfig.load(args.out, **overrides)
+    cfg.force = args.force
+    cfg.progress = not args.quiet
+    return cfg
+
+
+def run(args) -> int:
+    from hw_bnn import flow
+
+    if args.command == "models":
+        from hw_bnn.models import available_models, load_recipe
+
+        for name in available_models():
+            r = load_recipe(name)
+            print(f"{name:12s} {r.arch}  hidden={r.hidden}  w{r.weight_bits}a{r.act_bits}  dataset={r.dataset}")
+        return 0
+    cfg = _config(args)
+    if args.command in ("flow", "train") and not args.model and not (Path(args.out) / "flow.json").exists():
+        raise HwBnnError(f"{args.command}: --model is required for a new build folder ({args.out})")
+    if args.command == "flow":
+        report = flow.run_flow(cfg)
+        v = report["verify"]
+        print(f"\n{cfg.model}: " + "; ".join(
+            f"{k} accuracy {e['accuracy']:.4f}" for k, e in v["splits"].items() if "accuracy" in e
+        ) + f"; golden vs C simulation: {v['mismatches']} mismatches on "
+            f"{sum(e['images'] for e in v['splits'].values())} images")
+        print(f"report: {cfg.build / 'report.md'}")
+        return 0 if v["mismatches"] == 0 else 1
+    cfg.save()
+    if args.command == "compile" and args.onnx:
+        cfg.build.mkdir(parents=True, exist_ok=True)
+        folded, golden = flow.compile_onnx(args.onnx, cfg.build, cfg.acc_bits)
+        print(f"[compile] {args.onnx} -> {cfg.build / 'folded.onnx'} ({len(golden.layers)} integer layers)")
+        return 0
+    if args.command == "verify":
+        inputs = None
+        if args.inputs:
+            import numpy as np
+
+            if not os.path.exists(args.inputs):
+                raise HwBnnError(f"{args.inputs}: file does not exist")
+            try:
+                inputs = np.load(args.inputs, allow_pickle=False)
+            except ValueError as e:
+                raise HwBnnError(f"{args.inputs}: not a .npy array ({e})") from None
+        res = flow.step_verify(cfg, inputs)
+        return 0 if res["mismatches"] == 0 else 1
+    flow.STEP_FUNCTIONS[args.command](cfg)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except HwBnnError as e:
+        if args.debug:
+            raise
+        print(f"hw-bnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hw-bnn: interrupted; completed stages are kept, re-run to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

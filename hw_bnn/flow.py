@@ -1,0 +1,394 @@
+"""The flow: named stages over one config object (FINN build-step style).
+
+Each stage reads the artifact of the stage before it from the build folder and writes its
+own.  A stage records a stamp (``.stamps/<stage>.json``) holding a hash of its inputs and
+settings; when the stamp matches, the stage is skipped, so an interrupted flow resumes.
+Outputs are written into a temporary folder and moved into place before the stamp is
+written: a build folder never holds a half-written artifact that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hw_bnn.errors import HwBnnError, VerifyError
+
+STAGES = ("train", "export", "compile", "emit", "verify", "report")
+
+
+@dataclass
+class FlowConfig:
+    """Everything the stages need.  Saved as ``flow.json`` in the build folder."""
+
+    model: str = "tfc-w1a1"
+    out: str = "build/tfc-w1a1"
+    data_dir: str | None = None  # IDX test set (official MNIST t10k) for held-out numbers
+    epochs: int | None = None  # override the recipe's epochs
+    backend: str = "Vitis"
+    reuse_factor: int = 1
+    part: str = "xc7z020clg400-1"
+    clock_period: float = 10.0
+    acc_bits: int | None = None
+    verify_limit: int | None = None  # cap on images per split for verify (None: every image)
+    force: bool = False
+    progress: bool = True
+    log: list = field(default_factory=list, repr=False)
+
+    @property
+    def build(self) -> Path:
+        return Path(self.out)
+
+    def recipe(self):
+        from hw_bnn.models import load_recipe
+
+        r = load_recipe(self.model)
+        if self.epochs is not None:
+            r.train["epochs"] = int(self.epochs)
+        return r
+
+    def save(self) -> None:
+        d = {k: v for k, v in asdict(self).items() if k not in ("log", "force", "progress")}
+        self.build.mkdir(parents=True, exist_ok=True)
+        _write_text(self.build / "flow.json", json.dumps(d, indent=2))
+
+    @classmethod
+    def load(cls, out: str, **overrides) -> "FlowConfig":
+        path = Path(out) / "flow.json"
+        d = json.loads(path.read_text()) if path.exists() else {"out": out}
+        d.update({k: v for k, v in overrides.items() if v is not None})
+        d["out"] = out
+        return cls(**d)
+
+
+# --- small helpers ----------------------------------------------------------------------
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    p = Path(path)
+    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+    for q in files:
+        h.update(str(q.relative_to(p) if p.is_dir() else q.name).encode())
+        with open(q, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _require(path: Path, stage: str) -> Path:
+    if not path.exists():
+        raise HwBnnError(f"{path}: missing; run the '{stage}' stage first (or 'hw-bnn flow')")
+    return path
+
+
+class _Stage:
+    """Context for one stage: skip check, temp folder, publish outputs, stamp."""
+
+    def __init__(self, cfg: FlowConfig, name: str, key: str, outputs: list[str]):
+        self.cfg, self.name, self.key, self.outputs = cfg, name, key, outputs
+        self.stamp = cfg.build / ".stamps" / f"{name}.json"
+
+    def up_to_date(self) -> bool:
+        if self.cfg.force or not self.stamp.exists():
+            return False
+        try:
+            st = json.loads(self.stamp.read_text())
+        except json.JSONDecodeError:
+            return False
+        return st.get("key") == self.key and all((self.cfg.build / o).exists() for o in self.outputs)
+
+    def __enter__(self):
+        self.cfg.build.mkdir(parents=True, exist_ok=True)
+        self.stamp.unlink(missing_ok=True)  # invalid until published
+        self.tmp = Path(tempfile.mkdtemp(dir=self.cfg.build, prefix=f".tmp-{self.name}-"))
+        self.t0 = time.time()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                for o in self.outputs:
+                    src, dst = self.tmp / o, self.cfg.build / o
+                    if not src.exists():
+                        raise HwBnnError(f"stage {self.name}: did not produce {o}")
+                    if dst.is_dir():
+                        trash = self.cfg.build / f".old-{o}-{os.getpid()}"
+                        os.replace(dst, trash)
+                        os.replace(src, dst)
+                        shutil.rmtree(trash, ignore_errors=True)
+                    else:
+                        os.replace(src, dst)
+                self.stamp.parent.mkdir(exist_ok=True)
+                _write_text(self.stamp, json.dumps({"key": self.key, "seconds": round(time.time() - self.t0, 2)}))
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+
+def _say(cfg: FlowConfig, msg: str) -> None:
+    cfg.log.append(msg)
+    if cfg.progress:
+        print(msg, flush=True)
+
+
+def _test_split(cfg: FlowConfig):
+    from hw_bnn.data import load_idx_split
+
+    return load_idx_split(cfg.data_dir) if cfg.data_dir else None
+
+
+def _eval_splits(cfg: FlowConfig) -> dict:
+    """The images every check runs on: the validation split, and the test split if given."""
+    from hw_bnn.data import train_val_split
+
+    r = cfg.recipe()
+    _, val = train_val_split(r.dataset, r.train["val_fraction"], seed=0)
+    splits = {"val": val}
+    test = _test_split(cfg)
+    if test is not None:
+        if test.x.shape[1] != val.x.shape[1]:
+            raise VerifyError(
+                f"{cfg.data_dir}: test images have {test.x.shape[1]} pixels, the model expects {val.x.shape[1]}"
+            )
+        splits["test"] = test
+    if cfg.verify_limit:
+        from hw_bnn.data import Split
+
+        splits = {k: Split(s.x[: cfg.verify_limit], s.y[: cfg.verify_limit], s.image_shape) for k, s in splits.items()}
+    return splits
+
+
+# --- stages -----------------------------------------------------------------------------
+
+
+def step_train(cfg: FlowConfig) -> None:
+    from hw_bnn.report import plot_training
+
+    r = cfg.recipe()
+    st = _Stage(cfg, "train", _key(r.to_dict(), cfg.data_dir), ["checkpoint.pt", "train_log.csv", "train_summary.json", "train_curve.png"])
+    if st.up_to_date():
+        _say(cfg, "[train] up to date, skipped")
+        return
+    from hw_bnn.train import train
+
+    with st:
+        # resume support: the per-epoch state (checkpoint.partial.pt) lives in the build folder
+        summary = train(r, st.tmp, test_split=_test_split(cfg), progress=cfg.progress, state_dir=cfg.build)
+        _write_text(st.tmp / "train_summary.json", json.dumps(summary, indent=2))
+        plot_training(st.tmp / "train_log.csv", st.tmp / "train_curve.png", r.name)
+    msg = f"[train] {r.name}: validation accuracy {summary['val_acc']:.4f} on {summary['val_images']} images"
+    if "test_acc" in summary:
+        msg += f", test accuracy {summary['test_acc']:.4f} on {summary['test_images']} images"
+    _say(cfg, msg)
+
+
+def step_export(cfg: FlowConfig) -> None:
+    from hw_bnn.export import check_export, export_checkpoint
+
+    ck = _require(cfg.build / "checkpoint.pt", "train")
+    st = _Stage(cfg, "export", _key(_sha(ck)), ["exported.onnx", "export_check.json"])
+    if st.up_to_date():
+        _say(cfg, "[export] up to date, skipped")
+        return
+    with st:
+        export_checkpoint(ck, st.tmp / "exported.onnx")
+        val = _eval_splits(cfg)["val"]
+        res = check_export(ck, st.tmp / "exported.onnx", val.x.astype(np.float32))
+        _write_text(st.tmp / "export_check.json", json.dumps(res, indent=2))
+    _say(cfg, f"[export] exported.onnx: QONNX equals PyTorch on {res['images']} images (max |diff| {res['max_abs_diff']:.2g})")
+
+
+def compile_onnx(path, out_dir: Path, acc_bits: int | None = None):
+    """Compile one QONNX file into ``folded.onnx`` and ``golden.npz`` in ``out_dir``."""
+    from hw_bnn.compiler import compile_model, folded_to_golden, load_onnx
+
+    folded = compile_model(load_onnx(path), acc_bits=acc_bits)
+    folded.save(str(out_dir / "folded.onnx"))
+    golden = folded_to_golden(folded)
+    golden.save(out_dir / "golden.npz")
+    return folded, golden
+
+
+def check_folded(exported_path, folded, golden, splits: dict) -> dict:
+    """folded.onnx (qonnx) vs exported.onnx (qonnx) vs golden: values and decisions, per split."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from hw_bnn.compiler import run_qonnx
+
+    exported = ModelWrapper(str(exported_path))
+    res = {}
+    for name, s in splits.items():
+        x = s.x.astype(np.float32)
+        y_ref = run_qonnx(exported, x, batch_size=2000)
+        acc_folded = run_qonnx(folded, x, batch_size=2000)
+        acc_golden = golden.run(s.x)
+        y_folded = golden.apply_output_affine(acc_folded)
+        value_mm = np.flatnonzero(np.any(y_folded != y_ref, axis=1))
+        golden_mm = np.flatnonzero(np.any(acc_golden != acc_folded, axis=1))
+        res[name] = {
+            "images": int(len(x)),
+            "value_mismatches": int(len(value_mm)),
+            "decision_mismatches": int((y_folded.argmax(1) != y_ref.argmax(1)).sum()),
+            "golden_vs_folded_mismatches": int(len(golden_mm)),
+            "accuracy_exported": float((y_ref.argmax(1) == s.y).mean()),
+        }
+        if len(value_mm) or len(golden_mm):
+            i = int((list(value_mm) + list(golden_mm))[0])
+            raise HwBnnError(
+                f"folded.onnx differs from exported.onnx on split '{name}': {len(value_mm)} value and "
+                f"{len(golden_mm)} golden mismatches of {len(x)} images (first: image {i})"
+            )
+    return res
+
+
+def step_compile(cfg: FlowConfig) -> None:
+    exported = _require(cfg.build / "exported.onnx", "export")
+    st = _Stage(cfg, "compile", _key(_sha(exported), cfg.acc_bits, cfg.data_dir, cfg.verify_limit), ["folded.onnx", "golden.npz", "compile_check.json"])
+    if st.up_to_date():
+        _say(cfg, "[compile] up to date, skipped")
+        return
+    with st:
+        folded, golden = compile_onnx(exported, st.tmp, cfg.acc_bits)
+        res = check_folded(exported, folded, golden, _eval_splits(cfg))
+        _write_text(st.tmp / "compile_check.json", json.dumps(res, indent=2))
+    parts = ", ".join(f"{k}: {v['images']} images, {v['value_mismatches']} value mismatches" for k, v in res.items())
+    _say(cfg, f"[compile] folded.onnx is integer-only ({len(golden.layers)} layers); equals exported.onnx ({parts})")
+
+
+def _hls_settings(cfg: FlowConfig) -> dict:
+    return {"backend": cfg.backend, "reuse_factor": cfg.reuse_factor, "part": cfg.part, "clock_period": cfg.clock_period}
+
+
+def step_emit(cfg: FlowConfig) -> None:
+    from hw_bnn.emit import emit_project
+    from hw_bnn.golden import GoldenModel
+
+    gpath = _require(cfg.build / "golden.npz", "compile")
+    st = _Stage(cfg, "emit", _key(_sha(gpath), _hls_settings(cfg)), ["hls"])
+    if st.up_to_date():
+        _say(cfg, "[emit] up to date, skipped")
+        return
+    golden = GoldenModel.load(gpath)
+    val = _eval_splits(cfg)["val"]
+    with st:
+        emit_project(golden, st.tmp / "hls", tb_inputs=val.x[:100], **_hls_settings(cfg))
+    _say(cfg, f"[emit] hls/: {cfg.backend} project, io_parallel, ReuseFactor {cfg.reuse_factor}, part {cfg.part}")
+
+
+def _first_divergence(golden, hls_model, x_one: np.ndarray) -> dict:
+    from hw_bnn.csim import csim_trace
+
+    g = golden.run(x_one[None], trace=True)
+    h = csim_trace(hls_model, x_one[None])
+    for layer in golden.layers:
+        a, b = g[layer.name].reshape(-1), np.asarray(h[layer.name]).reshape(-1)
+        if a.shape != b.shape or np.any(a != b):
+            if a.shape != b.shape:
+                return {"layer": layer.name, "element": None, "golden_shape": list(a.shape), "csim_shape": list(b.shape)}
+            e = int(np.flatnonzero(a != b)[0])
+            return {"layer": layer.name, "element": e, "golden": int(a[e]), "csim": int(b[e])}
+    return {"layer": None}
+
+
+def step_verify(cfg: FlowConfig, inputs: np.ndarray | None = None) -> dict:
+    """Golden vs C simulation on every image, integer by integer."""
+    from hw_bnn.csim import csim_predict, load_csim
+    from hw_bnn.golden import GoldenModel
+
+    gpath = _require(cfg.build / "golden.npz", "compile")
+    hls_dir = _require(cfg.build / "hls", "emit")
+    golden = GoldenModel.load(gpath)
+    if inputs is not None:
+        inputs = np.asarray(inputs)
+        if inputs.ndim != 2 or inputs.shape[1:] != tuple(golden.input_shape):
+            raise VerifyError(
+                f"verify: inputs have shape {inputs.shape}, the model expects (N, {', '.join(map(str, golden.input_shape))})"
+            )
+        from hw_bnn.data import Split
+
+        splits = {"inputs": Split(inputs, np.full(len(inputs), -1), (0, 0))}
+    else:
+        splits = _eval_splits(cfg)
+    key = _key(_sha(gpath), _sha(hls_dir / "firmware"), {k: (len(s), hashlib.sha256(s.x.tobytes()).hexdigest()) for k, s in splits.items()})
+    st = _Stage(cfg, "verify", key, ["verify.json"])
+    if st.up_to_date():
+        _say(cfg, "[verify] up to date, skipped")
+        return json.loads((cfg.build / "verify.json").read_text())
+    hls_model = load_csim(golden, hls_dir, **_hls_settings(cfg))
+    res: dict = {"splits": {}}
+    with st:
+        for name, s in splits.items():
+            t0 = time.time()
+            g = golden.run(s.x)
+            t_golden = time.time() - t0
+            t0 = time.time()
+            h = csim_predict(hls_model, s.x)
+            t_csim = time.time() - t0
+            bad = np.flatnonzero(np.any(g != h, axis=1))
+            entry = {
+                "images": int(len(s)),
+                "mismatched_images": int(len(bad)),
+                "mismatched_elements": int((g != h).sum()),
+                "golden_seconds": round(t_golden, 3),
+                "csim_seconds": round(t_csim, 3),
+            }
+            if s.y.min() >= 0:
+                entry["accuracy"] = float((golden.predict(s.x) == s.y).mean())
+            if len(bad):
+                entry["first_mismatch"] = {"image": int(bad[0]), **_first_divergence(golden, hls_model, s.x[bad[0]])}
+            res["splits"][name] = entry
+        res["mismatches"] = sum(e["mismatched_images"] for e in res["splits"].values())
+        _write_text(st.tmp / "verify.json", json.dumps(res, indent=2))
+    for name, e in res["splits"].items():
+        acc = f", accuracy {e['accuracy']:.4f}" if "accuracy" in e else ""
+        _say(cfg, f"[verify] {name}: {e['images']} images, golden vs C simulation: {e['mismatched_images']} mismatches{acc}")
+        if "first_mismatch" in e:
+            fm = e["first_mismatch"]
+            _say(cfg, f"[verify]   first mismatch: image {fm['image']}, layer {fm['layer']}, element {fm.get('element')}")
+    return res
+
+
+def step_report(cfg: FlowConfig) -> dict:
+    from hw_bnn.report import write_report
+
+    _require(cfg.build / "verify.json", "verify")
+    report = write_report(cfg)
+    _say(cfg, f"[report] {cfg.build / 'report.md'}")
+    return report
+
+
+STEP_FUNCTIONS = {
+    "train": step_train,
+    "export": step_export,
+    "compile": step_compile,
+    "emit": step_emit,
+    "verify": step_verify,
+    "report": step_report,
+}
+
+
+def run_flow(cfg: FlowConfig, stages=STAGES) -> dict:
+    cfg.save()
+    for s in stages:
+        STEP_FUNCTIONS[s](cfg)
+    return json.loads((cfg.build / "report.json").read_text()) if "report" in stages else {}
