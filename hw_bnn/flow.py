@@ -279,6 +279,21 @@ def _hls_settings(cfg: FlowConfig) -> dict:
     return {"backend": cfg.backend, "reuse_factor": cfg.reuse_factor, "part": cfg.part, "clock_period": cfg.clock_period}
 
 
+def _tb_inputs(cfg: FlowConfig) -> np.ndarray:
+    """The project's testbench inputs: the first 100 validation images."""
+    return _eval_splits(cfg)["val"].x[:100]
+
+
+def load_csim(cfg: FlowConfig, golden):
+    """The C simulation of ``<build>/hls``: the (deterministic) project is written again in
+    place from the golden model and settings, and compiled with g++ (hls4ml ``compile()``)."""
+    from hw_bnn.csim import compile_csim
+    from hw_bnn.emit import emit_project
+
+    hls_model = emit_project(golden, cfg.build / "hls", tb_inputs=_tb_inputs(cfg), **_hls_settings(cfg))
+    return compile_csim(hls_model)
+
+
 def step_emit(cfg: FlowConfig) -> None:
     from hw_bnn.emit import emit_project
     from hw_bnn.golden import GoldenModel
@@ -289,9 +304,8 @@ def step_emit(cfg: FlowConfig) -> None:
         _say(cfg, "[emit] up to date, skipped")
         return
     golden = GoldenModel.load(gpath)
-    val = _eval_splits(cfg)["val"]
     with st:
-        emit_project(golden, st.tmp / "hls", tb_inputs=val.x[:100], **_hls_settings(cfg))
+        emit_project(golden, st.tmp / "hls", tb_inputs=_tb_inputs(cfg), **_hls_settings(cfg))
     _say(cfg, f"[emit] hls/: {cfg.backend} project, io_parallel, ReuseFactor {cfg.reuse_factor}, part {cfg.part}")
 
 
@@ -312,11 +326,11 @@ def _first_divergence(golden, hls_model, x_one: np.ndarray) -> dict:
 
 def step_verify(cfg: FlowConfig, inputs: np.ndarray | None = None) -> dict:
     """Golden vs C simulation on every image, integer by integer."""
-    from hw_bnn.csim import csim_predict, load_csim
+    from hw_bnn.csim import csim_predict
     from hw_bnn.golden import GoldenModel
 
     gpath = _require(cfg.build / "golden.npz", "compile")
-    hls_dir = _require(cfg.build / "hls", "emit")
+    _require(cfg.build / "hls", "emit")
     golden = GoldenModel.load(gpath)
     if inputs is not None:
         inputs = np.asarray(inputs)
@@ -329,12 +343,13 @@ def step_verify(cfg: FlowConfig, inputs: np.ndarray | None = None) -> dict:
         splits = {"inputs": Split(inputs, np.full(len(inputs), -1), (0, 0))}
     else:
         splits = _eval_splits(cfg)
-    key = _key(_sha(gpath), _sha(hls_dir / "firmware"), {k: (len(s), hashlib.sha256(s.x.tobytes()).hexdigest()) for k, s in splits.items()})
+    key = _key(_sha(gpath), _hls_settings(cfg), {k: (len(s), hashlib.sha256(s.x.tobytes()).hexdigest()) for k, s in splits.items()})
     st = _Stage(cfg, "verify", key, ["verify.json"])
     if st.up_to_date():
         _say(cfg, "[verify] up to date, skipped")
         return json.loads((cfg.build / "verify.json").read_text())
-    hls_model = load_csim(golden, hls_dir, **_hls_settings(cfg))
+    _say(cfg, "[verify] compiling the C simulation (g++)")
+    hls_model = load_csim(cfg, golden)
     res: dict = {"splits": {}}
     with st:
         for name, s in splits.items():

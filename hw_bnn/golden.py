@@ -67,6 +67,15 @@ class ThresholdLayer:
     def acc_range(self) -> tuple[int, int]:
         return self.in_range
 
+    def pm1(self, x: np.ndarray) -> np.ndarray:
+        """One-level output as +-1 float32 (the next XNOR layer's operand)."""
+        lo, hi = self.in_range
+        if self.thresholds.shape[0] == 1 and hi - lo < 65536:
+            # shared threshold over a small integer domain: a lookup table
+            lut = np.where(np.arange(lo, hi + 1) >= self.thresholds[0, 0], np.float32(1), np.float32(-1))
+            return lut[x - lo] if lo else lut[x]
+        return np.where(x >= self.thresholds[:, 0], np.float32(1), np.float32(-1))
+
     def run(self, x: np.ndarray) -> np.ndarray:
         t = self.thresholds
         if t.shape[1] == 1:
@@ -146,10 +155,11 @@ class GoldenModel:
                 f"golden model: input shape {tuple(x.shape)} does not match the model's "
                 f"input (N, {', '.join(map(str, self.input_shape))})"
             )
-        if x.size and (np.any(x != np.round(x)) or x.min() < self.input_range[0] or x.max() > self.input_range[1]):
-            raise ValueError(
-                f"golden model: inputs must be integers in [{self.input_range[0]}, {self.input_range[1]}]"
-            )
+        if x.size:
+            lo, hi = self.input_range
+            integral = np.issubdtype(x.dtype, np.integer) or bool(np.all(x == np.round(x)))
+            if not integral or x.min() < lo or x.max() > hi:
+                raise ValueError(f"golden model: inputs must be integers in [{lo}, {hi}]")
         return x
 
     def run(self, x: np.ndarray, trace: bool = False):
@@ -158,17 +168,22 @@ class GoldenModel:
         outs = {}
         cur = x
         pm1 = None  # +-1 float32 view of the current bits, reused by the next xnor layer
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
+            feeds_xnor = i + 1 < len(self.layers) and isinstance(self.layers[i + 1], XnorDenseLayer)
             if isinstance(layer, XnorDenseLayer):
                 if pm1 is None:
                     pm1 = 2.0 * cur.astype(np.float32) - 1.0
                 acc = layer.accumulate(pm1)
-                if layer.thresholds is not None and layer.levels == 1 and not trace:
+                if layer.levels == 1 and feeds_xnor and not trace:
                     # fast path: the next layer only needs +-1 values
                     pm1 = np.where(acc >= layer._t_acc[:, 0], np.float32(1), np.float32(-1))
                     cur = None
                     continue
                 cur = layer._finish(acc)
+            elif isinstance(layer, ThresholdLayer) and layer.levels == 1 and feeds_xnor and not trace:
+                pm1 = layer.pm1(cur)
+                cur = None
+                continue
             else:
                 if cur is None:
                     cur = (pm1 > 0).astype(np.int32)

@@ -1,0 +1,44 @@
+"""Shared fixtures: one small trained network per test session, built through the flow."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hw_bnn.data import default_test_dir
+from hw_bnn.flow import FlowConfig, run_flow
+
+
+@pytest.fixture(scope="session")
+def mnist_test_dir():
+    d = default_test_dir()
+    if d is None:
+        pytest.skip("official MNIST test set not found (../shared/data/mnist or HW_BNN_MNIST_DIR)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def tfc_flow(tmp_path_factory):
+    """TFC-w1a1 trained for 2 epochs, taken through every stage of the flow once.
+
+    Returns (FlowConfig, report dict).  Later tests reuse its build folder (the hls4ml
+    C simulation is compiled once per session)."""
+    out = tmp_path_factory.mktemp("flow") / "tfc"
+    cfg = FlowConfig(model="tfc-w1a1", out=str(out), epochs=2, progress=False)
+    report = run_flow(cfg)
+    return cfg, report
+
+
+@pytest.fixture
+def flow_copy(tfc_flow, tmp_path):
+    """A private copy of the session's build folder, for tests that change it."""
+    cfg, _ = tfc_flow
+    dst = tmp_path / "b"
+    shutil.copytree(cfg.build, dst)
+    return FlowConfig.load(str(dst), progress=False)
+
+
+def pytest_configure(config):
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    Path(".hypothesis").mkdir(exist_ok=True)
