@@ -73,7 +73,8 @@ class ThresholdLayer:
         if self.thresholds.shape[0] == 1 and hi - lo < 65536:
             # shared threshold over a small integer domain: a lookup table
             lut = np.where(np.arange(lo, hi + 1) >= self.thresholds[0, 0], np.float32(1), np.float32(-1))
-            return lut[x - lo] if lo else lut[x]
+            idx = x if np.issubdtype(x.dtype, np.integer) else x.astype(np.int64)
+            return lut[idx - lo] if lo else lut[idx]
         return np.where(x >= self.thresholds[:, 0], np.float32(1), np.float32(-1))
 
     def run(self, x: np.ndarray) -> np.ndarray:

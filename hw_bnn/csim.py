@@ -1,0 +1,199 @@
+"""C simulation of an emitted hls4ml project (``hw_bnn.emit.emit_project``).
+
+``compile_csim`` is hls4ml's ``ModelGraph.compile()`` (writes the project again and builds the
+C-sim shared library with g++).  ``csim_predict`` and ``csim_trace`` feed integer inputs through
+the library as float64 (exact for the +-2**24 range the emitter allows) and return int64 arrays,
+refusing any value that is not an exact integer.
+
+``load_csim`` gives a compiled model for a project that ``emit_project`` wrote earlier (another
+process, say): it checks that the folder is exactly what ``emit_project`` writes for this golden
+model and these settings, and compiles an identical copy in a scratch folder, so the emitted
+folder is never modified (hls4ml's ``compile()`` and ``trace()`` rewrite the project in place).
+
+``csim_trace`` uses hls4ml's own ``ModelGraph.trace()``, which works for our custom layers: the
+trace hooks hls4ml writes after every layer call are generic (``nnet::save_layer_output`` on the
+layer's output variable), so every layer with a function call and ``trace=True`` is traced.  It
+switches tracing on for every hw-bnn layer first; note that hls4ml's ``trace()`` always rewrites and
+recompiles the project (one extra g++ build) and leaves the library compiled with the trace hooks
+(inactive outside ``trace()``, so ``csim_predict`` keeps working).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from hw_bnn import hls_ext
+from hw_bnn.errors import HwBnnError
+
+
+class CsimError(HwBnnError, ValueError):
+    """Bad inputs for the C simulation, a non-integer result, or a stale emitted project."""
+
+
+def compile_csim(hls_model):
+    """Write the project and build the C-sim library (hls4ml ``compile()``); returns the model."""
+    hls_model.compile()
+    return hls_model
+
+
+def _input_spec(hls_model) -> tuple[int, int, int]:
+    inputs = hls_model.get_input_variables()
+    if len(inputs) != 1:
+        raise CsimError(f"expected a model with one input, got {len(inputs)}")
+    var = inputs[0]
+    lo, hi = hls_ext.precision_range(var.type.precision)
+    return int(var.size()), lo, hi
+
+
+def _prepare(hls_model, x) -> np.ndarray:
+    n_in, lo, hi = _input_spec(hls_model)
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2 or x.shape[1] != n_in:
+        raise CsimError(f"inputs: expected shape (N, {n_in}), got {x.shape}")
+    if x.shape[0] == 0:
+        raise CsimError("inputs: empty batch")
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == bool):
+        raise CsimError(f"inputs: expected integers, got dtype {x.dtype}")
+    xf = x.astype(np.float64)
+    if not np.all(np.isfinite(xf)) or np.any(xf != np.round(xf)) or xf.min() < lo or xf.max() > hi:
+        raise CsimError(f"inputs: must be integers in [{lo}, {hi}] (the project's input type)")
+    return np.ascontiguousarray(xf)
+
+
+def _exact_int(values, what: str, n: int) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64).reshape(n, -1)
+    bad = ~np.isfinite(v) | (v != np.round(v))
+    if np.any(bad):
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise CsimError(f"{what}: C-sim returned a non-integer value {v[idx]!r} at {idx} ({int(bad.sum())} in all)")
+    return v.astype(np.int64)
+
+
+def csim_predict(hls_model, x) -> np.ndarray:
+    """Integer outputs ``(N, n_out)`` of the compiled C simulation for integer inputs ``(N, C)``."""
+    xf = _prepare(hls_model, x)
+    y = hls_model.predict(xf)
+    return _exact_int(y, "output", xf.shape[0])
+
+
+def _traced_layers(hls_model) -> list:
+    kinds = set(hls_ext.layer_classes())
+    return [layer for layer in hls_model.get_layers() if layer.class_name in kinds]
+
+
+def csim_trace(hls_model, x) -> dict[str, np.ndarray]:
+    """Per-layer C-sim outputs ``{golden layer name: int64 (N, units)}`` (hls4ml ``trace()``).
+
+    Recompiles the project with the trace hooks (hls4ml's ``trace()`` always does).
+    """
+    xf = _prepare(hls_model, x)
+    layers = _traced_layers(hls_model)
+    for layer in layers:
+        layer.set_attr("trace", True)
+    _, traces = hls_model.trace(xf)
+    out = {}
+    for layer in layers:
+        if layer.name not in traces:
+            raise RuntimeError(f"layer {layer.name!r}: hls4ml trace returned no data for this layer")
+        out[layer.name] = _exact_int(traces[layer.name], f"layer {layer.name!r}", xf.shape[0])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# a model for an already emitted project
+
+# files whose content depends on where/when the project was written, not on what it holds
+_VOLATILE = {"hls4ml_config.yml", "build_lib.sh"}
+
+
+def _project_files(root: Path) -> list[str]:
+    from hw_bnn.emit import PROJECT_INFO
+
+    skip = _VOLATILE | {PROJECT_INFO}
+    return sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and str(p.relative_to(root)) not in skip and p.suffix != ".so"
+    )
+
+
+def _diff_projects(fresh: Path, emitted: Path) -> list[str]:
+    diff = []
+    for rel in _project_files(fresh):
+        other = emitted / rel
+        if not other.is_file() or other.read_bytes() != (fresh / rel).read_bytes():
+            diff.append(rel)
+    return diff
+
+
+def load_csim(
+    golden,
+    hls_dir,
+    backend: str = "Vitis",
+    reuse_factor=1,
+    part: str = "xc7z020clg400-1",
+    clock_period=10,
+    io_type: str = "io_parallel",
+    *,
+    work_dir=None,
+    build: bool = True,
+):
+    """Compiled C-sim model of the project ``emit_project`` wrote to ``hls_dir``.
+
+    The project is regenerated from ``golden`` and the settings in ``work_dir`` (default: a
+    temporary folder removed at exit), compared file by file with ``hls_dir`` (everything but the
+    build stamp and absolute paths) and compiled there (``build=False`` skips the compile).
+    Raises ``CsimError`` when ``hls_dir`` is not such a project or differs (stale, other settings).
+    """
+    from hw_bnn.emit import BACKENDS, PROJECT_INFO, _rf_for, emit_project
+
+    hls_dir = Path(hls_dir)
+    info_path = hls_dir / PROJECT_INFO
+    if not info_path.is_file():
+        raise CsimError(f"{hls_dir}: not an emitted hw-bnn hls4ml project (no {PROJECT_INFO}); run emit first")
+    info = json.loads(info_path.read_text())
+    want = {
+        "backend": BACKENDS.get(str(backend).lower(), backend),
+        "io_type": io_type,
+        "part": part,
+        "reuse_factor": {layer.name: _rf_for(reuse_factor, layer.name) for layer in golden.layers},
+    }
+    for key, value in want.items():
+        if info.get(key) != value:
+            raise CsimError(f"{hls_dir}: emitted with {key}={info.get(key)!r}, expected {value!r}; emit again")
+    if float(info.get("clock_period", -1)) != float(clock_period):
+        raise CsimError(f"{hls_dir}: emitted with clock_period={info.get('clock_period')!r}, expected {clock_period!r}")
+    tb_file = hls_dir / "tb_data" / "tb_input_features.dat"
+    tb = np.loadtxt(tb_file, dtype=np.int64, ndmin=2) if info.get("n_tb_samples") and tb_file.is_file() else None
+
+    if work_dir is None:
+        work = Path(tempfile.mkdtemp(prefix="hw_bnn_csim_"))
+        atexit.register(shutil.rmtree, work, True)
+    else:
+        work = Path(work_dir)
+    model = emit_project(
+        golden,
+        work / hls_dir.name,
+        backend=want["backend"],
+        reuse_factor=reuse_factor,
+        part=part,
+        clock_period=info.get("clock_period", clock_period),
+        io_type=io_type,
+        tb_inputs=tb,
+        project_name=info.get("project_name", "hw_bnn"),
+    )
+    diff = _diff_projects(Path(model.config.get_output_dir()), hls_dir)
+    if diff:
+        shown = ", ".join(diff[:5]) + (f" and {len(diff) - 5} more" if len(diff) > 5 else "")
+        raise CsimError(f"{hls_dir}: differs from what emit writes for this golden model and settings ({shown}); emit again")
+    if build:
+        compile_csim(model)
+    return model
