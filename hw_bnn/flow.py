@@ -285,13 +285,12 @@ def _tb_inputs(cfg: FlowConfig) -> np.ndarray:
 
 
 def load_csim(cfg: FlowConfig, golden):
-    """The C simulation of ``<build>/hls``: the (deterministic) project is written again in
-    place from the golden model and settings, and compiled with g++ (hls4ml ``compile()``)."""
-    from hw_bnn.csim import compile_csim
-    from hw_bnn.emit import emit_project
+    """The compiled C simulation of ``<build>/hls``.  ``hw_bnn.csim.load_csim`` checks that the
+    project is exactly what emit writes for this golden model and these settings (a stale or
+    edited project is an error), then compiles a scratch copy with g++; ``hls/`` is untouched."""
+    from hw_bnn.csim import load_csim as _load
 
-    hls_model = emit_project(golden, cfg.build / "hls", tb_inputs=_tb_inputs(cfg), **_hls_settings(cfg))
-    return compile_csim(hls_model)
+    return _load(golden, cfg.build / "hls", **_hls_settings(cfg))
 
 
 def step_emit(cfg: FlowConfig) -> None:
