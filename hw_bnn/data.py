@@ -113,11 +113,11 @@ def train_val_split(name: str, val_fraction: float = 0.1, seed: int = 0) -> tupl
 def default_test_dir() -> Path | None:
     """The developers' official MNIST test set (``../shared/data/mnist``), if present.
 
-    ``HW_BNN_MNIST_DIR`` overrides the location.  Nothing in the main job depends on it.
+    ``HW_BNN_MNIST_DIR``, when set, is the only place looked at.  Nothing in the main job
+    depends on it.
     """
     env = os.environ.get("HW_BNN_MNIST_DIR")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist")
+    candidates = [Path(env)] if env else [Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"]
     for c in candidates:
         if (c / "t10k-images-idx3-ubyte.gz").exists() or (c / "t10k-images-idx3-ubyte").exists():
             return c

@@ -105,3 +105,24 @@ def cfg_val_images(cfg):
     from hw_bnn.flow import _eval_splits
 
     return _eval_splits(cfg)["val"].x
+
+
+def test_official_test_set_bit_exact(tfc_flow, mnist_test_dir):
+    """All 10k official test images: folded == exported (values) == golden, golden == C-sim."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    import hw_bnn.flow as flow
+    from hw_bnn.csim import csim_predict
+    from hw_bnn.data import load_idx_split
+    from hw_bnn.golden import GoldenModel
+
+    cfg, _ = tfc_flow
+    test = load_idx_split(mnist_test_dir)
+    assert len(test) == 10000
+    golden = GoldenModel.load(cfg.build / "golden.npz")
+    folded = ModelWrapper(str(cfg.build / "folded.onnx"))
+    res = flow.check_folded(cfg.build / "exported.onnx", folded, golden, {"test": test})["test"]
+    assert res["images"] == 10000 and res["value_mismatches"] == 0 and res["golden_vs_folded_mismatches"] == 0
+    hls_model = flow.load_csim(cfg, golden)
+    mism = np.any(csim_predict(hls_model, test.x) != golden.run(test.x), axis=1)
+    assert int(mism.sum()) == 0, f"first mismatching image: {int(np.flatnonzero(mism)[0])}"
