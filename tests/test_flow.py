@@ -107,7 +107,7 @@ def cfg_val_images(cfg):
     return _eval_splits(cfg)["val"].x
 
 
-def test_official_test_set_bit_exact(tfc_flow, mnist_test_dir):
+def test_official_test_set_bit_exact(mnist_test_dir, tfc_flow):
     """All 10k official test images: folded == exported (values) == golden, golden == C-sim."""
     from qonnx.core.modelwrapper import ModelWrapper
 
