@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from qonnx.core.onnx_exec import execute_onnx
 
-from hw_bnn.compiler import FoldQuantizerChains, compile_model, folded_to_golden
+from hw_bnn.compiler import FoldQuantizerChains, compile_model, folded_to_golden, run_qonnx
 from hw_bnn.errors import CompileError
 from hw_bnn.thresholds import NonMonotoneError, multithreshold, thresholds_from_codes
 from tests.graphs import QD, GraphBuilder
@@ -94,8 +93,6 @@ def test_fold_bn_sign_chain_exact_on_whole_domain(n, params, eps):
         var = np.maximum(var, 1e-6).astype(np.float32)  # BN with eps 0 and var 0 is undefined
     model = _xnor_bn_graph(n, g, be, mu, var, eps)
     x = (np.arange(n)[None, :] < np.arange(n + 1)[:, None]).astype(np.float32)  # k ones, k = 0..N
-    from hw_bnn.compiler import run_qonnx
-
     ref = run_qonnx(model, x)
     folded, changed = FoldQuantizerChains().apply(model)
     assert changed
@@ -129,16 +126,12 @@ def test_input_quantizer_folds_to_one_shared_threshold():
     thr = folded.get_initializer(mt.input[1])
     assert thr.shape == (1, 1)
     xs = np.tile(np.arange(256, dtype=np.float32)[:, None], (1, 5))
-    from hw_bnn.compiler import run_qonnx
-
     assert np.array_equal(run_qonnx(folded, xs), run_qonnx(m, xs))
     assert thr[0, 0] == 128  # 2*p/255 - 1 >= 0  <=>  p >= 127.5
 
 
 def test_whole_compile_with_negative_and_zero_gamma_is_exact():
     from tests.graphs import binary_mlp
-    from hw_bnn.compiler import run_qonnx
-
     rng = np.random.default_rng(3)
     gam = [np.array([-1.0, 0.0, 1e-30, 2.0, -0.5, 1.0] * 2, dtype=np.float32)] * 2
     m = binary_mlp(rng, [30, 12, 12, 5], gammas=gam)
