@@ -32,10 +32,16 @@ def _add_common(p: argparse.ArgumentParser, model: bool = False) -> None:
         p.add_argument("--epochs", type=int, help="override the recipe's number of training epochs")
     p.add_argument(
         "--data-dir",
-        help="folder with MNIST/Fashion-MNIST IDX files (t10k-*); adds held-out test accuracy and "
-        "checks on every test image",
+        help="folder with MNIST/Fashion-MNIST IDX files (t10k-*, and train-* for the mnist / fashion-mnist "
+        "datasets) or CIFAR-10 python batches; adds held-out test accuracy and checks on every test image",
     )
     p.add_argument("--verify-limit", type=int, help="check at most this many images per split (default: all)")
+    p.add_argument(
+        "--csim-limit",
+        type=int,
+        help="compare the C simulation on at most this many images per split (default: all; the golden "
+        "model still scores every image)",
+    )
     p.add_argument("--force", action="store_true", help="re-run the stage(s) even if their inputs are unchanged")
     p.add_argument("--quiet", action="store_true", help="no progress bars or stage messages")
 
@@ -74,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify", help="golden model vs hls4ml C simulation, bit for bit, on every image")
     _add_common(p)
-    p.add_argument("--inputs", help="a .npy array (N, features) of integer inputs to verify instead of the data splits")
+    p.add_argument(
+        "--inputs",
+        help="a .npy array of integer inputs, (N, features) for MLPs or (N, C, H, W) for CNNs, to verify instead of the data splits",
+    )
 
     p = sub.add_parser("report", help="write report.json and report.md")
     _add_common(p)
@@ -88,7 +97,7 @@ def _config(args):
 
     overrides = {
         k: getattr(args, k, None)
-        for k in ("model", "epochs", "data_dir", "backend", "reuse_factor", "part", "clock_period", "acc_bits", "verify_limit")
+        for k in ("model", "epochs", "data_dir", "backend", "reuse_factor", "part", "clock_period", "acc_bits", "verify_limit", "csim_limit")
     }
     cfg = FlowConfig.load(args.out, **overrides)
     cfg.force = args.force

@@ -3,21 +3,39 @@
 Each rewrite is a small ``qonnx.transformation.base.Transformation`` that can be run and
 tested alone; :func:`compile_model` runs them to a fixed point:
 
-``SetInputDatatype``           declare the integer input domain (8-bit pixels by default)
-``CheckSupportedOps``          refuse ops the compiler does not know, naming the node
-``FoldWeightQuantizers``       BipolarQuant on constant weights -> +-1 initializers
-``FoldQuantizerChains``        integer source -> elementwise chain -> quantizer
-                               becomes one MultiThreshold, evaluated exhaustively over the
-                               source's integer domain (DESIGN.md section 3)
-``BipolarMatMulToXnorPopcount`` MatMul of bipolar activations and +-1 weights ->
-                               XnorPopcountMatMul on bits, plus the exact integer correction
-                               ``a = 2 p - N`` that the next chain folds away
-``FoldOutputChain``            the last accumulator's chain -> integer output and the
-                               documented output affine (metadata ``hw_bnn.output_affine``)
-``CheckIntegerOnly``           everything left must be integer; otherwise name the node
+``SetInputDatatype``      declare the integer input domain (8-bit pixels by default)
+``CheckSupportedOps``     refuse ops and settings the compiler / hardware cannot do, naming
+                          the node (stride, dilation, groups, asymmetric padding, ...)
+``FoldWeightQuantizers``  BipolarQuant / Quant on constant weights -> integer initializers,
+                          the (power-of-two) weight scale moves behind the MatMul / Conv
+``FoldQuantizerChains``   integer accumulator -> elementwise chain -> quantizer becomes one
+                          MultiThreshold, evaluated exhaustively over the accumulator's
+                          integer domain (DESIGN.md section 3)
+``IntegerizeLinear``      a MatMul / Conv whose input comes from a quantizer (or the integer
+                          input) now takes the integer *codes* 0..L of that quantizer:
+                          XNOR-popcount for +-1 x +-1, an integer product otherwise; the exact
+                          correction ``value = alpha * code + beta`` follows it and folds into
+                          the next chain
+``FoldOutputChain``       the last accumulator's chain -> integer output and the documented
+                          output affine (metadata ``hw_bnn.output_affine``)
+``CheckIntegerOnly``      everything left must be integer; otherwise name the node
 
-The folded graph is executable by qonnx ``execute_onnx`` and is turned into the NumPy
-golden model by :func:`folded_to_golden`.
+The folded graph is executable by qonnx ``execute_onnx`` (batched) and is turned into the
+NumPy golden model by :func:`folded_to_golden`.  Its hardware layers:
+
+* ``MultiThreshold`` on the graph input: the input quantizer (MLPs);
+* ``XnorPopcountMatMul(bits, weight bits)`` -> popcount ``p``: XNOR dense layer;
+* ``MatMul(codes, integer W)``: integer dense layer;
+* ``[Pad(code)] Conv(codes, integer W)``: integer convolution (NCHW; the hardware is NHWC);
+* ``Conv(bits, +-1 W)`` then ``Add(n_minus)``: XNOR convolution.  With bits ``b`` and
+  ``n_minus[c]`` the number of -1 weights of channel ``c``, ``Conv(b, W) + n_minus = p``, the
+  popcount of ``xnor(b, W bits)``; zero padding of bits is the bit 0, which codes -1;
+* each followed by a ``MultiThreshold`` (codes of the next layer) or, last, the output;
+* ``MaxPool`` and ``Flatten`` on codes.
+
+Exactness needs every scale on the way (weights, activations, input) to be a power of two:
+then the exported float graph computes its sums without rounding, exactly as the integer
+graph does.  Other scales are refused with an error naming the node.
 """
 
 from __future__ import annotations
@@ -34,14 +52,26 @@ from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
 from qonnx.transformation.infer_shapes import InferShapes
 
 from hw_bnn.errors import CompileError
-from hw_bnn.golden import GoldenModel, ThresholdLayer, XnorDenseLayer, bits_for_range
+from hw_bnn.golden import (
+    ConvLayer,
+    FlattenLayer,
+    GoldenModel,
+    IntDenseLayer,
+    MaxPoolLayer,
+    ThresholdLayer,
+    XnorDenseLayer,
+    bits_for_range,
+)
 from hw_bnn.thresholds import NonMonotoneError, thresholds_from_codes
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
 ELEMENTWISE = {"Mul", "Add", "Sub", "Div", "BatchNormalization", "Relu", "Clip", "PRelu", "Neg", "Identity", "Tanh"}
 QUANTIZERS = {"BipolarQuant", "Quant"}
-SUPPORTED = ELEMENTWISE | QUANTIZERS | {"MatMul", "MultiThreshold", "XnorPopcountMatMul"}
+LINEAR = {"MatMul", "Conv"}
+CODE_PATH = {"Pad", "MaxPool", "Flatten", "Reshape"}  # may sit between codes and a linear op
+SUPPORTED = ELEMENTWISE | QUANTIZERS | LINEAR | CODE_PATH | {"MultiThreshold", "XnorPopcountMatMul"}
 AFFINE_KEY = "hw_bnn.output_affine"
+MAX_DOMAIN = 1 << 20  # accumulator values evaluated exhaustively per chain
 
 
 def _new_name(model: ModelWrapper, base: str) -> str:
@@ -60,48 +90,136 @@ def _add_const(model: ModelWrapper, base: str, value, dtype: str | None = None) 
     return name
 
 
+def _attrs(node) -> dict:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _set_attr(node, name: str, value) -> None:
+    for a in list(node.attribute):
+        if a.name == name:
+            node.attribute.remove(a)
+    node.attribute.append(helper.make_attribute(name, value))
+
+
 def _int_dtype(lo: int, hi: int) -> str:
     bits, signed = bits_for_range(lo, hi)
     return f"INT{bits}" if signed else ("BINARY" if bits == 1 else f"UINT{bits}")
 
 
-def _source_domain(model: ModelWrapper, tensor: str):
-    """(lo, hi) of an integer source tensor, or None if the tensor is not one."""
-    if tensor in [i.name for i in model.graph.input]:
+def _is_pow2(v) -> bool:
+    v = np.asarray(v, dtype=np.float64)
+    return bool(np.all(v > 0) and np.all(np.frexp(v)[0] == 0.5))
+
+
+def _require_pow2(v, node, what: str) -> None:
+    if not _is_pow2(v):
+        shown = np.asarray(v).reshape(-1)[:4]
+        raise CompileError(
+            f"node {node.name} ({node.op_type}): {what} {', '.join(f'{x:g}' for x in shown)} is not a power of "
+            f"two; the exported float graph would round its sums and the integer graph could not equal it "
+            f"(train with power-of-two or constant scales)"
+        )
+
+
+def _is_graph_input(model: ModelWrapper, tensor: str) -> bool:
+    return tensor in [i.name for i in model.graph.input]
+
+
+def _weight_matrix(node, w: np.ndarray) -> np.ndarray:
+    """(fan-in, channels) view of a MatMul (K, C) or Conv (C, Cin, kh, kw) weight."""
+    return w if node.op_type == "MatMul" else w.reshape(w.shape[0], -1).T
+
+
+def _n_minus(w: np.ndarray) -> np.ndarray:
+    """Number of -1 weights per output channel of a +-1 Conv weight, shaped (1, C, 1, 1)."""
+    return (w < 0).reshape(w.shape[0], -1).sum(axis=1).astype(np.float32).reshape(1, -1, 1, 1)
+
+
+def _is_xnor_conv(model: ModelWrapper, conv, add) -> bool:
+    w = model.get_initializer(conv.input[1])
+    c = model.get_initializer(add.input[1]) if add is not None and len(add.input) > 1 else None
+    if w is None or c is None or model.get_tensor_datatype(conv.input[0]) != DataType["BINARY"]:
+        return False
+    return bool(np.all(np.abs(w) == 1.0)) and c.shape == (1, w.shape[0], 1, 1) and np.array_equal(c, _n_minus(w))
+
+
+def _source_info(model: ModelWrapper, tensor: str):
+    """``(lo, hi, kind, node)`` when ``tensor`` is an integer accumulator (or the integer model
+    input), else None.  ``kind``: ``input``, ``xnor_dense``, ``xnor_conv`` (popcounts, domain
+    ``[0, K]``) or ``int`` (integer product of codes, symmetric domain ``[-M, M]``)."""
+    if _is_graph_input(model, tensor):
         dt = model.get_tensor_datatype(tensor)
-        if dt.is_integer():
-            return int(dt.min()), int(dt.max())
+        return (int(dt.min()), int(dt.max()), "input", None) if dt.is_integer() else None
+    p = model.find_producer(tensor)
+    if p is None:
         return None
-    prod = model.find_producer(tensor)
-    if prod is not None and prod.op_type == "XnorPopcountMatMul":
-        n = model.get_tensor_shape(prod.input[1])[0]
-        return 0, int(n)
+    if p.op_type == "XnorPopcountMatMul":
+        return 0, int(model.get_tensor_shape(p.input[1])[0]), "xnor_dense", p
+    if p.op_type == "Add":
+        conv = model.find_producer(p.input[0])
+        if conv is not None and conv.op_type == "Conv" and _is_xnor_conv(model, conv, p):
+            w = model.get_initializer(conv.input[1])
+            return 0, int(np.prod(w.shape[1:])), "xnor_conv", conv
+        return None
+    if p.op_type in LINEAR:
+        w = model.get_initializer(p.input[1])
+        dt = model.get_tensor_datatype(p.input[0])
+        if w is None or not dt.is_integer() or dt.min() < 0 or not np.all(w == np.round(w)):
+            return None
+        wm = _weight_matrix(p, w) * float(dt.max())
+        m = int(max(-np.minimum(wm, 0).sum(axis=0).min(initial=0), np.maximum(wm, 0).sum(axis=0).max(initial=0)))
+        return -m, m, "int", p
     return None
+
+
+def _flip_channels(model: ModelWrapper, kind: str, node, mask: np.ndarray) -> None:
+    """Negate the accumulator of the channels in ``mask`` (``p' = K - p`` for popcounts)."""
+    w = model.get_initializer(node.input[1]).copy()
+    if kind == "xnor_dense":
+        w[:, mask] = 1.0 - w[:, mask]
+    elif node.op_type == "MatMul":
+        w[:, mask] = -w[:, mask]
+    else:
+        w[mask] = -w[mask]
+    model.set_initializer(node.input[1], w)
+    if kind == "xnor_conv":
+        add = model.find_consumer(node.output[0])
+        model.set_initializer(add.input[1], _n_minus(w))
 
 
 def _run_chain(model: ModelWrapper, source: str, nodes: list, output: str, values: np.ndarray) -> np.ndarray:
     """Evaluate ``nodes`` (source -> ... -> output) with qonnx, as the exported model is run.
 
-    ``values`` has shape (D,); each of the C channels of ``source`` sees every value.
-    Returns the output with shape (D, C, ...)."""
+    ``values`` has shape (D,); each of the C channels of ``source`` sees every value (spatial
+    dimensions are 1: the chain must be per channel).  Returns the output, shape (D, C, ...)."""
     from qonnx.core.onnx_exec import execute_onnx
 
     shape = model.get_tensor_shape(source)
     c = shape[1]
-    grid = np.broadcast_to(values.astype(np.float32).reshape((-1, 1) + (1,) * (len(shape) - 2)), (len(values), c, *shape[2:]))
+    grid_shape = (len(values), c) + (1,) * (len(shape) - 2)
+    grid = np.broadcast_to(values.astype(np.float32).reshape((-1,) + (1,) * (len(shape) - 1)), grid_shape)
     inits = set()
     for n in nodes:
         inits.update(i for i in n.input if model.get_initializer(i) is not None)
     graph = helper.make_graph(
         [onnx.NodeProto.FromString(n.SerializeToString()) for n in nodes],
         "chain",
-        [helper.make_tensor_value_info(source, onnx.TensorProto.FLOAT, [len(values), c, *shape[2:]])],
+        [helper.make_tensor_value_info(source, onnx.TensorProto.FLOAT, list(grid_shape))],
         [helper.make_tensor_value_info(output, onnx.TensorProto.FLOAT, None)],
         [onnx.numpy_helper.from_array(model.get_initializer(i), i) for i in sorted(inits)],
     )
     sub = ModelWrapper(helper.make_model(graph, opset_imports=model.model.opset_import))
-    sub = sub.transform(InferShapes())
-    return execute_onnx(sub, {source: np.ascontiguousarray(grid)})[output]
+    try:
+        sub = sub.transform(InferShapes())
+        return execute_onnx(sub, {source: np.ascontiguousarray(grid)})[output]
+    except CompileError:
+        raise
+    except Exception as e:  # noqa: BLE001 - onnxruntime reports broadcasting problems in many ways
+        names = ", ".join(n.name for n in nodes)
+        raise CompileError(
+            f"chain [{names}]: cannot evaluate it per channel on the accumulator domain "
+            f"(are its constants per-channel?): {type(e).__name__}: {e}"
+        ) from None
 
 
 def _walk_chain_up(model: ModelWrapper, tensor: str):
@@ -111,13 +229,13 @@ def _walk_chain_up(model: ModelWrapper, tensor: str):
     else (the tensor where it stopped, None)."""
     chain = []
     t = tensor
-    while _source_domain(model, t) is None:
+    while _source_info(model, t) is None:
         p = model.find_producer(t)
         if p is None or p.op_type not in ELEMENTWISE:
             return t, None
         if any(model.get_initializer(i) is None for i in p.input[1:] if i):
             return t, None
-        if model.get_tensor_fanout(p.input[0]) != 1 and _source_domain(model, p.input[0]) is None:
+        if model.get_tensor_fanout(p.input[0]) != 1 and _source_info(model, p.input[0]) is None:
             return t, None
         chain.insert(0, p)
         t = p.input[0]
@@ -140,20 +258,44 @@ def _quantizer_levels(model: ModelWrapper, q):
         return 1, (lambda v: (v > 0).astype(np.int64)), 2.0 * s, -s, "BIPOLAR" if s == 1.0 else "FLOAT32"
     # Quant: y = (clip(round(x / s + z)) - z) * s
     s, z, b = (_scalar(model, q.input[i], q) for i in (1, 2, 3))
-    attrs = {a.name: helper.get_attribute_value(a) for a in q.attribute}
+    attrs = _attrs(q)
     signed, narrow = int(attrs.get("signed", 1)), int(attrs.get("narrow", 0))
     if b != int(b) or b < 1:
         raise CompileError(f"node {q.name} (Quant): bit width {b} must be a positive integer")
+    if s <= 0 or z != int(z):
+        raise CompileError(f"node {q.name} (Quant): needs a positive scale and an integer zero point (got {s:g}, {z:g})")
     b = int(b)
     qmin = -(2 ** (b - 1)) + narrow if signed else 0
     qmax = 2 ** (b - 1) - 1 if signed else 2**b - 1 - narrow
     levels = qmax - qmin
 
     def code(v):
-        return np.round(v / s + z).astype(np.int64) - qmin
+        return np.clip(np.round(v / s + z).astype(np.int64), qmin, qmax) - qmin
 
     dt = "FLOAT32" if (s != 1.0 or z != 0) else (f"INT{b}" if signed else f"UINT{b}")
     return levels, code, s, (qmin - z) * s, dt
+
+
+def _spatial_pad(model: ModelWrapper, pad_node) -> int:
+    """Symmetric spatial padding of an NCHW Pad node, or CompileError."""
+    pads = model.get_initializer(pad_node.input[1])
+    mode = _attrs(pad_node).get("mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if pads is None or mode != "constant":
+        raise CompileError(f"node {pad_node.name} (Pad): only constant padding with constant pads is supported")
+    pads = [int(v) for v in pads.reshape(-1)]
+    if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or len(set(pads[2:4] + pads[6:8])) != 1:
+        raise CompileError(
+            f"node {pad_node.name} (Pad): pads {pads} are not symmetric on height and width; the hardware "
+            f"pads every border of an image by the same amount"
+        )
+    return pads[2]
+
+
+def _pad_value(model: ModelWrapper, pad_node) -> float:
+    if len(pad_node.input) > 2 and pad_node.input[2]:
+        return _scalar(model, pad_node.input[2], pad_node)
+    return 0.0
 
 
 class SetInputDatatype(Transformation):
@@ -170,7 +312,9 @@ class SetInputDatatype(Transformation):
 
 
 class CheckSupportedOps(Transformation):
-    """Raise :class:`CompileError` naming the first node whose op the compiler does not know."""
+    """Raise :class:`CompileError` naming the first node whose op or settings the compiler
+    and the hardware do not support (convolution: square kernel, stride 1 or 2, no dilation,
+    one group, symmetric padding; max pooling: square, no padding, floor)."""
 
     def apply(self, model):
         for n in model.graph.node:
@@ -179,44 +323,100 @@ class CheckSupportedOps(Transformation):
                     f"node {n.name} (op {n.op_type}) is not supported by the hw-bnn compiler; "
                     f"supported ops: {', '.join(sorted(SUPPORTED))}"
                 )
+            a = _attrs(n)
+            if n.op_type in ("Conv", "MaxPool"):
+                k = list(a.get("kernel_shape", []))
+                if k and (len(k) != 2 or k[0] != k[1]):
+                    raise CompileError(f"node {n.name} ({n.op_type}): kernel {k} is not square (k x k)")
+                strides = list(a.get("strides", [1, 1]))
+                if len(set(strides)) != 1 or (n.op_type == "Conv" and strides[0] not in (1, 2)):
+                    raise CompileError(
+                        f"node {n.name} ({n.op_type}): stride {strides} is not supported "
+                        f"({'1 or 2 in both directions' if n.op_type == 'Conv' else 'equal in both directions'})"
+                    )
+                if any(d != 1 for d in a.get("dilations", [1, 1])):
+                    raise CompileError(f"node {n.name} ({n.op_type}): dilation {list(a['dilations'])} is not supported (1 only)")
+                auto = a.get("auto_pad", b"NOTSET")
+                if (auto.decode() if isinstance(auto, bytes) else auto) != "NOTSET":
+                    raise CompileError(f"node {n.name} ({n.op_type}): auto_pad is not supported; give explicit pads")
+                pads = list(a.get("pads", [0, 0, 0, 0]))
+                if n.op_type == "Conv":
+                    if int(a.get("group", 1)) != 1:
+                        raise CompileError(f"node {n.name} (Conv): group={a['group']} is not supported (1 only)")
+                    if len(set(pads)) != 1:
+                        raise CompileError(
+                            f"node {n.name} (Conv): padding {pads} is asymmetric; the hardware pads every "
+                            f"border of an image by the same amount"
+                        )
+                elif any(pads) or int(a.get("ceil_mode", 0)):
+                    raise CompileError(f"node {n.name} (MaxPool): padding and ceil_mode are not supported")
+            elif n.op_type == "Pad":
+                _spatial_pad(model, n)
+            elif n.op_type == "Flatten" and int(a.get("axis", 1)) != 1:
+                raise CompileError(f"node {n.name} (Flatten): only axis=1 is supported")
         return model, False
 
 
 class FoldWeightQuantizers(Transformation):
-    """BipolarQuant(constant W, s) -> a +-1 initializer (BIPOLAR) followed by a Mul(s) after
-    its consuming MatMul when ``s != 1``.  Multi-bit weights are refused for now."""
+    """BipolarQuant / Quant on a constant weight -> the integer weight as an initializer
+    (datatype BIPOLAR or INTb).  A scale other than 1 (per tensor or per output channel, a
+    power of two) becomes a Mul after the MatMul / Conv, where the next chain absorbs it."""
 
     def apply(self, model):
         for q in list(model.graph.node):
             if q.op_type not in QUANTIZERS or model.get_initializer(q.input[0]) is None:
                 continue
-            if q.op_type == "Quant":
-                bits = model.get_initializer(q.input[3])
-                raise CompileError(
-                    f"node {q.name} (Quant): weights quantized to {bits.reshape(-1)[0]:g} bits; "
-                    f"bipolar (1-bit) weights are required"
-                )
-            w = model.get_initializer(q.input[0])
+            w = model.get_initializer(q.input[0]).astype(np.float32)
             s = model.get_initializer(q.input[1])
             consumers = model.find_consumers(q.output[0])
-            if len(consumers) != 1 or consumers[0].op_type != "MatMul" or consumers[0].input[1] != q.output[0]:
-                raise CompileError(f"node {q.name} (BipolarQuant on weights): expected one MatMul consumer")
-            if np.any(s <= 0):
-                raise CompileError(f"node {q.name} (BipolarQuant): weight scale must be positive")
-            mm = consumers[0]
-            w_pm1 = np.where(w >= 0, 1.0, -1.0).astype(np.float32)
-            name = _add_const(model, f"{mm.name}_weights", w_pm1, "BIPOLAR")
-            mm.input[1] = name
+            if len(consumers) != 1 or consumers[0].op_type not in LINEAR or consumers[0].input[1] != q.output[0]:
+                raise CompileError(f"node {q.name} ({q.op_type} on weights): expected one MatMul or Conv consumer")
+            lin = consumers[0]
+            if s is None:
+                raise CompileError(f"node {q.name} ({q.op_type}): the weight scale must be a constant")
+            _require_pow2(s, q, "weight scale")
+            if q.op_type == "BipolarQuant":
+                w_int, dt = np.where(w >= 0, 1.0, -1.0).astype(np.float32), "BIPOLAR"
+            else:
+                _levels, code, _, _, _ = _quantizer_levels_weights(model, q)
+                z = _scalar(model, q.input[2], q)
+                if z != 0:
+                    raise CompileError(f"node {q.name} (Quant on weights): zero point {z:g}; symmetric weights (zero point 0) are required")
+                w_int = code(w / s).astype(np.float32)
+                dt = _int_dtype(int(w_int.min(initial=0)), int(w_int.max(initial=0)))
+            name = _add_const(model, f"{lin.name}_weights", w_int, dt)
+            lin.input[1] = name
             if not np.all(s == 1.0):
-                out = mm.output[0]
-                mid = _new_name(model, f"{mm.name}_unscaled")
-                mm.output[0] = mid
-                sname = _add_const(model, f"{mm.name}_wscale", s.reshape(1, -1))
-                idx = model.get_node_index(mm)
-                model.graph.node.insert(idx + 1, helper.make_node("Mul", [mid, sname], [out], name=f"{mm.name}_wscale"))
+                out = lin.output[0]
+                mid = _new_name(model, f"{lin.name}_unscaled")
+                lin.output[0] = mid
+                n_out = w.shape[0] if lin.op_type == "Conv" else w.shape[1]
+                if s.size == 1:
+                    s_out = s.reshape(1)
+                elif s.size == n_out:
+                    s_out = s.reshape((1, n_out, 1, 1) if lin.op_type == "Conv" else (1, n_out))
+                else:
+                    raise CompileError(f"node {q.name} ({q.op_type}): weight scale of shape {s.shape} is neither per tensor nor per output channel")
+                sname = _add_const(model, f"{lin.name}_wscale", s_out)
+                idx = model.get_node_index(lin)
+                model.graph.node.insert(idx + 1, helper.make_node("Mul", [mid, sname], [out], name=f"{lin.name}_wscale"))
             model.graph.node.remove(q)
             return model, True
         return model, False
+
+
+def _quantizer_levels_weights(model: ModelWrapper, q):
+    """Integer-level function of a weight Quant: ``v -> clip(round(v)) in [qmin, qmax]``
+    (applied to ``w / s``)."""
+    b = _scalar(model, q.input[3], q)
+    attrs = _attrs(q)
+    signed, narrow = int(attrs.get("signed", 1)), int(attrs.get("narrow", 0))
+    if b != int(b) or b < 1:
+        raise CompileError(f"node {q.name} (Quant): bit width {b} must be a positive integer")
+    b = int(b)
+    qmin = -(2 ** (b - 1)) + narrow if signed else 0
+    qmax = 2 ** (b - 1) - 1 if signed else 2**b - 1 - narrow
+    return qmax - qmin, (lambda v: np.clip(np.round(v), qmin, qmax)), 1.0, 0.0, None
 
 
 class FoldQuantizerChains(Transformation):
@@ -225,9 +425,9 @@ class FoldQuantizerChains(Transformation):
     The chain and the quantizer are evaluated by qonnx on every value of the source's
     integer domain, in float32 exactly as the exported model runs them; the table is
     turned into thresholds (:mod:`hw_bnn.thresholds`).  A decreasing channel of an
-    XNOR-popcount source is made increasing by flipping that output column's weight
-    bits (``p' = N - p``).  The MultiThreshold keeps the quantizer's output values
-    (``out_scale``, ``out_bias``), so consumers are unchanged.
+    accumulator is made increasing by negating that output channel's weights (for a
+    popcount, ``p' = K - p``: its weight bits flip).  The MultiThreshold keeps the
+    quantizer's output values (``out_scale``, ``out_bias``), so consumers are unchanged.
     """
 
     def apply(self, model):
@@ -237,7 +437,12 @@ class FoldQuantizerChains(Transformation):
             source, chain = _walk_chain_up(model, q.input[0])
             if chain is None:
                 continue
-            lo, hi = _source_domain(model, source)
+            lo, hi, kind, prod = _source_info(model, source)
+            if hi - lo + 1 > MAX_DOMAIN:
+                raise CompileError(
+                    f"node {q.name}: the accumulator domain [{lo}, {hi}] is too large to evaluate the chain "
+                    f"exhaustively (more than {MAX_DOMAIN} values)"
+                )
             levels, code_fn, out_scale, out_bias, out_dt = _quantizer_levels(model, q)
             domain = np.arange(lo, hi + 1)
             out = _run_chain(model, source, chain + [q], q.output[0], domain)
@@ -245,17 +450,14 @@ class FoldQuantizerChains(Transformation):
             if codes.shape[2] != 1:
                 raise CompileError(f"node {q.name}: chain output is not per-channel")
             codes = codes[:, :, 0]
-            prod = model.find_producer(source)
-            can_flip = prod is not None and prod.op_type == "XnorPopcountMatMul" and model.get_tensor_fanout(source) == 1
+            can_flip = kind != "input" and model.get_tensor_fanout(source) == 1
             try:
                 thr, flipped = thresholds_from_codes(domain, codes, levels, allow_flip=can_flip)
             except NonMonotoneError as e:
                 names = ", ".join(n.name for n in chain)
                 raise CompileError(f"node {q.name}: the chain [{names}] before it: {e.reason}") from None
             if flipped.any():
-                w = model.get_initializer(prod.input[1]).copy()
-                w[:, flipped] = 1.0 - w[:, flipped]
-                model.set_initializer(prod.input[1], w)
+                _flip_channels(model, kind, prod, flipped)
             if np.all(thr == thr[:1]):
                 thr = thr[:1]
             tname = _add_const(model, f"{q.name}_thresholds", thr, _int_dtype(int(thr.min()), int(thr.max())))
@@ -278,136 +480,364 @@ class FoldQuantizerChains(Transformation):
         return model, False
 
 
-class BipolarMatMulToXnorPopcount(Transformation):
-    """MatMul(x, W) with x from a one-level MultiThreshold that emits +-s and W in {-1, +1}
-    ==> MultiThreshold emits bits, XnorPopcountMatMul(bits, W bits) = p, then the exact
-    integer correction ``Mul 2, Add -N`` (and ``Mul s``) reproduces the MatMul output."""
+def _trace_codes(model: ModelWrapper, tensor: str):
+    """What a linear op's data input is made of: walk up through Pad / MaxPool / Flatten to a
+    MultiThreshold, the integer input, or a scalar Mul of the integer input.
+
+    Returns ``dict(kind, node, alpha, beta, levels, path)`` with ``value = alpha * code + beta``
+    and codes in ``0..levels``, or None."""
+    path = []
+    t = tensor
+    while True:
+        p = model.find_producer(t)
+        if p is None or p.op_type not in CODE_PATH:
+            break
+        if model.get_tensor_fanout(t) != 1:
+            return None
+        path.insert(0, p)
+        t = p.input[0]
+    if _is_graph_input(model, t):
+        dt = model.get_tensor_datatype(t)
+        if not dt.is_integer() or dt.min() < 0:
+            return None
+        return {"kind": "input", "node": None, "alpha": 1.0, "beta": 0.0, "levels": int(dt.max()), "path": path, "root": t}
+    if p is None:
+        return None
+    if p.op_type == "Mul" and _is_graph_input(model, p.input[0]) and model.get_initializer(p.input[1]) is not None:
+        dt = model.get_tensor_datatype(p.input[0])
+        s = model.get_initializer(p.input[1])
+        if dt.is_integer() and dt.min() >= 0 and s.size == 1 and model.get_tensor_fanout(t) == 1:
+            return {"kind": "scaled_input", "node": p, "alpha": float(s.reshape(-1)[0]), "beta": 0.0, "levels": int(dt.max()), "path": path, "root": t}
+        return None
+    if p.op_type == "MultiThreshold":
+        a = _attrs(p)
+        levels = int(model.get_initializer(p.input[1]).shape[1])
+        return {
+            "kind": "mt", "node": p, "alpha": float(a.get("out_scale", 1.0)), "beta": float(a.get("out_bias", 0.0)), "levels": levels, "path": path, "root": t
+        }
+    return None
+
+
+def _code_of(value: float, info: dict, node, what: str) -> int:
+    c = (value - info["beta"]) / info["alpha"]
+    if c != round(c) or not 0 <= c <= max(1, info["levels"]):
+        raise CompileError(
+            f"node {node.name} ({node.op_type}): {what} {value:g} is not one of the input's levels "
+            f"(alpha * code + beta with alpha={info['alpha']:g}, beta={info['beta']:g}, codes 0..{info['levels']})"
+            + ("; with +-1 activations pad with -1 (hw_bnn models use ConstantPad2d(pad, -1))" if info["levels"] == 1 else "")
+        )
+    return round(c)
+
+
+class IntegerizeLinear(Transformation):
+    """MatMul / Conv on quantized values ==> the same op on integer codes, plus the exact
+    correction that restores the original output.
+
+    The input of the linear op is ``alpha * code + beta`` (codes ``0..L`` from a
+    MultiThreshold, or the integer input times a scalar).  Then
+
+    * +-1 inputs (``L = 1``, ``alpha = -2 beta``) and +-1 weights: XNOR-popcount.  Dense:
+      ``XnorPopcountMatMul(bits, weight bits) = p``; conv: ``Conv(bits, W) + n_minus = p``;
+      then ``y = sigma (2 p - K)`` with ``sigma = -beta``;
+    * otherwise the integer product ``acc = op(codes, W)`` and ``y = alpha acc + beta colsum(W)``.
+
+    Padding moves to the code domain: a border value ``v`` becomes the code
+    ``(v - beta) / alpha`` (an error naming the node if it is not a code).  ``alpha`` must be a
+    power of two, so the exported float sums are exact and equal to ``y``.
+    """
 
     def apply(self, model):
-        for mm in list(model.graph.node):
-            if mm.op_type != "MatMul":
+        for lin in list(model.graph.node):
+            if lin.op_type not in LINEAR:
                 continue
-            w = model.get_initializer(mm.input[1])
-            mt = model.find_producer(mm.input[0])
-            if w is None or mt is None or mt.op_type != "MultiThreshold":
+            w = model.get_initializer(lin.input[1])
+            info = _trace_codes(model, lin.input[0]) if w is not None else None
+            if info is None:
                 continue
-            attrs = {a.name: helper.get_attribute_value(a) for a in mt.attribute}
-            s = -attrs.get("out_bias", 0.0)
-            if model.get_initializer(mt.input[1]).shape[1] != 1 or s <= 0 or attrs.get("out_scale") != 2 * s:
+            alpha, beta, levels = info["alpha"], info["beta"], info["levels"]
+            bipolar = levels == 1 and beta < 0 and alpha == -2.0 * beta
+            xnor = bipolar and bool(np.all(np.abs(w) == 1.0))
+            pad_nodes = [n for n in info["path"] if n.op_type == "Pad"]
+            done = alpha == 1.0 and beta == 0.0 and info["kind"] != "scaled_input" and not xnor
+            if done and all(_pad_value(model, n) == round(_pad_value(model, n)) for n in pad_nodes):
                 continue
-            if model.get_tensor_fanout(mm.input[0]) != 1:
-                continue
-            if not np.all(np.abs(w) == 1.0):
-                raise CompileError(f"node {mm.name} (MatMul): weights '{mm.input[1]}' are not bipolar (+-1)")
-            n_in = int(w.shape[0])
-            for a in list(mt.attribute):
-                if a.name in ("out_scale", "out_bias", "out_dtype"):
-                    mt.attribute.remove(a)
-            mt.attribute.extend([helper.make_attribute("out_dtype", "BINARY")])
-            model.set_tensor_datatype(mt.output[0], DataType["BINARY"])
-            wname = _add_const(model, f"{mm.name}_weight_bits", (w > 0).astype(np.float32), "BINARY")
-            p = _new_name(model, f"{mm.name}_popcount")
-            model.set_tensor_datatype(p, DataType[_int_dtype(0, n_in)])
-            nodes = [helper.make_node("XnorPopcountMatMul", [mm.input[0], wname], [p], domain=QONNX_DOMAIN, name=f"{mm.name}_xnor")]
-            t2 = _new_name(model, f"{mm.name}_2p")
-            acc = _new_name(model, f"{mm.name}_acc") if s != 1.0 else mm.output[0]
-            nodes.append(helper.make_node("Mul", [p, _add_const(model, "two", 2.0)], [t2], name=f"{mm.name}_2p"))
-            nodes.append(helper.make_node("Add", [t2, _add_const(model, "minus_n", -float(n_in))], [acc], name=f"{mm.name}_acc"))
-            if s != 1.0:
-                nodes.append(helper.make_node("Mul", [acc, _add_const(model, "act_scale", s)], [mm.output[0]], name=f"{mm.name}_ascale"))
-            idx = model.get_node_index(mm)
-            model.graph.node.remove(mm)
-            for k, n in enumerate(nodes):
-                model.graph.node.insert(idx + k, n)
+            if not np.all(w == np.round(w)):
+                raise CompileError(
+                    f"node {lin.name} ({lin.op_type}): weights '{lin.input[1]}' are float, not integers; the model "
+                    f"is not quantized (train it with quantized QuantLinear / QuantConv2d weights)"
+                )
+            _require_pow2(alpha, info["node"] or lin, "activation scale")
+            if any(n is not info["path"][-1] for n in pad_nodes) or (pad_nodes and lin.op_type != "Conv"):
+                raise CompileError(f"node {pad_nodes[0].name} (Pad): padding must come right before a Conv")
+            for n in info["path"]:
+                if model.get_tensor_fanout(n.output[0]) != 1:
+                    raise CompileError(f"node {n.name}: its output feeds several layers; branching networks are not supported yet")
+            if info["kind"] == "mt" and model.get_tensor_fanout(info["root"]) != 1:
+                raise CompileError(f"node {info['node'].name}: its output feeds several layers; branching networks are not supported yet")
+            self._rewrite(model, lin, w, info, xnor, pad_nodes)
             return model, True
         return model, False
 
+    @staticmethod
+    def _rewrite(model, lin, w, info, xnor, pad_nodes):
+        alpha, beta, levels = info["alpha"], info["beta"], info["levels"]
+        code_dt = DataType[_int_dtype(0, max(1, levels))]
+        # 1. the producer emits codes
+        if info["kind"] == "mt":
+            mt = info["node"]
+            _set_attr(mt, "out_scale", 1.0)
+            _set_attr(mt, "out_bias", 0.0)
+            _set_attr(mt, "out_dtype", code_dt.name)
+        elif info["kind"] == "scaled_input":
+            mul = info["node"]
+            src = mul.input[0]
+            for c in model.find_consumers(mul.output[0]):
+                for i, name in enumerate(c.input):
+                    if name == mul.output[0]:
+                        c.input[i] = src
+            model.graph.node.remove(mul)
+            info["root"] = src
+        if not _is_graph_input(model, info["root"]):
+            model.set_tensor_datatype(info["root"], code_dt)
+        # 2. padding in the code domain
+        pad, pad_code = 0, 0
+        if lin.op_type == "Conv":
+            a = _attrs(lin)
+            conv_pad = int(next(iter(a.get("pads", [0]))))
+            codes = set()
+            if conv_pad:
+                codes.add(_code_of(0.0, info, lin, "zero padding value"))
+            for p in pad_nodes:
+                codes.add(_code_of(_pad_value(model, p), info, p, "pad value"))
+                pad += _spatial_pad(model, p)
+            if len(codes) > 1:
+                raise CompileError(f"node {lin.name} (Conv): two different border values around one convolution")
+            pad += conv_pad
+            pad_code = codes.pop() if codes else 0
+            for p in pad_nodes:
+                lin.input[0] = p.input[0]
+                model.graph.node.remove(p)
+        for n in info["path"]:
+            if n.op_type != "Pad":
+                model.set_tensor_datatype(n.output[0], code_dt)
+        # 3. the integer op and the correction back to the original values
+        y = lin.output[0]
+        nodes = []
+        k = int(np.prod(w.shape[1:])) if lin.op_type == "Conv" else int(w.shape[0])
+        n_out = int(w.shape[0]) if lin.op_type == "Conv" else int(w.shape[1])
+        cshape = (1, n_out, 1, 1) if lin.op_type == "Conv" else (1, n_out)
+        x = lin.input[0]
+        if lin.op_type == "Conv":
+            if pad and pad_code != 0:
+                padded = _new_name(model, f"{lin.name}_padded")
+                pads = _add_const(model, f"{lin.name}_pads", np.array([0, 0, pad, pad, 0, 0, pad, pad]))
+                model.set_initializer(pads, np.array([0, 0, pad, pad, 0, 0, pad, pad], dtype=np.int64))
+                nodes.append(helper.make_node("Pad", [x, pads, _add_const(model, f"{lin.name}_pad_code", float(pad_code))], [padded], name=f"{lin.name}_pad", mode="constant"))
+                model.set_tensor_datatype(padded, code_dt)
+                x, conv_pads = padded, 0
+            else:
+                conv_pads = pad
+            a = _attrs(lin)
+            acc = _new_name(model, f"{lin.name}_acc")
+            nodes.append(
+                helper.make_node(
+                    "Conv",
+                    [x, lin.input[1]],
+                    [acc],
+                    name=f"{lin.name}_codes",
+                    kernel_shape=list(a["kernel_shape"]) if "kernel_shape" in a else list(w.shape[2:]),
+                    strides=list(a.get("strides", [1, 1])),
+                    pads=[conv_pads] * 4,
+                    dilations=[1, 1],
+                    group=1,
+                )
+            )
+        if xnor:
+            sigma = -beta
+            p = _new_name(model, f"{lin.name}_popcount")
+            if lin.op_type == "Conv":
+                nodes.append(helper.make_node("Add", [acc, _add_const(model, f"{lin.name}_n_minus", _n_minus(w))], [p], name=f"{lin.name}_popcount"))
+            else:
+                wb = _add_const(model, f"{lin.name}_weight_bits", (w > 0).astype(np.float32), "BINARY")
+                nodes.append(helper.make_node("XnorPopcountMatMul", [x, wb], [p], domain=QONNX_DOMAIN, name=f"{lin.name}_xnor"))
+            model.set_tensor_datatype(p, DataType[_int_dtype(0, k)])
+            t2, a2 = _new_name(model, f"{lin.name}_2p"), (_new_name(model, f"{lin.name}_pm1") if sigma != 1.0 else y)
+            nodes.append(helper.make_node("Mul", [p, _add_const(model, "two", 2.0)], [t2], name=f"{lin.name}_2p"))
+            nodes.append(helper.make_node("Add", [t2, _add_const(model, "minus_k", -float(k))], [a2], name=f"{lin.name}_pm1"))
+            if sigma != 1.0:
+                nodes.append(helper.make_node("Mul", [a2, _add_const(model, "act_scale", sigma)], [y], name=f"{lin.name}_ascale"))
+        else:
+            if lin.op_type == "MatMul":
+                acc = _new_name(model, f"{lin.name}_acc")
+                nodes.append(helper.make_node("MatMul", [x, lin.input[1]], [acc], name=f"{lin.name}_codes"))
+            colsum = _weight_matrix(lin, w).sum(axis=0).astype(np.float32).reshape(cshape)
+            steps = []
+            if alpha != 1.0:
+                steps.append(("Mul", np.float32(alpha), "ascale"))
+            if beta != 0.0 and np.any(colsum != 0):
+                steps.append(("Add", (beta * colsum).astype(np.float32), "offset"))
+            cur = acc
+            for i, (op, c, tag) in enumerate(steps):
+                const = _add_const(model, f"{lin.name}_{tag}_c", c)
+                out = y if i == len(steps) - 1 else _new_name(model, f"{lin.name}_{tag}_y")
+                nodes.append(helper.make_node(op, [cur, const], [out], name=f"{lin.name}_{tag}"))
+                cur = out
+            if not steps:
+                nodes[-1].output[0] = y
+        idx = model.get_node_index(lin)
+        model.graph.node.remove(lin)
+        for i, n in enumerate(nodes):
+            model.graph.node.insert(idx + i, n)
+
 
 def _fit_affine(acc: np.ndarray, y: np.ndarray):
-    """float32 (s, b) with float32(float32(acc * s) + b) == y on every value, or None."""
+    """float32 (s, b) with float32(float32(acc * s) + b) == y on every value, or None.
+
+    The slope estimated from the end points is off by a few ulps (the outputs are rounded),
+    so the float32 neighbours around it are tried."""
     acc32 = acc.astype(np.float32)
     s0 = np.float32((float(y[-1]) - float(y[0])) / (float(acc[-1]) - float(acc[0])))
-    candidates_s = [s0, np.nextafter(s0, np.float32(np.inf)), np.nextafter(s0, np.float32(-np.inf))]
-    for s in candidates_s:
+    candidates = [s0]
+    up = down = s0
+    for _ in range(64):
+        up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
+        candidates += [up, down]
+    for s in candidates:
         prod = (acc32 * s).astype(np.float32)
-        for i in (len(acc) // 2, 0, len(acc) - 1):
-            b = np.float32(y[i] - prod[i])
+        i = int(np.argmin(np.abs(prod)))  # where y[i] - prod[i] is closest to the bias
+        b0 = np.float32(y[i] - prod[i])
+        bs = [b0]
+        up = down = b0
+        for _ in range(4):
+            up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
+            bs += [up, down]
+        for b in bs:
             if np.array_equal((prod + b).astype(np.float32), y):
                 return s, b
     return None
 
 
 class FoldOutputChain(Transformation):
-    """XNOR-popcount p -> chain -> graph output  ==>  integer accumulator ``a = 2p - N`` as the
-    output, plus the output affine ``y = float32(float32(a * scale) + bias)`` per channel
-    (metadata ``hw_bnn.output_affine``), confirmed bit-exact on the whole domain."""
+    """Last accumulator -> chain -> graph output  ==>  the integer accumulator as the output
+    (``a = 2p - K`` for an XNOR layer, the integer product otherwise), plus the output affine
+    ``y = float32(float32(a * scale) + bias)`` per channel (metadata ``hw_bnn.output_affine``),
+    confirmed bit-exact on the whole accumulator domain."""
 
     def apply(self, model):
         out = model.graph.output[0].name
         source, chain = _walk_chain_up(model, out)
         if chain is None or not chain or model.get_metadata_prop(AFFINE_KEY):
             return model, False
-        prod = model.find_producer(source)
-        if prod is None or prod.op_type != "XnorPopcountMatMul":
-            return model, False
-        n_in = int(model.get_tensor_shape(prod.input[1])[0])
-        p = np.arange(0, n_in + 1)
-        acc = 2 * p - n_in
-        y = _run_chain(model, source, chain, out, p)
-        y = y.reshape(len(p), y.shape[1])
+        lo, hi, kind, prod = _source_info(model, source)
+        if kind not in ("xnor_dense", "int") or prod.op_type != "MatMul" and kind == "int":
+            raise CompileError(f"output chain [{', '.join(n.name for n in chain)}]: the last layer must be a dense (MatMul) layer")
+        if kind == "xnor_dense":
+            p = np.arange(lo, hi + 1)
+            acc = 2 * p - hi
+            x = p
+        else:
+            acc = x = np.arange(lo, hi + 1)
+        y = _run_chain(model, source, chain, out, x)
+        y = y.reshape(len(x), y.shape[1])
+        names = ", ".join(n.name for n in chain)
+        meta = {"formula": "y = float32(float32(acc * scale) + bias)"}
+        fits = [_fit_affine(acc, y[:, c]) for c in range(y.shape[1])]
+        if any(f is None for f in fits):
+            # an exact integer prefix (the code correction alpha * acc + offset of IntegerizeLinear)
+            # followed by the float affine: fit the affine on the exactly computed prefix
+            prefix = []
+            for n in chain:
+                if n.op_type not in ("Mul", "Add") or len(prefix) == 2:
+                    break
+                prefix.append(n)
+            if prefix:
+                u = _run_chain(model, source, prefix, prefix[-1].output[0], x).reshape(len(x), -1)
+                pre_scale = np.float32(1.0)
+                pre_offset = np.zeros(u.shape[1], dtype=np.float32)
+                for n in prefix:
+                    c = model.get_initializer(n.input[1]).astype(np.float32).reshape(-1)
+                    if n.op_type == "Mul" and c.size == 1:
+                        pre_scale, pre_offset = pre_scale * c[0], pre_offset * c[0]
+                    else:
+                        pre_offset = pre_offset + np.broadcast_to(c, pre_offset.shape)
+                exact = np.array_equal(u.astype(np.float64), acc[:, None] * float(pre_scale) + pre_offset[None, :].astype(np.float64))
+                if exact:
+                    fits = [_fit_affine(u[:, c].astype(np.float64), y[:, c]) for c in range(y.shape[1])]
+                    meta = {
+                        "formula": "y = float32(float32((acc * pre_scale + pre_offset) * scale) + bias)",
+                        "pre_scale": float(pre_scale),
+                        "pre_offset": pre_offset.tolist(),
+                    }
         scales, biases = [], []
-        for c in range(y.shape[1]):
-            fit = _fit_affine(acc, y[:, c])
+        for c, fit in enumerate(fits):
             if fit is None:
                 raise CompileError(
-                    f"output chain [{', '.join(n.name for n in chain)}]: channel {c} is not an exact "
-                    f"float32 affine of the integer accumulator"
+                    f"output chain [{names}]: channel {c} is not an exact float32 affine of the integer accumulator"
                 )
             scales.append(float(fit[0]))
             biases.append(float(fit[1]))
         idx = model.get_node_index(chain[0])
         for n in chain:
             model.graph.node.remove(n)
-        t2 = _new_name(model, "out_2p")
-        model.graph.node.insert(idx, helper.make_node("Mul", [source, _add_const(model, "two", 2.0)], [t2], name="out_2p"))
-        model.graph.node.insert(idx + 1, helper.make_node("Add", [t2, _add_const(model, "minus_n", -float(n_in))], [out], name="out_acc"))
-        model.set_tensor_datatype(out, DataType[_int_dtype(-n_in, n_in)])
+        if kind == "xnor_dense":
+            t2 = _new_name(model, "out_2p")
+            model.graph.node.insert(idx, helper.make_node("Mul", [source, _add_const(model, "two", 2.0)], [t2], name="out_2p"))
+            model.graph.node.insert(idx + 1, helper.make_node("Add", [t2, _add_const(model, "minus_n", -float(hi))], [out], name="out_acc"))
+            model.set_tensor_datatype(out, DataType[_int_dtype(-hi, hi)])
+        else:
+            prod.output[0] = out
+            model.set_tensor_datatype(out, DataType[_int_dtype(lo, hi)])
         if len(set(scales)) == 1 and len(set(biases)) == 1:
             scales, biases = scales[:1], biases[:1]
-        model.set_metadata_prop(
-            AFFINE_KEY,
-            json.dumps({"formula": "y = float32(float32(acc * scale) + bias)", "scale": scales, "bias": biases}),
-        )
+        model.set_metadata_prop(AFFINE_KEY, json.dumps({**meta, "scale": scales, "bias": biases}))
         return model, True
 
 
 class CheckIntegerOnly(Transformation):
-    """Every node left must be integer (MultiThreshold, XnorPopcountMatMul, integer Mul/Add).
-    Otherwise explain which node keeps the graph from being integer-only."""
+    """Every node left must be integer (thresholds, XNOR / integer products on codes,
+    max pooling, flatten, padding with a code, integer Mul / Add).  Otherwise explain which
+    node keeps the graph from being integer-only."""
 
     def apply(self, model):
         for n in model.graph.node:
-            if n.op_type in ("MultiThreshold", "XnorPopcountMatMul"):
+            if n.op_type in ("MultiThreshold", "XnorPopcountMatMul", "MaxPool", "Flatten", "Reshape"):
+                continue
+            if n.op_type == "Pad" and _pad_value(model, n) == round(_pad_value(model, n)):
                 continue
             if n.op_type in ("Mul", "Add"):
                 c = model.get_initializer(n.input[1])
                 if c is not None and np.all(c == np.round(c)):
                     continue
-            if n.op_type == "MatMul":
+            if n.op_type in LINEAR:
                 w = model.get_initializer(n.input[1])
-                src = model.find_producer(n.input[0])
-                if w is not None and not np.all(np.abs(w) == 1.0):
+                dt = model.get_tensor_datatype(n.input[0])
+                if w is not None and np.all(w == np.round(w)) and dt.is_integer() and dt.min() >= 0:
+                    continue
+                if w is not None and not np.all(w == np.round(w)):
                     raise CompileError(
-                        f"node {n.name} (MatMul): weights '{n.input[1]}' are float, not bipolar; "
-                        f"the model is not quantized (train it with binary QuantLinear layers)"
+                        f"node {n.name} ({n.op_type}): weights '{n.input[1]}' are float, not integers; "
+                        f"the model is not quantized (train it with quantized QuantLinear / QuantConv2d layers)"
                     )
-                what = "an unquantized (float) tensor" if src is None or src.op_type not in QUANTIZERS | {"MultiThreshold"} else "a quantizer the compiler could not fold"
-                raise CompileError(f"node {n.name} (MatMul): its input '{n.input[0]}' comes from {what}; expected bipolar activations")
+                src = model.find_producer(n.input[0])
+                what = (
+                    "an unquantized (float) tensor"
+                    if src is None or src.op_type not in QUANTIZERS | {"MultiThreshold"} | CODE_PATH
+                    else "a quantizer the compiler could not fold"
+                )
+                raise CompileError(
+                    f"node {n.name} ({n.op_type}): its input '{n.input[0]}' comes from {what}; expected quantized activations"
+                )
             if n.op_type in QUANTIZERS:
                 src, _ = _walk_chain_up(model, n.input[0])
+                prod = model.find_producer(src)
+                hint = (
+                    f" ({prod.op_type} {prod.name} must come after the activation quantizer)"
+                    if prod is not None and prod.op_type in CODE_PATH
+                    else ""
+                )
                 raise CompileError(
                     f"node {n.name} ({n.op_type}): its input chain does not start at an integer "
-                    f"accumulator or the integer model input (it stops at '{src}')"
+                    f"accumulator or the integer model input (it stops at '{src}'){hint}"
                 )
             raise CompileError(f"node {n.name} (op {n.op_type}) is left in float after folding; it cannot be mapped to integers")
         return model, False
@@ -440,6 +870,7 @@ def load_onnx(path) -> ModelWrapper:
 def compile_model(model: ModelWrapper, input_dtype: str = "UINT8", acc_bits: int | None = None) -> ModelWrapper:
     """Exported QONNX -> integer-only folded graph.  ``acc_bits`` caps the accumulator and
     threshold width: a layer that needs more raises :class:`CompileError` naming it."""
+    from qonnx.transformation.extract_conv_bias import ExtractBiasFromConv
     from qonnx.util.cleanup import cleanup_model
 
     model = cleanup_model(model)
@@ -452,8 +883,9 @@ def compile_model(model: ModelWrapper, input_dtype: str = "UINT8", acc_bits: int
         )
     model = model.transform(SetInputDatatype(input_dtype))
     model = model.transform(CheckSupportedOps())
+    model = model.transform(ExtractBiasFromConv())
     model = _fixed_point(model, [FoldWeightQuantizers()])
-    model = _fixed_point(model, [FoldQuantizerChains(), BipolarMatMulToXnorPopcount()])
+    model = _fixed_point(model, [FoldQuantizerChains(), IntegerizeLinear()])
     model = _fixed_point(model, [FoldOutputChain()])
     model = model.transform(CheckIntegerOnly())
     model = model.transform(SortGraph()).transform(GiveUniqueNodeNames()).transform(InferShapes())
@@ -463,56 +895,143 @@ def compile_model(model: ModelWrapper, input_dtype: str = "UINT8", acc_bits: int
 
 
 def output_affine(model: ModelWrapper):
+    """(scale, bias, pre) of the documented output affine; ``pre`` is None or the exact
+    ``(pre_scale, pre_offset)`` applied to the accumulator first."""
     meta = model.get_metadata_prop(AFFINE_KEY)
     if not meta:
-        return None, None
+        return None, None, None
     d = json.loads(meta)
-    return np.asarray(d["scale"], dtype=np.float32), np.asarray(d["bias"], dtype=np.float32)
+    pre = None
+    if "pre_scale" in d:
+        pre = (np.float32(d["pre_scale"]), np.asarray(d["pre_offset"], dtype=np.float32))
+    return np.asarray(d["scale"], dtype=np.float32), np.asarray(d["bias"], dtype=np.float32), pre
+
+
+class _GoldenBuilder:
+    """Walks a folded graph from the input and collects the hardware layers."""
+
+    def __init__(self, model: ModelWrapper):
+        self.model = model
+        self.layers: list = []
+        self.counts: dict[str, int] = {}
+        self.out = model.graph.output[0].name
+
+    def name(self, base: str) -> str:
+        self.counts[base] = self.counts.get(base, 0) + 1
+        return f"{base}{self.counts[base]}"
+
+    def single_consumer(self, t: str):
+        consumers = self.model.find_consumers(t)
+        if len(consumers) != 1:
+            raise CompileError(f"folded graph: tensor '{t}' must feed exactly one layer")
+        return consumers[0]
+
+    def thresholds_after(self, t: str, n_out: int, node):
+        """(thresholds or None, tensor after the layer)."""
+        if t == self.out:
+            return None, t
+        nxt = self.single_consumer(t)
+        if nxt.op_type != "MultiThreshold":
+            raise CompileError(f"folded graph: node {node.name} must be followed by thresholds or be the output")
+        thr = self.model.get_initializer(nxt.input[1]).astype(np.int64)
+        if thr.shape[0] == 1 and n_out != 1:
+            thr = np.repeat(thr, n_out, axis=0)
+        return thr, nxt.output[0]
 
 
 def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> GoldenModel:
-    """The layer list of a folded graph as a NumPy golden model."""
+    """The layer list of a folded graph as a NumPy golden model (NHWC for images)."""
     t = model.graph.input[0].name
     dt = model.get_tensor_datatype(t)
     if not dt.is_integer():
         raise CompileError(f"folded graph: input '{t}' is {dt.name}, expected an integer datatype")
     in_range = (int(dt.min()), int(dt.max()))
-    layers: list = []
-    out = model.graph.output[0].name
-    fc = 0
-    while t != out:
-        consumers = model.find_consumers(t)
-        if len(consumers) != 1:
-            raise CompileError(f"folded graph: tensor '{t}' must feed exactly one layer")
-        n = consumers[0]
-        if n.op_type == "MultiThreshold" and not layers:
+    b = _GoldenBuilder(model)
+    layers = b.layers
+    in_shape = tuple(int(v) for v in model.get_tensor_shape(t)[1:])
+    levels = in_range[1]  # codes arriving at the next layer are 0..levels
+    hwc = (in_shape[1], in_shape[2], in_shape[0]) if len(in_shape) == 3 else None
+    flat_chw = None  # (C, H, W) of the last flatten: the next dense layer's rows are permuted
+    pending_pad = None
+    while t != b.out:
+        n = b.single_consumer(t)
+        op = n.op_type
+        if op == "MultiThreshold" and not layers:
             thr = model.get_initializer(n.input[1]).astype(np.int64)
             layers.append(ThresholdLayer("quant_in", thr, in_range))
+            levels, t = int(thr.shape[1]), n.output[0]
+        elif op == "Pad":
+            pending_pad = (_spatial_pad(model, n), int(_pad_value(model, n)))
             t = n.output[0]
-        elif n.op_type == "XnorPopcountMatMul":
-            fc += 1
-            w = model.get_initializer(n.input[1]).astype(np.uint8)
-            nxt = model.find_consumers(n.output[0])
-            if len(nxt) == 1 and nxt[0].op_type == "MultiThreshold":
-                thr = model.get_initializer(nxt[0].input[1]).astype(np.int64)
-                if thr.shape[0] == 1 and w.shape[1] != 1:
-                    thr = np.repeat(thr, w.shape[1], axis=0)
-                layers.append(XnorDenseLayer(f"fc{fc}", w, thr))
-                t = nxt[0].output[0]
-            elif len(nxt) == 1 and nxt[0].op_type == "Mul":
-                add = model.find_consumer(nxt[0].output[0])
-                if add is None or add.op_type != "Add" or add.output[0] != out:
-                    raise CompileError(f"folded graph: node {n.name} must end in thresholds or the output accumulator")
-                layers.append(XnorDenseLayer(f"fc{fc}", w, None))
-                t = out
+        elif op == "Conv":
+            w = model.get_initializer(n.input[1])
+            a = _attrs(n)
+            k, stride, pad = int(w.shape[2]), int(next(iter(a.get("strides", [1])))), int(next(iter(a.get("pads", [0]))))
+            pad_value = 0
+            if pending_pad is not None:
+                pad, pad_value = pending_pad
+                pending_pad = None
+            wm = w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0])  # rows in (kh, kw, c) order
+            nxt = b.single_consumer(n.output[0]) if n.output[0] != b.out else None
+            xnor = nxt is not None and nxt.op_type == "Add" and _is_xnor_conv(model, n, nxt)
+            after = nxt.output[0] if xnor else n.output[0]
+            thr, t = b.thresholds_after(after, w.shape[0], n)
+            name = b.name("conv")
+            layer = ConvLayer(
+                name,
+                hwc,
+                k,
+                stride,
+                pad,
+                pad_value,
+                (wm > 0).astype(np.uint8) if xnor else wm.astype(np.int8),
+                xnor,
+                thr,
+                in_levels=max(1, levels),
+            )
+            layers.append(layer)
+            hwc = layer.out_shape
+            levels = layer.levels
+        elif op == "MaxPool":
+            a = _attrs(n)
+            layer = MaxPoolLayer(b.name("pool"), hwc, int(a["kernel_shape"][0]), int(next(iter(a.get("strides", a["kernel_shape"])))), max(1, levels))
+            layers.append(layer)
+            hwc, t = layer.out_shape, n.output[0]
+        elif op in ("Flatten", "Reshape"):
+            if hwc is None:
+                raise CompileError(f"folded graph: node {n.name} ({op}) flattens a tensor that is not an image")
+            layers.append(FlattenLayer(b.name("flatten"), hwc, max(1, levels)))
+            flat_chw = (hwc[2], hwc[0], hwc[1])
+            hwc, t = None, n.output[0]
+        elif op in ("XnorPopcountMatMul", "MatMul"):
+            w = model.get_initializer(n.input[1])
+            if flat_chw is not None:
+                c, h, wd = flat_chw
+                w = w.reshape(c, h, wd, -1).transpose(1, 2, 0, 3).reshape(c * h * wd, -1)
+                flat_chw = None
+            name = b.name("fc")
+            if op == "XnorPopcountMatMul":
+                wbits = w.astype(np.uint8)
+                nxt = b.single_consumer(n.output[0])
+                if nxt.op_type == "MultiThreshold":
+                    thr, t = b.thresholds_after(n.output[0], w.shape[1], n)
+                else:
+                    add = model.find_consumer(nxt.output[0]) if nxt.op_type == "Mul" else None
+                    if add is None or add.op_type != "Add" or add.output[0] != b.out:
+                        raise CompileError(f"folded graph: node {n.name} must end in thresholds or the output accumulator")
+                    thr, t = None, b.out
+                layer = XnorDenseLayer(name, wbits, thr)
             else:
-                raise CompileError(f"folded graph: node {n.name} must be followed by thresholds or the output")
+                thr, t = b.thresholds_after(n.output[0], w.shape[1], n)
+                layer = IntDenseLayer(name, w.astype(np.int8), thr, in_levels=max(1, levels))
+            layers.append(layer)
+            levels = layer.levels
         else:
-            raise CompileError(f"folded graph: node {n.name} (op {n.op_type}) is not a supported hardware layer")
+            raise CompileError(f"folded graph: node {n.name} (op {op}) is not a supported hardware layer")
     if acc_bits is not None:
         for layer in layers:
             lo, hi = layer.acc_range()
-            if layer.thresholds is not None:
+            if getattr(layer, "thresholds", None) is not None:
                 lo, hi = min(lo, int(layer.thresholds.min())), max(hi, int(layer.thresholds.max()))
             need, _ = bits_for_range(lo, hi)
             if need > acc_bits:
@@ -520,9 +1039,8 @@ def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> Golden
                     f"layer {layer.name}: accumulator/thresholds span [{lo}, {hi}] and need {need} bits, "
                     f"more than the chosen {acc_bits}-bit width"
                 )
-    scale, bias = output_affine(model)
-    shape = tuple(model.get_tensor_shape(model.graph.input[0].name)[1:])
-    return GoldenModel(layers, scale, bias, shape, in_range)
+    scale, bias, pre = output_affine(model)
+    return GoldenModel(layers, scale, bias, in_shape, in_range, pre)
 
 
 def run_qonnx(model: ModelWrapper, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:

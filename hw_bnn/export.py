@@ -26,7 +26,7 @@ def export_checkpoint(checkpoint, out_path) -> None:
         raw = os.path.join(tmp, "raw.onnx")
         # dynamo=False: the dynamo exporter writes Gemm without bias, which qonnx's
         # GemmToMatMul and hls4ml reject.
-        export_qonnx(model, torch.zeros(1, ck["in_features"]), export_path=raw, dynamo=False)
+        export_qonnx(model, torch.zeros(1, *model.input_shape), export_path=raw, dynamo=False)
         clean = cleanup_model(ModelWrapper(raw))
         clean.set_metadata_prop("hw_bnn.model", ck["recipe"]["name"])
         tmp_out = os.path.join(tmp, "exported.onnx")
@@ -46,6 +46,7 @@ def check_export(checkpoint, onnx_path, x: np.ndarray) -> dict:
     from hw_bnn.train import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint)
+    x = x.reshape(len(x), *model.input_shape)
     with torch.no_grad():
         y_torch = model(torch.from_numpy(x.astype(np.float32))).numpy()
     y_onnx = run_qonnx(ModelWrapper(str(onnx_path)), x)

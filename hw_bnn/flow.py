@@ -38,7 +38,8 @@ class FlowConfig:
     part: str = "xc7z020clg400-1"
     clock_period: float = 10.0
     acc_bits: int | None = None
-    verify_limit: int | None = None  # cap on images per split for verify (None: every image)
+    verify_limit: int | None = None  # cap on images per split for every check (None: every image)
+    csim_limit: int | None = None  # cap on images per split for the C simulation (None: every image)
     force: bool = False
     progress: bool = True
     log: list = field(default_factory=list, repr=False)
@@ -152,30 +153,35 @@ def _say(cfg: FlowConfig, msg: str) -> None:
 
 
 def _test_split(cfg: FlowConfig):
-    from hw_bnn.data import load_idx_split
+    from hw_bnn.data import load_test_split
 
-    return load_idx_split(cfg.data_dir) if cfg.data_dir else None
+    r = cfg.recipe()
+    if not cfg.data_dir or r.dataset == "digits":
+        return None  # the 8x8 digits have no separate test set
+    return load_test_split(cfg.data_dir)
 
 
 def _eval_splits(cfg: FlowConfig) -> dict:
     """The images every check runs on: the validation split, and the test split if given."""
     from hw_bnn.data import train_val_split
 
+    from hw_bnn.data import Split
+    from hw_bnn.models import model_input_shape
+
     r = cfg.recipe()
-    _, val = train_val_split(r.dataset, r.train["val_fraction"], seed=0)
+    _, val = train_val_split(r.dataset, r.train["val_fraction"], seed=0, data_dir=cfg.data_dir)
     splits = {"val": val}
     test = _test_split(cfg)
     if test is not None:
-        if test.x.shape[1] != val.x.shape[1]:
+        if tuple(test.image_shape) != tuple(val.image_shape):
             raise VerifyError(
-                f"{cfg.data_dir}: test images have {test.x.shape[1]} pixels, the model expects {val.x.shape[1]}"
+                f"{cfg.data_dir}: test images have shape {tuple(test.image_shape)}, the model expects {tuple(val.image_shape)}"
             )
         splits["test"] = test
-    if cfg.verify_limit:
-        from hw_bnn.data import Split
-
-        splits = {k: Split(s.x[: cfg.verify_limit], s.y[: cfg.verify_limit], s.image_shape) for k, s in splits.items()}
-    return splits
+    limit = cfg.verify_limit or None
+    shape = model_input_shape(r, val.image_shape)
+    # x in the layout the model takes: flat for MLPs, NCHW images for CNNs
+    return {k: Split(s.inputs(shape)[:limit], s.y[:limit], s.image_shape) for k, s in splits.items()}
 
 
 # --- stages -----------------------------------------------------------------------------
@@ -193,7 +199,9 @@ def step_train(cfg: FlowConfig) -> None:
 
     with st:
         # resume support: the per-epoch state (checkpoint.partial.pt) lives in the build folder
-        summary = train(r, st.tmp, test_split=_test_split(cfg), progress=cfg.progress, state_dir=cfg.build)
+        summary = train(
+            r, st.tmp, test_split=_test_split(cfg), progress=cfg.progress, state_dir=cfg.build, data_dir=cfg.data_dir
+        )
         _write_text(st.tmp / "train_summary.json", json.dumps(summary, indent=2))
         plot_training(st.tmp / "train_log.csv", st.tmp / "train_curve.png", r.name)
     msg = f"[train] {r.name}: validation accuracy {summary['val_acc']:.4f} on {summary['val_images']} images"
@@ -305,7 +313,8 @@ def step_emit(cfg: FlowConfig) -> None:
     golden = GoldenModel.load(gpath)
     with st:
         emit_project(golden, st.tmp / "hls", tb_inputs=_tb_inputs(cfg), **_hls_settings(cfg))
-    _say(cfg, f"[emit] hls/: {cfg.backend} project, io_parallel, ReuseFactor {cfg.reuse_factor}, part {cfg.part}")
+    io = "io_stream" if golden.is_image else "io_parallel"
+    _say(cfg, f"[emit] hls/: {cfg.backend} project, {io}, ReuseFactor {cfg.reuse_factor}, part {cfg.part}")
 
 
 def _first_divergence(golden, hls_model, x_one: np.ndarray) -> dict:
@@ -333,16 +342,21 @@ def step_verify(cfg: FlowConfig, inputs: np.ndarray | None = None) -> dict:
     golden = GoldenModel.load(gpath)
     if inputs is not None:
         inputs = np.asarray(inputs)
-        if inputs.ndim != 2 or inputs.shape[1:] != tuple(golden.input_shape):
+        if inputs.ndim != 1 + len(golden.input_shape) or inputs.shape[1:] != tuple(golden.input_shape):
             raise VerifyError(
                 f"verify: inputs have shape {inputs.shape}, the model expects (N, {', '.join(map(str, golden.input_shape))})"
             )
         from hw_bnn.data import Split
 
-        splits = {"inputs": Split(inputs, np.full(len(inputs), -1), (0, 0))}
+        splits = {"inputs": Split(inputs, np.full(len(inputs), -1), (0, 0, 0))}
     else:
         splits = _eval_splits(cfg)
-    key = _key(_sha(gpath), _hls_settings(cfg), {k: (len(s), hashlib.sha256(s.x.tobytes()).hexdigest()) for k, s in splits.items()})
+    key = _key(
+        _sha(gpath),
+        _hls_settings(cfg),
+        cfg.csim_limit,
+        {k: (len(s), hashlib.sha256(s.x.tobytes()).hexdigest()) for k, s in splits.items()},
+    )
     st = _Stage(cfg, "verify", key, ["verify.json"])
     if st.up_to_date():
         _say(cfg, "[verify] up to date, skipped")
@@ -352,15 +366,17 @@ def step_verify(cfg: FlowConfig, inputs: np.ndarray | None = None) -> dict:
     res: dict = {"splits": {}}
     with st:
         for name, s in splits.items():
+            xc = s.x[: cfg.csim_limit or None]
             t0 = time.time()
-            g = golden.run(s.x)
+            g = golden.run(xc)
             t_golden = time.time() - t0
             t0 = time.time()
-            h = csim_predict(hls_model, s.x)
+            h = csim_predict(hls_model, xc)
             t_csim = time.time() - t0
             bad = np.flatnonzero(np.any(g != h, axis=1))
             entry = {
-                "images": int(len(s)),
+                "images": int(len(xc)),
+                "scored_images": int(len(s)),
                 "mismatched_images": int(len(bad)),
                 "mismatched_elements": int((g != h).sum()),
                 "golden_seconds": round(t_golden, 3),

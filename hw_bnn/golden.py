@@ -3,9 +3,12 @@
 This module imports NumPy only (no torch, onnx or onnxruntime), so it can be
 shipped next to a hardware build and trusted as the reference.  It runs the
 integer graph that the compiler writes (``folded.onnx``), in the plain form the
-compiler also writes next to it (``golden.npz``; see ``hw_bnn.folded_io``).
+compiler also writes next to it (``golden.npz``).
 
-Layer semantics (all integer; the hardware computes exactly the same):
+Activations between layers are unsigned integer *codes* ``0..L`` (``L`` = number of
+thresholds of the layer that made them; bits for ``L = 1``).  What a code means in the
+exported float model (``value = alpha * code + beta``) is folded into the next layer's
+thresholds by the compiler, so the hardware never sees it.  Layer semantics:
 
 ``threshold``  (the input quantizer)
     ``y[n, c] = sum_k [x[n, c] >= T[c, k]]`` for integer inputs ``x``
@@ -20,12 +23,37 @@ Layer semantics (all integer; the hardware computes exactly the same):
     outputs ``y[j] = sum_k [p[j] >= T[j, k]]``; without thresholds it outputs
     the signed accumulator ``a``.
 
-The documented output affine maps the last layer's integer accumulators back to
-the exported model's float outputs: ``y = float32(float32(a * scale) + bias)``.
+``int_dense``  (integer matrix-vector unit)
+    Input codes ``x in [0, L_in]^MW``, signed integer weights ``W (MW x MH)``:
+    ``a[j] = sum_i x[i] W[i, j]``; thresholds ``T (MH, L)`` on ``a`` give codes, or ``a`` is
+    the output.
 
-Implementation: the XNOR-popcount product is computed as a float32 BLAS product
-of +-1 matrices.  Every product is +-1 and every partial sum is an integer of
-magnitude at most ``MW``, so the result is exact while ``MW < 2**24`` (checked).
+``conv``  (sliding window + matrix-vector unit, NHWC)
+    Input ``(H, W, C)`` codes, square kernel ``k``, stride ``s``, symmetric padding ``pad``
+    filled with the input code ``pad_value``.  The window of output pixel ``(oh, ow)`` is
+    flattened in ``(kh, kw, c)`` order into a vector of ``K = k*k*C`` and multiplied with
+    ``W (K x C_out)``: XNOR-popcount when ``xnor`` (bits, and ``pad_value`` 0 codes -1), else
+    integer.  Thresholds / accumulator output as for the dense layers.
+
+``maxpool``  (NHWC, square kernel and stride, no padding, floor)
+    Max of codes; on bits this is an OR.  Codes are monotone in the values they stand for,
+    so this equals max pooling of the values.
+
+``flatten``
+    ``(H, W, C) -> H*W*C`` in ``(h, w, c)`` order (the compiler permutes the next dense
+    layer's weight rows from the exported ``(c, h, w)`` order).
+
+Images enter in the exported model's NCHW layout; the model works in NHWC (as the
+streaming hardware does) and every traced 4-D output is NHWC.
+
+The documented output affine maps the last layer's integer accumulators back to
+the exported model's float outputs: ``y = float32(float32(a * scale) + bias)``; for
+multi-bit inputs of the last layer an exact prefix comes first:
+``y = float32(float32((a * pre_scale + pre_offset) * scale) + bias)``.
+
+Implementation: products are float32 BLAS products of +-1 or small integer matrices.
+Every partial sum is an integer of magnitude below ``2**24`` (checked per layer), so the
+results are exact.
 """
 
 from __future__ import annotations
@@ -35,6 +63,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FLOAT32_EXACT_LIMIT = 2**24
+BATCH_ROWS = 1 << 17  # im2col rows per chunk (bounds the memory of a conv layer)
 
 
 def bits_for_range(lo: int, hi: int) -> tuple[int, bool]:
@@ -46,6 +75,16 @@ def bits_for_range(lo: int, hi: int) -> tuple[int, bool]:
     while not (-(2 ** (width - 1)) <= lo and hi <= 2 ** (width - 1) - 1):
         width += 1
     return width, True
+
+
+def _threshold_codes(acc: np.ndarray, t_acc: np.ndarray) -> np.ndarray:
+    """``sum_k [acc[..., c] >= t_acc[c, k]]`` as float32 codes."""
+    if t_acc.shape[1] == 1:
+        return (acc >= t_acc[:, 0]).astype(np.float32)
+    out = np.zeros(acc.shape, dtype=np.float32)
+    for k in range(t_acc.shape[1]):
+        out += acc >= t_acc[:, k]
+    return out
 
 
 @dataclass
@@ -84,30 +123,38 @@ class ThresholdLayer:
         return np.sum(x[..., None] >= t, axis=-1, dtype=np.int32)
 
 
-@dataclass
-class XnorDenseLayer:
-    """Binary matrix-vector unit: XNOR-popcount, then thresholds or raw accumulators."""
+class _MatrixUnit:
+    """Shared part of the dense and conv matrix-vector units (XNOR or integer)."""
 
-    name: str
-    weights: np.ndarray  # uint8 bits, (MW, MH)
-    thresholds: np.ndarray | None = None  # int64, (MH, L), popcount domain
-    kind: str = field(default="xnor_dense", init=False)
+    weights: np.ndarray
+    thresholds: np.ndarray | None
+    xnor: bool
+    in_levels: int
 
-    def __post_init__(self):
-        mw = self.weights.shape[0]
-        if mw >= FLOAT32_EXACT_LIMIT:
-            raise ValueError(f"layer {self.name}: fan-in {mw} too large for the exact float32 path")
-        self._w_pm1 = (2.0 * self.weights.astype(np.float32) - 1.0).astype(np.float32)
+    def _prepare(self):
+        k = self.weights.shape[0]
+        if self.xnor:
+            w = np.asarray(self.weights)
+            if np.any((w != 0) & (w != 1)):
+                raise ValueError(f"layer {self.name}: XNOR weights must be bits (0/1)")
+            self._w = (2.0 * w.astype(np.float32) - 1.0).astype(np.float32)
+            bound = k
+        else:
+            self._w = np.asarray(self.weights).astype(np.float32)
+            bound = int(np.abs(np.asarray(self.weights, dtype=np.int64)).sum(axis=0).max(initial=0)) * max(1, self.in_levels)
+        if bound >= FLOAT32_EXACT_LIMIT:
+            raise ValueError(f"layer {self.name}: accumulators up to {bound} are too large for the exact float32 path")
         if self.thresholds is not None:
-            # p >= T  <=>  a >= 2T - MW  (a = 2p - MW); compare in the accumulator domain.
-            self._t_acc = (2 * self.thresholds.astype(np.int64) - mw).astype(np.float32)
+            t = self.thresholds.astype(np.int64)
+            # XNOR: p >= T  <=>  a >= 2T - K  (a = 2p - K); compare in the accumulator domain.
+            self._t_acc = ((2 * t - k) if self.xnor else t).astype(np.float32)
 
     @property
-    def mw(self) -> int:
+    def fan_in(self) -> int:
         return int(self.weights.shape[0])
 
     @property
-    def mh(self) -> int:
+    def n_out(self) -> int:
         return int(self.weights.shape[1])
 
     @property
@@ -115,28 +162,236 @@ class XnorDenseLayer:
         return 0 if self.thresholds is None else int(self.thresholds.shape[1])
 
     def acc_range(self) -> tuple[int, int]:
-        return -self.mw, self.mw
+        """Range of the hardware accumulator: the popcount for XNOR units, else ``a``."""
+        if self.xnor:
+            return (0, self.fan_in) if self.thresholds is not None else (-self.fan_in, self.fan_in)
+        w = np.asarray(self.weights, dtype=np.int64) * max(1, self.in_levels)
+        return int(np.minimum(w, 0).sum(axis=0).min(initial=0)), int(np.maximum(w, 0).sum(axis=0).max(initial=0))
 
     def out_range(self) -> tuple[int, int]:
-        return (0, self.levels) if self.thresholds is not None else self.acc_range()
+        if self.thresholds is not None:
+            return 0, self.levels
+        return self.acc_range()
+
+    def _operand(self, x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float32, copy=False)
+        return (2.0 * x - 1.0).astype(np.float32) if self.xnor else x
+
+    def _finish(self, acc: np.ndarray) -> np.ndarray:
+        """Codes (float32) after thresholds, or the accumulators."""
+        if self.thresholds is None:
+            return acc
+        return _threshold_codes(acc, self._t_acc)
+
+
+@dataclass
+class XnorDenseLayer(_MatrixUnit):
+    """Binary matrix-vector unit: XNOR-popcount, then thresholds or raw accumulators."""
+
+    name: str
+    weights: np.ndarray  # uint8 bits, (MW, MH)
+    thresholds: np.ndarray | None = None  # int64, (MH, L), popcount domain
+    kind: str = field(default="xnor_dense", init=False)
+    xnor: bool = field(default=True, init=False)
+    in_levels: int = field(default=1, init=False)
+
+    def __post_init__(self):
+        self._prepare()
+
+    @property
+    def mw(self) -> int:
+        return self.fan_in
+
+    @property
+    def mh(self) -> int:
+        return self.n_out
 
     def accumulate(self, x_pm1: np.ndarray) -> np.ndarray:
         """Bipolar accumulators (float32 holding exact integers) from +-1 inputs."""
-        return x_pm1 @ self._w_pm1
+        return x_pm1 @ self._w
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._finish(self.accumulate(self._operand(x.reshape(len(x), -1))))
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        x_pm1 = 2.0 * x.astype(np.float32) - 1.0
-        return self._finish(self.accumulate(x_pm1))
-
-    def _finish(self, acc: np.ndarray) -> np.ndarray:
-        if self.thresholds is None:
-            return acc.astype(np.int32)
-        if self.levels == 1:
-            return (acc >= self._t_acc[:, 0]).astype(np.int32)
-        return np.sum(acc[..., None] >= self._t_acc, axis=-1, dtype=np.int32)
+        return self.forward(x).astype(np.int32)
 
 
-Layer = ThresholdLayer | XnorDenseLayer
+@dataclass
+class IntDenseLayer(_MatrixUnit):
+    """Integer matrix-vector unit on codes: ``a = x @ W``, then thresholds or ``a``."""
+
+    name: str
+    weights: np.ndarray  # int8, (MW, MH)
+    thresholds: np.ndarray | None = None  # int64, (MH, L), accumulator domain
+    in_levels: int = 1  # input codes are in [0, in_levels]
+    kind: str = field(default="int_dense", init=False)
+    xnor: bool = field(default=False, init=False)
+
+    def __post_init__(self):
+        self._prepare()
+
+    @property
+    def mw(self) -> int:
+        return self.fan_in
+
+    @property
+    def mh(self) -> int:
+        return self.n_out
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._finish(self._operand(x.reshape(len(x), -1)) @ self._w)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x).astype(np.int32)
+
+
+def conv_out_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def im2col(x: np.ndarray, kernel: int, stride: int, pad: int, pad_value: float) -> np.ndarray:
+    """NHWC ``x`` -> ``(N, Ho, Wo, kernel*kernel*C)`` windows in ``(kh, kw, c)`` order."""
+    if pad:
+        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=pad_value)
+    n, h, w, c = x.shape
+    ho, wo = (h - kernel) // stride + 1, (w - kernel) // stride + 1
+    cols = np.empty((n, ho, wo, kernel, kernel, c), dtype=x.dtype)
+    for i in range(kernel):
+        for j in range(kernel):
+            cols[:, :, :, i, j, :] = x[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
+    return cols.reshape(n, ho, wo, kernel * kernel * c)
+
+
+@dataclass
+class ConvLayer(_MatrixUnit):
+    """Convolution: sliding window over NHWC codes + XNOR or integer matrix-vector unit."""
+
+    name: str
+    in_shape: tuple[int, int, int]  # (H, W, C)
+    kernel: int
+    stride: int
+    pad: int
+    pad_value: int  # input code written into the border (XNOR: 0, which codes -1)
+    weights: np.ndarray  # (k*k*C, C_out): uint8 bits when xnor, else int8
+    xnor: bool
+    thresholds: np.ndarray | None = None  # int64 (C_out, L): popcount (xnor) or accumulator domain
+    in_levels: int = 1
+    kind: str = field(default="conv", init=False)
+
+    def __post_init__(self):
+        self.in_shape = tuple(int(v) for v in self.in_shape)
+        _h, _w, c = self.in_shape
+        if self.weights.shape[0] != self.kernel * self.kernel * c:
+            raise ValueError(
+                f"layer {self.name}: weights have {self.weights.shape[0]} rows, expected "
+                f"kernel*kernel*C = {self.kernel * self.kernel * c}"
+            )
+        if not 0 <= self.pad_value <= max(1, self.in_levels):
+            raise ValueError(f"layer {self.name}: pad code {self.pad_value} is outside the input codes 0..{self.in_levels}")
+        self._prepare()
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, _ = self.in_shape
+        return (
+            conv_out_size(h, self.kernel, self.stride, self.pad),
+            conv_out_size(w, self.kernel, self.stride, self.pad),
+            self.n_out,
+        )
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        ho, wo, co = self.out_shape
+        # pad in the operand domain: XNOR operands are +-1 and the pad bit 0 codes -1
+        pad_operand = (2.0 * self.pad_value - 1.0) if self.xnor else float(self.pad_value)
+        out = np.empty((n, ho, wo, co), dtype=np.float32)
+        per_image = ho * wo
+        step = max(1, BATCH_ROWS // max(1, per_image))
+        for i in range(0, n, step):
+            cols = im2col(self._operand(x[i : i + step]), self.kernel, self.stride, self.pad, pad_operand)
+            acc = cols.reshape(-1, cols.shape[-1]) @ self._w
+            out[i : i + step] = self._finish(acc).reshape(-1, ho, wo, co)
+        return out
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x).astype(np.int32)
+
+
+@dataclass
+class MaxPoolLayer:
+    """Max pooling of codes (NHWC, square kernel and stride, no padding, floor)."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    kernel: int
+    stride: int
+    in_levels: int = 1
+    kind: str = field(default="maxpool", init=False)
+
+    def __post_init__(self):
+        self.in_shape = tuple(int(v) for v in self.in_shape)
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, c = self.in_shape
+        return conv_out_size(h, self.kernel, self.stride, 0), conv_out_size(w, self.kernel, self.stride, 0), c
+
+    def acc_range(self) -> tuple[int, int]:
+        return 0, self.in_levels
+
+    def out_range(self) -> tuple[int, int]:
+        return 0, self.in_levels
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        k, s = self.kernel, self.stride
+        ho, wo, _ = self.out_shape
+        if k == s:
+            n, _, _, c = x.shape
+            return x[:, : ho * k, : wo * k, :].reshape(n, ho, k, wo, k, c).max(axis=(2, 4))
+        out = None
+        for i in range(k):
+            for j in range(k):
+                v = x[:, i : i + s * (ho - 1) + 1 : s, j : j + s * (wo - 1) + 1 : s, :]
+                out = v.copy() if out is None else np.maximum(out, v)
+        return out
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x).astype(np.int32)
+
+
+@dataclass
+class FlattenLayer:
+    """``(H, W, C) -> H*W*C`` in ``(h, w, c)`` order."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    in_levels: int = 1
+    kind: str = field(default="flatten", init=False)
+
+    def __post_init__(self):
+        self.in_shape = tuple(int(v) for v in self.in_shape)
+
+    @property
+    def out_shape(self) -> tuple[int]:
+        h, w, c = self.in_shape
+        return (h * w * c,)
+
+    def acc_range(self) -> tuple[int, int]:
+        return 0, self.in_levels
+
+    def out_range(self) -> tuple[int, int]:
+        return 0, self.in_levels
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(len(x), -1)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x).astype(np.int32)
+
+
+Layer = ThresholdLayer | XnorDenseLayer | IntDenseLayer | ConvLayer | MaxPoolLayer | FlattenLayer
+_SPATIAL = ("conv", "maxpool", "flatten")
 
 
 @dataclass
@@ -148,6 +403,7 @@ class GoldenModel:
     output_bias: np.ndarray | None = None
     input_shape: tuple[int, ...] = ()
     input_range: tuple[int, int] = (0, 255)
+    output_pre: tuple | None = None  # (pre_scale, pre_offset (C,)): exact, applied first
 
     def check_input(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
@@ -163,9 +419,33 @@ class GoldenModel:
                 raise ValueError(f"golden model: inputs must be integers in [{lo}, {hi}]")
         return x
 
+    @property
+    def is_image(self) -> bool:
+        return len(self.input_shape) == 3
+
+    def to_hardware_layout(self, x: np.ndarray) -> np.ndarray:
+        """Images NCHW -> NHWC (the order the streaming hardware reads pixels in)."""
+        return np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1))) if self.is_image else x
+
     def run(self, x: np.ndarray, trace: bool = False):
-        """Integer outputs of the last layer; with ``trace`` a dict of every layer's output."""
-        x = self.check_input(x)
+        """Integer outputs of the last layer; with ``trace`` a dict of every layer's output
+        (NHWC for images)."""
+        x = self.to_hardware_layout(self.check_input(x))
+        if not any(layer.kind in _SPATIAL for layer in self.layers) and not self.is_image:
+            return self._run_dense(x, trace)
+        outs = {}
+        cur = x.astype(np.float32)
+        for layer in self.layers:
+            if isinstance(layer, ThresholdLayer):
+                cur = layer.run(cur).astype(np.float32)
+            else:
+                cur = layer.forward(cur)
+            if trace:
+                outs[layer.name] = cur.astype(np.int32)
+        return outs if trace else cur.astype(np.int32)
+
+    def _run_dense(self, x: np.ndarray, trace: bool):
+        """MLP path that keeps +-1 operands between XNOR layers (no bit round trips)."""
         outs = {}
         cur = x
         pm1 = None  # +-1 float32 view of the current bits, reused by the next xnor layer
@@ -180,7 +460,7 @@ class GoldenModel:
                     pm1 = np.where(acc >= layer._t_acc[:, 0], np.float32(1), np.float32(-1))
                     cur = None
                     continue
-                cur = layer._finish(acc)
+                cur = layer._finish(acc).astype(np.int32)
             elif isinstance(layer, ThresholdLayer) and layer.levels == 1 and feeds_xnor and not trace:
                 pm1 = layer.pm1(cur)
                 cur = None
@@ -199,7 +479,11 @@ class GoldenModel:
     def apply_output_affine(self, acc: np.ndarray) -> np.ndarray:
         if self.output_scale is None:
             return acc.astype(np.float32)
-        y = acc.astype(np.float32) * self.output_scale.astype(np.float32)
+        u = acc.astype(np.float32)
+        if self.output_pre is not None:
+            # exact: a power-of-two scale and an integer (or half-integer) offset on small integers
+            u = (u * np.float32(self.output_pre[0]) + np.asarray(self.output_pre[1], dtype=np.float32)).astype(np.float32)
+        y = u * self.output_scale.astype(np.float32)
         return (y + self.output_bias.astype(np.float32)).astype(np.float32)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -208,6 +492,23 @@ class GoldenModel:
         return np.argmax(self.apply_output_affine(self.run(x)), axis=-1)
 
     # --- persistence (plain .npz, readable with NumPy alone) -------------------------
+    _FIELDS = {
+        "threshold": ("thresholds", "in_range"),
+        "xnor_dense": ("weights", "thresholds"),
+        "int_dense": ("weights", "thresholds", "in_levels"),
+        "conv": ("in_shape", "kernel", "stride", "pad", "pad_value", "weights", "xnor", "thresholds", "in_levels"),
+        "maxpool": ("in_shape", "kernel", "stride", "in_levels"),
+        "flatten": ("in_shape", "in_levels"),
+    }
+    _CLASSES = {
+        "threshold": ThresholdLayer,
+        "xnor_dense": XnorDenseLayer,
+        "int_dense": IntDenseLayer,
+        "conv": ConvLayer,
+        "maxpool": MaxPoolLayer,
+        "flatten": FlattenLayer,
+    }
+
     def save(self, path) -> None:
         arrays = {
             "meta_input_shape": np.asarray(self.input_shape, dtype=np.int64),
@@ -218,36 +519,47 @@ class GoldenModel:
         if self.output_scale is not None:
             arrays["out_scale"] = self.output_scale
             arrays["out_bias"] = self.output_bias
+        if self.output_pre is not None:
+            arrays["out_pre_scale"] = np.asarray(self.output_pre[0], dtype=np.float32)
+            arrays["out_pre_offset"] = np.asarray(self.output_pre[1], dtype=np.float32)
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, ThresholdLayer):
-                arrays[f"l{i}_thresholds"] = layer.thresholds
-                arrays[f"l{i}_in_range"] = np.asarray(layer.in_range, dtype=np.int64)
-            else:
-                arrays[f"l{i}_weights"] = layer.weights
-                if layer.thresholds is not None:
-                    arrays[f"l{i}_thresholds"] = layer.thresholds
+            for f in self._FIELDS[layer.kind]:
+                v = getattr(layer, f)
+                if v is not None:
+                    arrays[f"l{i}_{f}"] = np.asarray(v)
         with open(path, "wb") as f:
             np.savez(f, **arrays)
 
     @classmethod
-    def load(cls, path) -> "GoldenModel":
+    def load(cls, path) -> GoldenModel:
         with np.load(path, allow_pickle=False) as z:
             layers = []
             for i, (name, kind) in enumerate(zip(z["meta_names"], z["meta_kinds"])):
                 name, kind = str(name), str(kind)
-                if kind == "threshold":
-                    layers.append(ThresholdLayer(name, z[f"l{i}_thresholds"], tuple(int(v) for v in z[f"l{i}_in_range"])))
-                elif kind == "xnor_dense":
-                    t = z[f"l{i}_thresholds"] if f"l{i}_thresholds" in z else None
-                    layers.append(XnorDenseLayer(name, z[f"l{i}_weights"], t))
-                else:
+                if kind not in cls._FIELDS:
                     raise ValueError(f"{path}: unknown layer kind {kind!r} for layer {name}")
-            scale = z["out_scale"] if "out_scale" in z else None
-            bias = z["out_bias"] if "out_bias" in z else None
+                kw = {}
+                for f in cls._FIELDS[kind]:
+                    key = f"l{i}_{f}"
+                    if key not in z:
+                        continue
+                    v = z[key]
+                    if f in ("in_shape", "in_range"):
+                        v = tuple(int(e) for e in v)
+                    elif f in ("kernel", "stride", "pad", "pad_value", "in_levels"):
+                        v = int(v)
+                    elif f == "xnor":
+                        v = bool(v)
+                    kw[f] = v
+                layers.append(cls._CLASSES[kind](name, **kw))
+            scale = z.get("out_scale", None)
+            bias = z.get("out_bias", None)
+            pre = (z["out_pre_scale"][()], z["out_pre_offset"]) if "out_pre_scale" in z else None
             return cls(
                 layers,
                 scale,
                 bias,
                 tuple(int(v) for v in z["meta_input_shape"]),
                 tuple(int(v) for v in z["meta_input_range"]),
+                pre,
             )

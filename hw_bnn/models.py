@@ -3,18 +3,24 @@
 A recipe names the architecture, the bit widths, the dataset and the training settings::
 
     name: tfc-w1a1
-    arch: fc
-    hidden: [64, 64, 64]
-    weight_bits: 1
-    act_bits: 1
-    input_bits: 1
+    arch: fc                 # fc: MLP on a binarized input; cnv: CNN on 8-bit pixels
+    hidden: [64, 64, 64]     # hidden fully connected layers (the CNN's head)
+    conv: []                 # cnv only: [out_channels, kernel, stride, pad] or "M" / "M<k>s<s>"
+    weight_bits: 1           # 1: +-1 (binary); 2: {-1, 0, 1} (ternary, narrow 2-bit)
+    act_bits: 1              # 1: +-1 (sign); 2: {-1, -0.5, 0, 0.5} (signed 2-bit, scale 1/2)
+    input_bits: 1            # fc: 1 (binarized pixels); cnv: 8 (the integer pixel is the input)
     dataset: mnist5k
     train: {epochs: 20, batch_size: 100, lr: 0.01, seed: 0, ...}
+
+Every scale is a power of two (weights 1, 2-bit activations 1/2, CNN input 1/256), so the
+exported float graph computes its integer sums without rounding and the compiled integer
+graph can be exactly equal to it.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,12 +55,14 @@ class Recipe:
     num_classes: int = 10
     train: dict = field(default_factory=dict)
     source: str = ""
+    conv: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "name": self.name,
             "arch": self.arch,
             "hidden": list(self.hidden),
+            "conv": copy.deepcopy(self.conv),
             "weight_bits": self.weight_bits,
             "act_bits": self.act_bits,
             "input_bits": self.input_bits,
@@ -105,15 +113,54 @@ def load_recipe(name_or_path: str) -> Recipe:
         num_classes=int(raw.get("num_classes", 10)),
         train=train,
         source=str(path),
+        conv=list(raw.get("conv") or []),
     )
-    if r.arch != "fc":
-        raise HwBnnError(f"{path}: arch {r.arch!r} is not supported yet (supported: fc)")
-    if (r.weight_bits, r.act_bits, r.input_bits) != (1, 1, 1):
-        raise HwBnnError(
-            f"{path}: only w1a1 with a binarized input is supported so far "
-            f"(got weight_bits={r.weight_bits}, act_bits={r.act_bits}, input_bits={r.input_bits})"
-        )
+    check_recipe(r, path)
     return r
+
+
+def parse_conv_spec(entry, where="recipe"):
+    """One ``conv`` entry -> ``("conv", out, kernel, stride, pad)`` or ``("pool", kernel, stride)``."""
+    if isinstance(entry, str):
+        m = re.fullmatch(r"M(?:(\d+)s(\d+))?", entry.strip())
+        if not m:
+            raise HwBnnError(f"{where}: conv entry {entry!r} must be 'M' (max pool 2x2) or 'M<k>s<s>'")
+        k, st = (int(m.group(1)), int(m.group(2))) if m.group(1) else (2, 2)
+        if k < 1 or st < 1:
+            raise HwBnnError(f"{where}: pool {entry!r} needs kernel and stride >= 1")
+        return ("pool", k, st)
+    if not isinstance(entry, (list, tuple)) or len(entry) != 4 or not all(isinstance(v, int) for v in entry):
+        raise HwBnnError(f"{where}: conv entry {entry!r} must be [out_channels, kernel, stride, pad]")
+    out, k, st, pad = entry
+    if out < 1 or k not in (1, 3) or st not in (1, 2) or not 0 <= pad < k:
+        raise HwBnnError(
+            f"{where}: conv entry {entry!r}: need out_channels >= 1, kernel 1 or 3, stride 1 or 2 and 0 <= pad < kernel"
+        )
+    return ("conv", out, k, st, pad)
+
+
+def check_recipe(r: Recipe, path="recipe") -> None:
+    if r.arch not in ("fc", "cnv"):
+        raise HwBnnError(f"{path}: arch {r.arch!r} is not supported (supported: fc, cnv)")
+    if r.weight_bits not in (1, 2) or r.act_bits not in (1, 2):
+        raise HwBnnError(
+            f"{path}: weight_bits and act_bits must be 1 or 2 (got weight_bits={r.weight_bits}, act_bits={r.act_bits})"
+        )
+    if r.arch == "fc":
+        if r.input_bits != 1 or r.conv:
+            raise HwBnnError(f"{path}: arch fc takes a binarized input (input_bits: 1) and no conv layers")
+    else:
+        if r.input_bits != 8:
+            raise HwBnnError(f"{path}: arch cnv convolves the 8-bit pixels directly (input_bits: 8), got {r.input_bits}")
+        specs = [parse_conv_spec(e, str(path)) for e in r.conv]
+        if not specs or specs[0][0] != "conv":
+            raise HwBnnError(f"{path}: arch cnv needs a conv list that starts with a convolution")
+
+
+def model_input_shape(recipe: Recipe, image_shape) -> tuple[int, ...]:
+    """What the network takes: flat pixels for MLPs, (C, H, W) images for CNNs."""
+    c, h, w = (int(v) for v in image_shape)
+    return (c * h * w,) if recipe.arch == "fc" else (c, h, w)
 
 
 # --------------------------------------------------------------------------------------
@@ -121,11 +168,20 @@ def load_recipe(name_or_path: str) -> Recipe:
 # compiler's NumPy parts must not depend on them).
 
 
-def build_model(recipe: Recipe, in_features: int):
-    """The Brevitas network a recipe describes."""
-    import torch.nn as nn
-    from brevitas.nn import QuantIdentity, QuantLinear
-    from brevitas.quant.binary import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+def build_model(recipe: Recipe, input_shape):
+    """The Brevitas network a recipe describes; ``input_shape`` is :func:`model_input_shape`
+    (an int is taken as the flat MLP input size)."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+    from brevitas.quant.base import IntQuant, NarrowIntQuant, PerTensorConstScaling2bit
+    from brevitas.quant.binary import (
+        SignedBinaryActPerTensorConst,
+        SignedBinaryWeightPerTensorConst,
+    )
+    from brevitas.quant.solver import ActQuantSolver, WeightQuantSolver
+    from torch import nn
+
+    if isinstance(input_shape, int):
+        input_shape = (input_shape,)
 
     class BinaryWeightUnitScale(SignedBinaryWeightPerTensorConst):
         """sign(w) with a constant scale of 1: weights are exactly +-1 (clipped to [-1, 1])."""
@@ -134,6 +190,26 @@ def build_model(recipe: Recipe, in_features: int):
 
     class BinaryAct(SignedBinaryActPerTensorConst):
         """sign(x) (x >= 0 gives +1) with a constant scale of 1, straight-through gradient."""
+
+    class TernaryWeightUnitScale(NarrowIntQuant, PerTensorConstScaling2bit, WeightQuantSolver):
+        """Narrow signed 2-bit weights: round(clip(w, -1, 1)) in {-1, 0, 1}, scale 1
+        (straight-through gradient)."""
+
+        scaling_const = 1.0
+
+    class TwoBitAct(IntQuant, PerTensorConstScaling2bit, ActQuantSolver):
+        """Signed 2-bit activations: s * clip(round(x / s), -2, 1) with s = 1/2, i.e. the
+        levels {-1, -0.5, 0, 0.5} (straight-through gradient inside the clipping range)."""
+
+        scaling_const = 1.0
+        min_val = -1.0
+        max_val = 1.0
+
+    weight_quant = BinaryWeightUnitScale if recipe.weight_bits == 1 else TernaryWeightUnitScale
+    act_quant = BinaryAct if recipe.act_bits == 1 else TwoBitAct
+
+    def act():
+        return QuantIdentity(act_quant=act_quant, return_quant_tensor=False)
 
     class TensorNorm(nn.Module):
         """Scalar output norm: y = (x - mean) / sqrt(var + eps) * weight + bias, one mean and
@@ -170,20 +246,21 @@ def build_model(recipe: Recipe, in_features: int):
         def __init__(self, in_features, hidden, num_classes, in_dropout, hidden_dropout):
             super().__init__()
             self.in_features = in_features
+            self.input_shape = (in_features,)
             self.input_quant = QuantIdentity(act_quant=BinaryAct, return_quant_tensor=False)
             self.in_dropout = nn.Dropout(in_dropout)
             layers = []
             prev = in_features
             for h in hidden:
                 layers += [
-                    QuantLinear(prev, h, bias=False, weight_quant=BinaryWeightUnitScale),
+                    QuantLinear(prev, h, bias=False, weight_quant=weight_quant),
                     nn.BatchNorm1d(h),
                     nn.Dropout(hidden_dropout),
-                    QuantIdentity(act_quant=BinaryAct, return_quant_tensor=False),
+                    act(),
                 ]
                 prev = h
             self.features = nn.Sequential(*layers)
-            self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=BinaryWeightUnitScale)
+            self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=weight_quant)
             self.out_norm = TensorNorm()
             for m in self.modules():
                 if isinstance(m, QuantLinear):
@@ -196,5 +273,66 @@ def build_model(recipe: Recipe, in_features: int):
             x = self.features(x)
             return self.out_norm(self.classifier(x))
 
+    class BinaryCNV(nn.Module):
+        """FINN-CNV-style binary / low-bit CNN on raw 8-bit pixels.
+
+        Input: pixels 0..255 (NCHW), scaled by 1/256 (exact in float).  Per conv entry:
+        a QuantConv2d without bias, BatchNorm2d and the activation quantizer; an ``M`` entry
+        max-pools the quantized activations.  Then flatten, the hidden QuantLinear + BN +
+        activation layers and a QuantLinear classifier with a scalar TensorNorm.
+
+        Padding: the first convolution pads the pixels with 0 (pixel value 0).  With binary
+        activations a zero has no +-1 code, so later convolutions pad with -1 (an explicit
+        ``ConstantPad2d(pad, -1)``, in training and in hardware alike: bit 0 in the border).
+        With 2-bit activations 0 is a level, so they pad with 0 (code 2)."""
+
+        def __init__(self, in_shape, conv, hidden, num_classes):
+            super().__init__()
+            self.input_shape = tuple(in_shape)
+            c, h, w = in_shape
+            layers = []
+            first = True
+            for entry in conv:
+                spec = parse_conv_spec(entry)
+                if spec[0] == "pool":
+                    _, k, st = spec
+                    layers.append(nn.MaxPool2d(k, st))
+                    h, w = (h - k) // st + 1, (w - k) // st + 1
+                    continue
+                _, out, k, st, pad = spec
+                conv_pad = pad
+                if pad and not first and recipe.act_bits == 1:
+                    layers.append(nn.ConstantPad2d(pad, -1.0))
+                    conv_pad = 0
+                layers += [
+                    QuantConv2d(c, out, k, stride=st, padding=conv_pad, bias=False, weight_quant=weight_quant),
+                    nn.BatchNorm2d(out),
+                    act(),
+                ]
+                c, h, w = out, (h + 2 * pad - k) // st + 1, (w + 2 * pad - k) // st + 1
+                first = False
+            if h < 1 or w < 1:
+                raise HwBnnError(f"recipe {recipe.name}: the conv stack shrinks the {in_shape} input to nothing")
+            self.features = nn.Sequential(*layers)
+            head = []
+            prev = c * h * w
+            for n in hidden:
+                head += [QuantLinear(prev, n, bias=False, weight_quant=weight_quant), nn.BatchNorm1d(n), act()]
+                prev = n
+            self.head = nn.Sequential(*head)
+            self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=weight_quant)
+            self.out_norm = TensorNorm()
+            for m in self.modules():
+                if isinstance(m, (QuantLinear, QuantConv2d)):
+                    nn.init.uniform_(m.weight, -1.0, 1.0)
+
+        def forward(self, x):
+            x = x * (1.0 / 256.0)  # a power of two: the first convolution's sums stay exact
+            x = self.features(x)
+            x = self.head(torch.flatten(x, 1))
+            return self.out_norm(self.classifier(x))
+
     t = recipe.train
-    return BinaryFC(in_features, recipe.hidden, recipe.num_classes, t["in_dropout"], t["hidden_dropout"])
+    if recipe.arch == "cnv":
+        return BinaryCNV(tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes)
+    return BinaryFC(int(input_shape[0]), recipe.hidden, recipe.num_classes, t["in_dropout"], t["hidden_dropout"])

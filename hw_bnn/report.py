@@ -42,12 +42,15 @@ def layer_table(golden) -> list[dict]:
     from hw_bnn.golden import ThresholdLayer, bits_for_range
 
     rows = []
+    shape_in = tuple(golden.input_shape)
+    if len(shape_in) == 3:
+        shape_in = (shape_in[1], shape_in[2], shape_in[0])  # the hardware is NHWC
     for layer in golden.layers:
         lo, hi = layer.acc_range()
         acc_bits, acc_signed = bits_for_range(lo, hi)
         olo, ohi = layer.out_range()
         out_bits, out_signed = bits_for_range(olo, ohi)
-        thr = layer.thresholds
+        thr = getattr(layer, "thresholds", None)
         if thr is not None:
             tbits, _ = bits_for_range(int(thr.min()), int(thr.max()))
             # shared thresholds are stored once
@@ -55,12 +58,23 @@ def layer_table(golden) -> list[dict]:
             thr_mem = int(distinct.size * tbits)
         else:
             tbits, thr_mem = 0, 0
+        weight_mem, wbits = 0, 0
         if isinstance(layer, ThresholdLayer):
-            shape = f"{golden.input_shape[0]} -> {golden.input_shape[0]}"
-            weight_mem = 0
+            shape_out = shape_in
+        elif layer.kind in ("conv", "maxpool", "flatten"):
+            shape_out = tuple(layer.out_shape)
         else:
-            shape = f"{layer.mw} -> {layer.mh}"
-            weight_mem = int(layer.weights.size)
+            shape_out = (layer.mh,)
+        if getattr(layer, "weights", None) is not None:
+            w = np.asarray(layer.weights)
+            wbits = 1 if getattr(layer, "xnor", False) else bits_for_range(int(w.min()), int(w.max()))[0]
+            weight_mem = int(w.size * wbits)
+        shape = f"{'x'.join(map(str, shape_in))} -> {'x'.join(map(str, shape_out))}"
+        if layer.kind == "conv":
+            shape += f" (k{layer.kernel} s{layer.stride} p{layer.pad}{' xnor' if layer.xnor else ''})"
+        elif layer.kind == "maxpool":
+            shape += f" (k{layer.kernel} s{layer.stride})"
+        shape_in = shape_out
         rows.append(
             {
                 "name": layer.name,
@@ -71,6 +85,7 @@ def layer_table(golden) -> list[dict]:
                 "accumulator_signed": acc_signed,
                 "output_range": [int(olo), int(ohi)],
                 "output_bits": out_bits,
+                "weight_bits": wbits,
                 "threshold_levels": 0 if thr is None else int(thr.shape[1]),
                 "threshold_bits": tbits,
                 "weight_memory_bits": weight_mem,
@@ -100,6 +115,17 @@ def _read(path: Path):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _affine(golden):
+    if golden.output_scale is None:
+        return None
+    a = {"scale": golden.output_scale.tolist(), "bias": golden.output_bias.tolist(), "formula": "y = float32(float32(acc * scale) + bias)"}
+    if golden.output_pre is not None:
+        a["formula"] = "y = float32(float32((acc * pre_scale + pre_offset) * scale) + bias)"
+        a["pre_scale"] = float(golden.output_pre[0])
+        a["pre_offset"] = np.asarray(golden.output_pre[1]).tolist()
+    return a
+
+
 def write_report(cfg) -> dict:
     from hw_bnn.flow import _write_text
     from hw_bnn.golden import GoldenModel
@@ -109,7 +135,7 @@ def write_report(cfg) -> dict:
     rows = layer_table(golden)
     report = {
         "model": cfg.model,
-        "hls": {"backend": cfg.backend, "reuse_factor": cfg.reuse_factor, "part": cfg.part, "clock_period_ns": cfg.clock_period, "io_type": "io_parallel"},
+        "hls": {"backend": cfg.backend, "reuse_factor": cfg.reuse_factor, "part": cfg.part, "clock_period_ns": cfg.clock_period, "io_type": "io_stream" if golden.is_image else "io_parallel"},
         "training": _read(b / "train_summary.json"),
         "export_check": _read(b / "export_check.json"),
         "compile_check": _read(b / "compile_check.json"),
@@ -119,9 +145,7 @@ def write_report(cfg) -> dict:
             "weights": sum(r["weight_memory_bits"] for r in rows),
             "thresholds": sum(r["threshold_memory_bits"] for r in rows),
         },
-        "output_affine": None
-        if golden.output_scale is None
-        else {"scale": golden.output_scale.tolist(), "bias": golden.output_bias.tolist(), "formula": "y = float32(float32(acc * scale) + bias)"},
+        "output_affine": _affine(golden),
     }
     plot_memory(rows, b / "memory.png", cfg.model)
     _write_text(b / "report.json", json.dumps(report, indent=2))
@@ -139,6 +163,8 @@ def render_markdown(r: dict, build: Path) -> str:
     cc = r["compile_check"] or {}
     for name, e in v.get("splits", {}).items():
         acc = f"{e['accuracy']:.4f}" if "accuracy" in e else "-"
+        if e.get("scored_images", e["images"]) != e["images"]:
+            acc += f" ({e['scored_images']} images)"
         fm = cc.get(name, {}).get("value_mismatches", "-")
         out.append(f"| {name} | {e['images']} | {acc} | {e['mismatched_images']} | {fm} |")
         if "first_mismatch" in e:
@@ -162,7 +188,8 @@ def render_markdown(r: dict, build: Path) -> str:
     out += ["", f"Total on-chip parameters: {m['weights']} weight bits, {m['thresholds']} threshold bits.", ""]
     if r.get("output_affine"):
         a = r["output_affine"]
-        out += [f"Output affine: `{a['formula']}` with scale {a['scale']} and bias {a['bias']}.", ""]
+        extra = f", pre_scale {a['pre_scale']} and pre_offset {a['pre_offset']}" if "pre_scale" in a else ""
+        out += [f"Output affine: `{a['formula']}` with scale {a['scale']} and bias {a['bias']}{extra}.", ""]
     h = r["hls"]
     out += [f"HLS project: `hls/` ({h['backend']} backend, {h['io_type']}, ReuseFactor {h['reuse_factor']}, part {h['part']}, clock {h['clock_period_ns']} ns).", ""]
     for png, cap in (("train_curve.png", "Training"), ("memory.png", "Memory per layer")):

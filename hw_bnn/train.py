@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hw_bnn.data import Split, train_val_split
-from hw_bnn.models import Recipe, build_model
+from hw_bnn.models import Recipe, build_model, model_input_shape
 
 
 def _lr_factor(schedule: str, step: int, total: int) -> float:
@@ -47,7 +47,7 @@ def evaluate(model, split: Split, batch_size: int = 1000) -> float:
     correct = 0
     with torch.no_grad():
         for i in range(0, len(split), batch_size):
-            xb = torch.from_numpy(split.x[i : i + batch_size].astype(np.float32))
+            xb = torch.from_numpy(split.inputs(model.input_shape)[i : i + batch_size].astype(np.float32))
             pred = model(xb).argmax(dim=1).numpy()
             correct += int((pred == split.y[i : i + batch_size]).sum())
     return correct / max(len(split), 1)
@@ -70,27 +70,30 @@ def load_checkpoint(path):
     if not isinstance(ck, dict) or "recipe" not in ck or "state_dict" not in ck:
         raise HwBnnError(f"{path}: not a hw-bnn checkpoint (missing recipe or state_dict)")
     recipe = Recipe(**{k: v for k, v in ck["recipe"].items()})
-    model = build_model(recipe, ck["in_features"])
+    model = build_model(recipe, ck.get("input_shape", ck.get("in_features")))
     model.load_state_dict(ck["state_dict"])
     model.eval()
     return model, ck
 
 
-def train(recipe: Recipe, out_dir, test_split: Split | None = None, progress: bool = True, state_dir=None) -> dict:
+def train(
+    recipe: Recipe, out_dir, test_split: Split | None = None, progress: bool = True, state_dir=None, data_dir=None
+) -> dict:
     """Train ``recipe`` into ``out_dir``; returns the summary stored in the checkpoint.
 
-    The resumable per-epoch state lives in ``state_dir`` (default: ``out_dir``)."""
+    The resumable per-epoch state lives in ``state_dir`` (default: ``out_dir``).  ``data_dir``
+    holds the training data of the folder datasets (``mnist``, ``fashion-mnist``, ``cifar10``)."""
     import torch
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t = recipe.train
-    train_split, val_split = train_val_split(recipe.dataset, t["val_fraction"], seed=0)
-    in_features = train_split.x.shape[1]
+    train_split, val_split = train_val_split(recipe.dataset, t["val_fraction"], seed=0, data_dir=data_dir)
+    input_shape = model_input_shape(recipe, train_split.image_shape)
 
     _seed_all(int(t["seed"]))
-    model = build_model(recipe, in_features)
+    model = build_model(recipe, input_shape)
     opt = torch.optim.Adam(model.parameters(), lr=t["lr"], weight_decay=t["weight_decay"])
     epochs, bs = int(t["epochs"]), int(t["batch_size"])
     steps_per_epoch = math.ceil(len(train_split) / bs)
@@ -114,7 +117,7 @@ def train(recipe: Recipe, out_dir, test_split: Split | None = None, progress: bo
             log_rows = st["log"]
             start_epoch = st["epoch"]
 
-    x_all = torch.from_numpy(train_split.x.astype(np.float32))
+    x_all = torch.from_numpy(train_split.inputs(input_shape).astype(np.float32))
     y_all = torch.from_numpy(train_split.y)
     loss_fn = torch.nn.CrossEntropyLoss()
     bar = tqdm(
@@ -139,7 +142,7 @@ def train(recipe: Recipe, out_dir, test_split: Split | None = None, progress: bo
             # keep latent binary weights in the clipping range of the sign's STE
             with torch.no_grad():
                 for name, p in model.named_parameters():
-                    if name.endswith("weight") and p.dim() == 2:
+                    if name.endswith("weight") and p.dim() in (2, 4):
                         p.clamp_(-1.0, 1.0)
             loss_sum += loss.item() * len(idx)
             seen += len(idx)
@@ -176,8 +179,8 @@ def train(recipe: Recipe, out_dir, test_split: Split | None = None, progress: bo
     ck = {
         "recipe": recipe.to_dict(),
         "state_dict": model.state_dict(),
-        "in_features": in_features,
-        "image_shape": train_split.image_shape,
+        "input_shape": list(input_shape),
+        "image_shape": list(train_split.image_shape),
         "summary": summary,
     }
     tmp = out_dir / "checkpoint.pt.tmp"
