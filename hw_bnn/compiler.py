@@ -799,7 +799,9 @@ class CheckIntegerOnly(Transformation):
     node keeps the graph from being integer-only."""
 
     def apply(self, model):
-        for n in model.graph.node:
+        # a quantizer that could not be folded is the root cause: name it first
+        nodes = sorted(model.graph.node, key=lambda n: n.op_type not in QUANTIZERS)
+        for n in nodes:
             if n.op_type in ("MultiThreshold", "XnorPopcountMatMul", "MaxPool", "Flatten", "Reshape"):
                 continue
             if n.op_type == "Pad" and _pad_value(model, n) == round(_pad_value(model, n)):
