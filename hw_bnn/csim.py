@@ -1,9 +1,11 @@
 """C simulation of an emitted hls4ml project (``hw_bnn.emit.emit_project``).
 
 ``compile_csim`` is hls4ml's ``ModelGraph.compile()`` (writes the project again and builds the
-C-sim shared library with g++).  ``csim_predict`` and ``csim_trace`` feed integer inputs through
-the library as float64 (exact for the +-2**24 range the emitter allows) and return int64 arrays,
-refusing any value that is not an exact integer.
+C-sim shared library with g++).  ``csim_predict`` and ``csim_trace`` take inputs in the golden
+layout (``(N, C)``, or NCHW images, which they transpose to the NHWC pixel stream), feed them through
+the library as float64 (exact for the +-2**24 range the emitter allows) and return int64 arrays
+shaped like ``golden.run`` (NHWC ``(N, H, W, C)`` for image layers), refusing any value that is not
+an exact integer.
 
 ``load_csim`` gives a compiled model for a project that ``emit_project`` wrote earlier (another
 process, say): it checks that the folder is exactly what ``emit_project`` writes for this golden
@@ -42,22 +44,26 @@ def compile_csim(hls_model):
     return hls_model
 
 
-def _input_spec(hls_model) -> tuple[int, int, int]:
+def _input_spec(hls_model) -> tuple[tuple[int, ...], int, int]:
+    """(hardware input shape, lo, hi): ``(C,)`` or ``(H, W, C)`` for images."""
     inputs = hls_model.get_input_variables()
     if len(inputs) != 1:
         raise CsimError(f"expected a model with one input, got {len(inputs)}")
     var = inputs[0]
     lo, hi = hls_ext.precision_range(var.type.precision)
-    return int(var.size()), lo, hi
+    return tuple(int(v) for v in var.shape), lo, hi
 
 
 def _prepare(hls_model, x) -> np.ndarray:
-    n_in, lo, hi = _input_spec(hls_model)
+    """Golden-layout integer inputs (``(N, C)``, or NCHW ``(N, C, H, W)`` for images) -> float64
+    rows ``(N, n_inputs)`` in the order the hardware reads them (NHWC pixels for images)."""
+    shape, lo, hi = _input_spec(hls_model)
+    want = (shape[2], shape[0], shape[1]) if len(shape) == 3 else (int(np.prod(shape)),)
     x = np.asarray(x)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[1] != n_in:
-        raise CsimError(f"inputs: expected shape (N, {n_in}), got {x.shape}")
+    if x.ndim == len(want):
+        x = x[None]
+    if tuple(x.shape[1:]) != want:
+        raise CsimError(f"inputs: expected shape (N, {', '.join(map(str, want))}), got {x.shape}")
     if x.shape[0] == 0:
         raise CsimError("inputs: empty batch")
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating) or x.dtype == bool):
@@ -65,23 +71,37 @@ def _prepare(hls_model, x) -> np.ndarray:
     xf = x.astype(np.float64)
     if not np.all(np.isfinite(xf)) or np.any(xf != np.round(xf)) or xf.min() < lo or xf.max() > hi:
         raise CsimError(f"inputs: must be integers in [{lo}, {hi}] (the project's input type)")
-    return np.ascontiguousarray(xf)
+    if len(shape) == 3:
+        xf = np.transpose(xf, (0, 2, 3, 1))  # NCHW -> NHWC: the pixel stream order
+    return np.ascontiguousarray(xf.reshape(xf.shape[0], -1))
 
 
-def _exact_int(values, what: str, n: int) -> np.ndarray:
+def _exact_int(values, what: str, n: int, shape=None) -> np.ndarray:
+    """Check that every value is an exact integer; int64 ``(n, *shape)`` (``shape`` of one sample,
+    NHWC for images), or ``(n, -1)``."""
     v = np.asarray(values, dtype=np.float64).reshape(n, -1)
     bad = ~np.isfinite(v) | (v != np.round(v))
     if np.any(bad):
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise CsimError(f"{what}: C-sim returned a non-integer value {v[idx]!r} at {idx} ({int(bad.sum())} in all)")
-    return v.astype(np.int64)
+    v = v.astype(np.int64)
+    if shape is not None and len(shape) > 1:
+        v = v.reshape((n, *shape))
+    return v
+
+
+def _sample_shape(var) -> tuple[int, ...]:
+    return tuple(int(d) for d in var.shape)
 
 
 def csim_predict(hls_model, x) -> np.ndarray:
-    """Integer outputs ``(N, n_out)`` of the compiled C simulation for integer inputs ``(N, C)``."""
+    """Integer outputs of the compiled C simulation, shaped like ``golden.run(x)``: ``(N, n_out)``,
+    or ``(N, Ho, Wo, C)`` (NHWC) when the last layer is an image layer.  ``x`` is in the golden
+    input layout (``(N, C)``, or NCHW images)."""
     xf = _prepare(hls_model, x)
     y = hls_model.predict(xf)
-    return _exact_int(y, "output", xf.shape[0])
+    out_var = hls_model.get_output_variables()[0]
+    return _exact_int(y, "output", xf.shape[0], _sample_shape(out_var))
 
 
 def _traced_layers(hls_model) -> list:
@@ -90,7 +110,9 @@ def _traced_layers(hls_model) -> list:
 
 
 def csim_trace(hls_model, x) -> dict[str, np.ndarray]:
-    """Per-layer C-sim outputs ``{golden layer name: int64 (N, units)}`` (hls4ml ``trace()``).
+    """Per-layer C-sim outputs ``{golden layer name: int64 array}`` shaped like
+    ``golden.run(x, trace=True)`` (``(N, units)``, NHWC ``(N, H, W, C)`` for image layers), via
+    hls4ml ``trace()``.
 
     Recompiles the project with the trace hooks (hls4ml's ``trace()`` always does).
     """
@@ -103,7 +125,8 @@ def csim_trace(hls_model, x) -> dict[str, np.ndarray]:
     for layer in layers:
         if layer.name not in traces:
             raise RuntimeError(f"layer {layer.name!r}: hls4ml trace returned no data for this layer")
-        out[layer.name] = _exact_int(traces[layer.name], f"layer {layer.name!r}", xf.shape[0])
+        shape = _sample_shape(layer.get_output_variable())
+        out[layer.name] = _exact_int(traces[layer.name], f"layer {layer.name!r}", xf.shape[0], shape)
     return out
 
 
@@ -141,7 +164,7 @@ def load_csim(
     reuse_factor=1,
     part: str = "xc7z020clg400-1",
     clock_period=10,
-    io_type: str = "io_parallel",
+    io_type: str | None = None,
     *,
     work_dir=None,
     build: bool = True,
@@ -153,13 +176,24 @@ def load_csim(
     build stamp and absolute paths) and compiled there (``build=False`` skips the compile).
     Raises ``CsimError`` when ``hls_dir`` is not such a project or differs (stale, other settings).
     """
-    from hw_bnn.emit import BACKENDS, PROJECT_INFO, _rf_for, emit_project
+    from hw_bnn.emit import (
+        BACKENDS,
+        PROJECT_INFO,
+        _rf_for,
+        emit_project,
+        plan_network,
+        resolve_io_type,
+    )
 
     hls_dir = Path(hls_dir)
     info_path = hls_dir / PROJECT_INFO
     if not info_path.is_file():
         raise CsimError(f"{hls_dir}: not an emitted hw-bnn hls4ml project (no {PROJECT_INFO}); run emit first")
     info = json.loads(info_path.read_text())
+    try:
+        io_type = resolve_io_type(plan_network(golden), io_type)
+    except HwBnnError as e:
+        raise CsimError(f"{hls_dir}: {e}") from None
     want = {
         "backend": BACKENDS.get(str(backend).lower(), backend),
         "io_type": io_type,
@@ -173,6 +207,11 @@ def load_csim(
         raise CsimError(f"{hls_dir}: emitted with clock_period={info.get('clock_period')!r}, expected {clock_period!r}")
     tb_file = hls_dir / "tb_data" / "tb_input_features.dat"
     tb = np.loadtxt(tb_file, dtype=np.int64, ndmin=2) if info.get("n_tb_samples") and tb_file.is_file() else None
+    if tb is not None and len(info.get("input_shape", ())) == 3:
+        h, w, c = info["input_shape"]  # tb rows are NHWC pixels; emit_project takes NCHW images
+        if tb.shape[1] != h * w * c:
+            raise CsimError(f"{hls_dir}: {tb_file.name} rows do not hold {h}x{w}x{c} images; emit again")
+        tb = np.ascontiguousarray(tb.reshape(-1, h, w, c).transpose(0, 3, 1, 2))
 
     if work_dir is None:
         work = Path(tempfile.mkdtemp(prefix="hw_bnn_csim_"))

@@ -4,6 +4,15 @@
 project into a temporary sibling folder of ``out_dir`` and only then renames it to ``out_dir``
 (an existing ``out_dir`` is moved aside first and deleted once the new project is in place), so
 a folder named ``out_dir`` never holds a half-written project.
+
+Image networks (``golden.input_shape = (C, H, W)``) are emitted as ``io_stream`` projects: the
+input is a stream of H*W pixels in NHWC order (one transaction = the C channel values of a pixel,
+as hls4ml streams a 3-D tensor), every conv / maxpool layer reads and writes such pixel streams and
+a flatten layer turns one into the single vector a dense layer reads.  ``io_type=None`` (the
+default) picks ``io_stream`` for image networks and ``io_parallel`` otherwise; an explicit
+``io_parallel`` for an image network is refused.  Testbench inputs are given like
+``golden.run`` takes them (NCHW for images) and written the way the hardware reads them (NHWC,
+flattened per image); expected outputs are ``golden.run`` flattened (NHWC for image outputs).
 """
 
 from __future__ import annotations
@@ -19,10 +28,19 @@ from pathlib import Path
 import numpy as np
 
 from hw_bnn import hls_ext
-from hw_bnn.golden import GoldenModel, ThresholdLayer, XnorDenseLayer, bits_for_range
+from hw_bnn.golden import (
+    ConvLayer,
+    FlattenLayer,
+    GoldenModel,
+    IntDenseLayer,
+    MaxPoolLayer,
+    ThresholdLayer,
+    XnorDenseLayer,
+    bits_for_range,
+)
 from hw_bnn.hls_ext import EmitError
 
-__all__ = ["EmitError", "emit_project", "plan_network", "PROJECT_INFO"]
+__all__ = ["PROJECT_INFO", "EmitError", "emit_project", "plan_network"]
 
 # The hls4ml bridge and testbench move values as float (tb_data is parsed with atof into floats):
 # integers are exact only up to 2**24 in magnitude.
@@ -59,25 +77,92 @@ def _check_names(golden: GoldenModel) -> None:
         seen[name.lower()] = name
 
 
-def _input_size(golden: GoldenModel) -> int:
+def _input_shape(golden: GoldenModel) -> tuple[int, ...]:
+    """Hardware input shape: ``(C,)`` for vectors, ``(H, W, C)`` for images (golden input is CHW)."""
     if golden.input_shape:
-        if len(golden.input_shape) != 1:
+        shape = tuple(int(v) for v in golden.input_shape)
+        if len(shape) == 3:
+            c, h, w = shape
+            return (h, w, c)
+        if len(shape) != 1:
             raise EmitError(
-                f"golden model: input shape {tuple(golden.input_shape)} is not flat; the hls4ml project takes (N, C) inputs"
+                f"golden model: input shape {shape} is neither flat (C,) nor an image (C, H, W)"
             )
-        return int(golden.input_shape[0])
+        return shape
     for layer in golden.layers:
-        if isinstance(layer, XnorDenseLayer):
-            return layer.mw
+        if isinstance(layer, (XnorDenseLayer, IntDenseLayer)):
+            return (layer.mw,)
+        if isinstance(layer, (ConvLayer, MaxPoolLayer, FlattenLayer)):
+            return tuple(int(v) for v in layer.in_shape)
         if isinstance(layer, ThresholdLayer) and layer.thresholds.shape[0] != 1:
-            return int(layer.thresholds.shape[0])
+            return (int(layer.thresholds.shape[0]),)
     raise EmitError("golden model: cannot tell the input size (no input_shape and no layer that fixes it)")
 
 
-def plan_network(golden: GoldenModel) -> dict:
-    """Check that the golden network fits the hls4ml layers and compute every range and width.
+def _check_int_thresholds(layer, n_units: int) -> int:
+    t = np.asarray(layer.thresholds)
+    if t.ndim != 2 or t.shape[0] != n_units or t.shape[1] < 1:
+        raise EmitError(
+            f"layer {layer.name!r}: thresholds of shape {t.shape} do not fit {n_units} outputs (need ({n_units}, L>=1))"
+        )
+    if not np.issubdtype(t.dtype, np.integer):
+        raise EmitError(f"layer {layer.name!r}: thresholds must be integers, got {t.dtype}")
+    return int(t.shape[1])
 
-    Raises ``EmitError`` (a ``ValueError``) naming the layer when a value does not fit.
+
+def _prev_name(golden: GoldenModel, i: int) -> str:
+    return f"layer {golden.layers[i - 1].name!r}" if i else "the network input"
+
+
+def _check_codes(golden, i, layer, cur_lo, cur_hi, xnor: bool) -> None:
+    if xnor and (cur_lo < 0 or cur_hi > 1):
+        raise EmitError(
+            f"layer {layer.name!r}: XNOR inputs must be bits (0..1), but {_prev_name(golden, i)} gives values in "
+            f"[{cur_lo}, {cur_hi}]"
+        )
+    if not xnor:
+        levels = max(1, int(layer.in_levels))
+        if cur_lo < 0 or cur_hi > levels:
+            raise EmitError(
+                f"layer {layer.name!r}: {_prev_name(golden, i)} gives values in [{cur_lo}, {cur_hi}], outside the "
+                f"layer's input codes 0..{levels} (in_levels)"
+            )
+
+
+def _mvu_weights(layer, rows: int, xnor: bool) -> np.ndarray:
+    w = np.asarray(layer.weights)
+    if w.ndim != 2 or w.shape[0] != rows:
+        raise EmitError(f"layer {layer.name!r}: weights of shape {w.shape} do not fit the fan-in {rows}")
+    if not np.issubdtype(w.dtype, np.integer) and not np.all(w == np.round(w)):
+        raise EmitError(f"layer {layer.name!r}: weights must be integers, got {w.dtype}")
+    if xnor and np.any((w != 0) & (w != 1)):
+        raise EmitError(f"layer {layer.name!r}: weights must be bits (0/1)")
+    return w.astype(np.int64)
+
+
+def _check_image(golden, i, layer, cur_shape) -> tuple[int, int, int]:
+    want = tuple(int(v) for v in layer.in_shape)
+    if len(cur_shape) != 3 or tuple(cur_shape) != want:
+        raise EmitError(
+            f"layer {layer.name!r}: expects an (H, W, C) = {want} input, but {_prev_name(golden, i)} gives "
+            f"shape {tuple(cur_shape)}"
+        )
+    return want
+
+
+def _fan_in(shape) -> int:
+    return int(np.prod(shape))
+
+
+def plan_network(golden: GoldenModel) -> dict:
+    """Check that the golden network fits the hls4ml layers and compute every range, shape and width.
+
+    Per layer: ``kind``, ``in_shape`` / ``out_shape`` (hardware layout: NHWC images without N),
+    ``in_range`` / ``out_range`` and the widths ``in_width`` (input code), ``acc_width`` (popcount
+    for thresholded XNOR units, else the accumulator), ``thr_width`` (stored thresholds, clipped
+    to what can matter), ``out_width``; ``n_units`` is what ReuseFactor folds (``n_pe``/``n_fold``
+    are added by ``emit_project``).  Raises ``EmitError`` (a ``ValueError``) naming the layer when
+    something does not fit.
     """
     if not golden.layers:
         raise EmitError("golden model: no layers")
@@ -91,17 +176,26 @@ def plan_network(golden: GoldenModel) -> dict:
             f"layer {first!r}: input range [{lo}, {hi}] does not fit the hls4ml C-sim path "
             f"(inputs travel as float; integers must be within +-2**24)"
         )
-    n = _input_size(golden)
+    in_shape = _input_shape(golden)
     in_width, in_signed = bits_for_range(lo, hi)
     layers = []
-    cur_lo, cur_hi, cur_n = lo, hi, n
+    cur_lo, cur_hi, cur_shape = lo, hi, in_shape
     for i, layer in enumerate(golden.layers):
-        info = {"name": layer.name, "kind": layer.kind, "in_range": [cur_lo, cur_hi], "n_in": cur_n}
+        info = {
+            "name": layer.name,
+            "kind": layer.kind,
+            "in_shape": list(cur_shape),
+            "in_range": [cur_lo, cur_hi],
+            "n_in": _fan_in(cur_shape),
+            "in_width": bits_for_range(cur_lo, cur_hi)[0],
+        }
+        acc = thr = None  # (lo, hi) of the accumulator / of the stored thresholds
         if isinstance(layer, ThresholdLayer):
             t = np.asarray(layer.thresholds)
-            if t.ndim != 2 or t.shape[1] < 1 or t.shape[0] not in (1, cur_n):
+            n_chan = int(cur_shape[-1])
+            if t.ndim != 2 or t.shape[1] < 1 or t.shape[0] not in (1, n_chan):
                 raise EmitError(
-                    f"layer {layer.name!r}: thresholds of shape {t.shape} do not fit {cur_n} channels (need ({cur_n} or 1, L>=1))"
+                    f"layer {layer.name!r}: thresholds of shape {t.shape} do not fit {n_chan} channels (need ({n_chan} or 1, L>=1))"
                 )
             if not np.issubdtype(t.dtype, np.integer):
                 raise EmitError(f"layer {layer.name!r}: thresholds must be integers, got {t.dtype}")
@@ -111,46 +205,102 @@ def plan_network(golden: GoldenModel) -> dict:
                     f"layer {layer.name!r}: incoming values [{cur_lo}, {cur_hi}] do not fit the layer's "
                     f"input range [{l_lo}, {l_hi}]"
                 )
+            acc = (cur_lo, cur_hi)
+            tc = np.clip(t.astype(np.int64), cur_lo, cur_hi + 1)
+            thr = (int(tc.min()), int(tc.max()))
             cur_lo, cur_hi = 0, int(t.shape[1])
-            info.update(levels=int(t.shape[1]), shared=bool(t.shape[0] == 1), n_out=cur_n)
-        elif isinstance(layer, XnorDenseLayer):
-            if cur_lo < 0 or cur_hi > 1:
-                prev = f"layer {golden.layers[i - 1].name!r}" if i else "the network input"
+            info.update(levels=int(t.shape[1]), shared=bool(t.shape[0] == 1))
+            # vectors: ReuseFactor folds the channels; images: one pixel (all C channels) per cycle
+            image = len(cur_shape) == 3
+            info.update(n_units=n_chan if image else info["n_in"], folded=not image)
+        elif isinstance(layer, (XnorDenseLayer, IntDenseLayer)):
+            xnor = isinstance(layer, XnorDenseLayer)
+            _check_codes(golden, i, layer, cur_lo, cur_hi, xnor)
+            if layer.mw != info["n_in"]:
                 raise EmitError(
-                    f"layer {layer.name!r}: XNOR inputs must be bits (0..1), but {prev} gives values in "
-                    f"[{cur_lo}, {cur_hi}]"
+                    f"layer {layer.name!r}: fan-in MW={layer.mw} but {_prev_name(golden, i)} gives {info['n_in']} values"
+                    + (f" (shape {tuple(cur_shape)}; add a flatten layer)" if len(cur_shape) > 1 else "")
                 )
-            if layer.mw != cur_n:
-                raise EmitError(f"layer {layer.name!r}: fan-in MW={layer.mw} but the previous layer gives {cur_n} values")
-            w = np.asarray(layer.weights)
-            if np.any((w != 0) & (w != 1)):
-                raise EmitError(f"layer {layer.name!r}: weights must be bits (0/1)")
-            if layer.thresholds is not None:
-                t = np.asarray(layer.thresholds)
-                if t.ndim != 2 or t.shape[0] != layer.mh or t.shape[1] < 1:
-                    raise EmitError(
-                        f"layer {layer.name!r}: thresholds of shape {t.shape} do not fit MH={layer.mh} (need ({layer.mh}, L>=1))"
-                    )
-                if not np.issubdtype(t.dtype, np.integer):
-                    raise EmitError(f"layer {layer.name!r}: thresholds must be integers, got {t.dtype}")
-                cur_lo, cur_hi = 0, int(t.shape[1])
-                info["levels"] = int(t.shape[1])
+            if len(cur_shape) > 1:
+                raise EmitError(f"layer {layer.name!r}: a dense layer needs a flat input; add a flatten layer before it")
+            w = _mvu_weights(layer, layer.mw, xnor)
+            if xnor:
+                acc = (0, layer.mw) if layer.thresholds is not None else (-layer.mw, layer.mw)
             else:
-                cur_lo, cur_hi = -layer.mw, layer.mw
-                info["levels"] = 0
-            cur_n = layer.mh
-            info.update(n_out=cur_n, pop_width=bits_for_range(0, layer.mw)[0], acc_width=bits_for_range(-layer.mw, layer.mw)[0])
+                acc = hls_ext.int_acc_range(w, cur_hi)
+            levels = 0
+            if layer.thresholds is not None:
+                levels = _check_int_thresholds(layer, layer.mh)
+                tc = np.clip(np.asarray(layer.thresholds, dtype=np.int64), acc[0], acc[1] + 1)
+                thr = (int(tc.min()), int(tc.max()))
+                cur_lo, cur_hi = 0, levels
+            else:
+                cur_lo, cur_hi = acc
+            cur_shape = (layer.mh,)
+            info.update(levels=levels, n_units=layer.mh, folded=True)
+            if xnor:
+                info["pop_width"] = bits_for_range(0, layer.mw)[0]
+        elif isinstance(layer, ConvLayer):
+            h, w_, c = _check_image(golden, i, layer, cur_shape)
+            _check_codes(golden, i, layer, cur_lo, cur_hi, layer.xnor)
+            k, s, pad = int(layer.kernel), int(layer.stride), int(layer.pad)
+            if k < 1 or s < 1 or pad < 0:
+                raise EmitError(f"layer {layer.name!r}: bad kernel/stride/pad ({k}, {s}, {pad})")
+            ho, wo, co = layer.out_shape
+            if ho < 1 or wo < 1:
+                raise EmitError(f"layer {layer.name!r}: the {k}x{k} kernel does not fit the {h}x{w_} input (pad {pad})")
+            if pad and not cur_lo <= int(layer.pad_value) <= max(cur_hi, 1 if layer.xnor else cur_hi):
+                raise EmitError(
+                    f"layer {layer.name!r}: pad code {layer.pad_value} does not fit the input codes [{cur_lo}, {cur_hi}]"
+                    + (" (XNOR: bits 0/1)" if layer.xnor else "")
+                )
+            w = _mvu_weights(layer, k * k * c, layer.xnor)
+            if layer.xnor:
+                n_k = k * k * c
+                acc = (0, n_k) if layer.thresholds is not None else (-n_k, n_k)
+            else:
+                # the pad code is an input value too
+                acc = hls_ext.int_acc_range(w, max(cur_hi, int(layer.pad_value) if pad else 0))
+            levels = 0
+            if layer.thresholds is not None:
+                levels = _check_int_thresholds(layer, co)
+                tc = np.clip(np.asarray(layer.thresholds, dtype=np.int64), acc[0], acc[1] + 1)
+                thr = (int(tc.min()), int(tc.max()))
+                cur_lo, cur_hi = 0, levels
+            else:
+                cur_lo, cur_hi = acc
+            cur_shape = (ho, wo, co)
+            info.update(levels=levels, n_units=co, folded=True, kernel=k, stride=s, pad=pad, pad_value=int(layer.pad_value), xnor=bool(layer.xnor))
+        elif isinstance(layer, MaxPoolLayer):
+            h, w_, c = _check_image(golden, i, layer, cur_shape)
+            k, s = int(layer.kernel), int(layer.stride)
+            if k < 1 or s < 1 or k > h or k > w_:
+                raise EmitError(f"layer {layer.name!r}: bad pooling kernel/stride ({k}, {s}) for a {h}x{w_} input")
+            cur_shape = tuple(int(v) for v in layer.out_shape)
+            info.update(n_units=c, folded=False, kernel=k, stride=s)
+        elif isinstance(layer, FlattenLayer):
+            c = _check_image(golden, i, layer, cur_shape)[2]
+            cur_shape = (_fan_in(cur_shape),)
+            info.update(n_units=c, folded=False)
         else:
             raise EmitError(f"layer {getattr(layer, 'name', i)!r}: unsupported layer type {type(layer).__name__}")
+        if max(abs(cur_lo), abs(cur_hi)) > FLOAT_EXACT or (acc is not None and max(abs(acc[0]), abs(acc[1])) >= FLOAT_EXACT):
+            raise EmitError(f"layer {layer.name!r}: values up to {max(abs(cur_lo), abs(cur_hi))} exceed the exact range 2**24")
+        info["out_shape"] = list(cur_shape)
+        info["n_out"] = _fan_in(cur_shape)
         info["out_range"] = [cur_lo, cur_hi]
         info["out_type"] = hls_ext.int_precision_str(cur_lo, cur_hi)
+        info["out_width"] = bits_for_range(cur_lo, cur_hi)[0]
+        info["acc_width"] = None if acc is None else bits_for_range(*acc)[0]
+        info["thr_width"] = None if thr is None else bits_for_range(*thr)[0]
         layers.append(info)
-    if max(abs(cur_lo), abs(cur_hi)) > FLOAT_EXACT:
-        raise EmitError(f"layer {golden.layers[-1].name!r}: outputs [{cur_lo}, {cur_hi}] exceed the exact float range")
     return {
-        "n_inputs": n,
+        "input_shape": list(in_shape),
+        "n_inputs": _fan_in(in_shape),
+        "is_image": len(in_shape) == 3,
         "input_range": [lo, hi],
         "input_type": hls_ext.int_type_str(in_width, in_signed),
+        "output_shape": list(cur_shape),
         "output_range": [cur_lo, cur_hi],
         "output_type": hls_ext.int_precision_str(cur_lo, cur_hi),
         "layers": layers,
@@ -166,40 +316,103 @@ def _input_name(golden: GoldenModel) -> str:
     return name
 
 
+def _thr_data(layer):
+    return None if layer.thresholds is None else np.asarray(layer.thresholds, dtype=np.int64)
+
+
 def _layer_list(golden: GoldenModel, plan: dict, input_name: str) -> list[dict]:
-    out = [{"class_name": "InputLayer", "name": input_name, "input_shape": [plan["n_inputs"]]}]
+    out = [{"class_name": "InputLayer", "name": input_name, "input_shape": list(plan["input_shape"])}]
     for layer, info in zip(golden.layers, plan["layers"]):
+        d = {"name": layer.name}
         if isinstance(layer, ThresholdLayer):
             t = np.asarray(layer.thresholds, dtype=np.int64)
-            out.append(
-                {
-                    "class_name": hls_ext.THRESHOLD_KIND,
-                    "name": layer.name,
-                    "n_in": int(info["n_in"]),
-                    "n_levels": int(t.shape[1]),
-                    "shared": bool(t.shape[0] == 1),
-                    "thresholds_data": t,
-                }
+            d.update(
+                class_name=hls_ext.THRESHOLD_KIND,
+                n_in=int(info["n_in"]),
+                n_levels=int(t.shape[1]),
+                shared=bool(t.shape[0] == 1),
+                thresholds_data=t,
             )
+        elif isinstance(layer, XnorDenseLayer):
+            d.update(
+                class_name=hls_ext.XNOR_DENSE_KIND,
+                n_in=layer.mw,
+                n_out=layer.mh,
+                n_levels=int(info["levels"]),
+                weight_data=np.asarray(layer.weights, dtype=np.uint8),
+                thresholds_data=_thr_data(layer),
+            )
+        elif isinstance(layer, IntDenseLayer):
+            d.update(
+                class_name=hls_ext.INT_DENSE_KIND,
+                n_in=layer.mw,
+                n_out=layer.mh,
+                n_levels=int(info["levels"]),
+                in_hi=int(info["in_range"][1]),
+                weight_data=np.asarray(layer.weights, dtype=np.int64),
+                thresholds_data=_thr_data(layer),
+            )
+        elif isinstance(layer, ConvLayer):
+            h, w, c = info["in_shape"]
+            d.update(
+                class_name=hls_ext.CONV_KIND,
+                in_h=h,
+                in_w=w,
+                n_chan=c,
+                n_filt=layer.n_out,
+                kernel=int(layer.kernel),
+                stride=int(layer.stride),
+                pad=int(layer.pad),
+                pad_value=int(layer.pad_value),
+                xnor=bool(layer.xnor),
+                n_levels=int(info["levels"]),
+                in_hi=max(int(info["in_range"][1]), int(layer.pad_value) if layer.pad else 0),
+                weight_data=np.asarray(layer.weights, dtype=np.int64),
+                thresholds_data=_thr_data(layer),
+            )
+        elif isinstance(layer, MaxPoolLayer):
+            h, w, c = info["in_shape"]
+            d.update(class_name=hls_ext.MAXPOOL_KIND, in_h=h, in_w=w, n_chan=c, kernel=int(layer.kernel), stride=int(layer.stride))
         else:
-            out.append(
-                {
-                    "class_name": hls_ext.XNOR_DENSE_KIND,
-                    "name": layer.name,
-                    "n_in": layer.mw,
-                    "n_out": layer.mh,
-                    "n_levels": int(info["levels"]),
-                    "weight_data": np.asarray(layer.weights, dtype=np.uint8),
-                    "thresholds_data": None if layer.thresholds is None else np.asarray(layer.thresholds, dtype=np.int64),
-                }
-            )
+            h, w, c = info["in_shape"]
+            d.update(class_name=hls_ext.FLATTEN_KIND, in_h=h, in_w=w, n_chan=c)
+        out.append(d)
     return out
+
+
+def resolve_io_type(plan: dict, io_type: str | None) -> str:
+    """``None`` -> ``io_stream`` for image networks, ``io_parallel`` otherwise.  Image networks
+    need ``io_stream`` (the window kernels read a pixel stream)."""
+    if io_type is None:
+        return "io_stream" if plan["is_image"] else "io_parallel"
+    if plan["is_image"] and io_type != "io_stream":
+        raise EmitError(
+            f"io_type {io_type!r}: image networks (input (C, H, W)) are emitted as io_stream only "
+            "(use io_type='io_stream' or None)"
+        )
+    return io_type
+
+
+def golden_input_shape(plan: dict) -> tuple[int, ...]:
+    """Per-sample input shape in the golden model's layout (CHW for images)."""
+    shape = tuple(plan["input_shape"])
+    if plan["is_image"]:
+        h, w, c = shape
+        return (c, h, w)
+    return shape
+
+
+def to_hardware_rows(plan: dict, x: np.ndarray) -> np.ndarray:
+    """Golden-layout inputs ``(N, ...)`` -> ``(N, n_inputs)`` rows in the hardware order (NHWC)."""
+    x = np.asarray(x)
+    if plan["is_image"]:
+        x = np.transpose(x, (0, 2, 3, 1))
+    return np.ascontiguousarray(x.reshape(x.shape[0], -1))
 
 
 def _write_dat(path: Path, rows: np.ndarray) -> None:
     with open(path, "w") as f:
-        for row in rows:
-            f.write(" ".join(str(int(v)) for v in row) + "\n")
+        f.writelines(" ".join(str(int(v)) for v in row) + "\n" for row in rows)
 
 
 def _replace_dir(tmp: Path, out_dir: Path) -> None:
@@ -228,7 +441,7 @@ def emit_project(
     reuse_factor=1,
     part: str = "xc7z020clg400-1",
     clock_period=10,
-    io_type: str = "io_parallel",
+    io_type: str | None = None,
     tb_inputs=None,
     trace: bool = False,
     *,
@@ -238,8 +451,10 @@ def emit_project(
     """Build and write the hls4ml project of ``golden``; returns the hls4ml ``ModelGraph``.
 
     ``reuse_factor``: an int for every layer, or a mapping ``{layer name: int}`` (key ``"default"``
-    for the rest).  ``tb_inputs``: integer inputs ``(N, C)``; they and ``golden.run(tb_inputs)`` become
-    ``tb_data/tb_input_features.dat`` / ``tb_output_predictions.dat``.  ``trace``: enable hls4ml's
+    for the rest).  ``io_type``: ``None`` (auto: ``io_stream`` for image networks, else
+    ``io_parallel``), ``"io_parallel"`` or ``"io_stream"``.  ``tb_inputs``: integer inputs in the
+    golden layout (``(N, C)`` or NCHW images); they (NHWC rows for images) and
+    ``golden.run(tb_inputs)`` become ``tb_data/tb_input_features.dat`` / ``tb_output_predictions.dat``.  ``trace``: enable hls4ml's
     per-layer trace in the generated code (``hw_bnn.csim.csim_trace`` turns it on by itself).
     The hls4ml layer names are the golden layer names.  Raises ``EmitError`` (a ``ValueError`` and
     a ``HwBnnError``) when something does not fit, naming the layer.
@@ -247,8 +462,8 @@ def emit_project(
     backend_name = BACKENDS.get(str(backend).lower())
     if backend_name is None:
         raise EmitError(f"backend must be one of {sorted(BACKENDS.values())}, got {backend!r}")
-    if io_type not in IO_TYPES:
-        raise EmitError(f"io_type must be one of {IO_TYPES}, got {io_type!r}")
+    if io_type is not None and io_type not in IO_TYPES:
+        raise EmitError(f"io_type must be one of {IO_TYPES} or None (auto), got {io_type!r}")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", project_name):
         raise EmitError(f"project_name must be a C identifier, got {project_name!r}")
     if project_name in (hls_ext.CPP_NAMESPACE, "nnet"):
@@ -257,6 +472,7 @@ def emit_project(
     if isinstance(clock_period, np.generic):
         clock_period = clock_period.item()
     plan = plan_network(golden)
+    io_type = resolve_io_type(plan, io_type)
     rfs = {layer.name: _rf_for(reuse_factor, layer.name) for layer in golden.layers}
     if isinstance(reuse_factor, Mapping):
         unknown = set(reuse_factor) - set(rfs) - {"default"}
@@ -266,16 +482,18 @@ def emit_project(
     tb = None
     if tb_inputs is not None:
         x = np.asarray(tb_inputs)
-        if x.ndim == 1:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != plan["n_inputs"]:
-            raise EmitError(f"tb_inputs: expected shape (N, {plan['n_inputs']}), got {np.shape(tb_inputs)}")
+        want = golden_input_shape(plan)
+        if x.ndim == len(want):
+            x = x[None]
+        if tuple(x.shape[1:]) != want:
+            raise EmitError(f"tb_inputs: expected shape (N, {', '.join(map(str, want))}), got {np.shape(tb_inputs)}")
         try:
             x = golden.check_input(x).astype(np.int64)  # integer-valued floats are fine too
         except ValueError as e:
             raise EmitError(f"tb_inputs: {e}") from None
         y = np.asarray(golden.run(x)).reshape(x.shape[0], -1)
-        tb = (x.astype(np.int64), y.astype(np.int64))
+        # the testbench reads what the hardware reads: NHWC pixels, flattened
+        tb = (to_hardware_rows(plan, x), y.astype(np.int64))
 
     hls_ext.register(hls_dir)
     from hls4ml.model.graph import ModelGraph
@@ -304,6 +522,7 @@ def emit_project(
             "ReuseFactor": 1,
             "Strategy": "Latency",
             # one pipelined top function when nothing is folded; DATAFLOW keeps the folded loops
+            # (and is what io_stream layers need)
             "PipelineStyle": "pipeline" if (all_rf1 and io_type == "io_parallel") else "dataflow",
         },
         "LayerName": layer_cfg,
@@ -330,8 +549,11 @@ def emit_project(
             **plan,
         }
         for layer_info in info["layers"]:
-            n_units = layer_info["n_out"] if layer_info["kind"] == "xnor_dense" else layer_info["n_in"]
-            layer_info["n_pe"], layer_info["n_fold"] = hls_ext.fold(n_units, rfs[layer_info["name"]])
+            n_units = layer_info["n_units"]
+            if layer_info["folded"]:
+                layer_info["n_pe"], layer_info["n_fold"] = hls_ext.fold(n_units, rfs[layer_info["name"]])
+            else:
+                layer_info["n_pe"], layer_info["n_fold"] = n_units, 1
         (tmp / PROJECT_INFO).write_text(json.dumps(info, indent=2) + "\n")
         # the project moves to out_dir: the model (and its saved config) must point there
         hls_model.config.config["OutputDir"] = str(out_dir)

@@ -53,7 +53,7 @@ def check_export(checkpoint, onnx_path, x: np.ndarray) -> dict:
     diff = np.abs(y_torch - y_onnx)
     scale = float(np.abs(y_torch).max()) or 1.0
     result = {
-        "images": int(len(x)),
+        "images": len(x),
         "max_abs_diff": float(diff.max()),
         "max_rel_diff": float(diff.max() / scale),
         "decision_mismatches": int((y_torch.argmax(1) != y_onnx.argmax(1)).sum()),

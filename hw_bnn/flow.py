@@ -62,7 +62,7 @@ class FlowConfig:
         _write_text(self.build / "flow.json", json.dumps(d, indent=2))
 
     @classmethod
-    def load(cls, out: str, **overrides) -> "FlowConfig":
+    def load(cls, out: str, **overrides) -> FlowConfig:
         path = Path(out) / "flow.json"
         d = json.loads(path.read_text()) if path.exists() else {"out": out}
         d.update({k: v for k, v in overrides.items() if v is not None})
@@ -163,9 +163,7 @@ def _test_split(cfg: FlowConfig):
 
 def _eval_splits(cfg: FlowConfig) -> dict:
     """The images every check runs on: the validation split, and the test split if given."""
-    from hw_bnn.data import train_val_split
-
-    from hw_bnn.data import Split
+    from hw_bnn.data import Split, train_val_split
     from hw_bnn.models import model_input_shape
 
     r = cfg.recipe()
@@ -254,10 +252,10 @@ def check_folded(exported_path, folded, golden, splits: dict) -> dict:
         value_mm = np.flatnonzero(np.any(y_folded != y_ref, axis=1))
         golden_mm = np.flatnonzero(np.any(acc_golden != acc_folded, axis=1))
         res[name] = {
-            "images": int(len(x)),
-            "value_mismatches": int(len(value_mm)),
+            "images": len(x),
+            "value_mismatches": len(value_mm),
             "decision_mismatches": int((y_folded.argmax(1) != y_ref.argmax(1)).sum()),
-            "golden_vs_folded_mismatches": int(len(golden_mm)),
+            "golden_vs_folded_mismatches": len(golden_mm),
             "accuracy_exported": float((y_ref.argmax(1) == s.y).mean()),
         }
         if len(value_mm) or len(golden_mm):
@@ -375,9 +373,9 @@ def step_verify(cfg: FlowConfig, inputs: np.ndarray | None = None) -> dict:
             t_csim = time.time() - t0
             bad = np.flatnonzero(np.any(g != h, axis=1))
             entry = {
-                "images": int(len(xc)),
-                "scored_images": int(len(s)),
-                "mismatched_images": int(len(bad)),
+                "images": len(xc),
+                "scored_images": len(s),
+                "mismatched_images": len(bad),
                 "mismatched_elements": int((g != h).sum()),
                 "golden_seconds": round(t_golden, 3),
                 "csim_seconds": round(t_csim, 3),

@@ -1,19 +1,27 @@
 """hw-bnn layers for hls4ml, registered through hls4ml's extension API.
 
-Two hls4ml layer classes mirror the golden model (``hw_bnn.golden``):
+Six hls4ml layer classes mirror the golden model (``hw_bnn.golden``):
 
-``HwBnnThreshold``  elementwise multi-threshold ``y[c] = sum_k [x[c] >= T[c or 0, k]]``
+``HwBnnThreshold``  elementwise multi-threshold ``y[c] = sum_k [x[c] >= T[c or 0, k]]`` (vectors,
+                    or NHWC pixel streams with per-channel thresholds)
 ``HwBnnXnorDense``  XNOR-popcount dense, with fused thresholds (codes ``0..L``) or, without
-                    thresholds, the signed accumulator ``2 p - MW``.
+                    thresholds, the signed accumulator ``2 p - MW``
+``HwBnnIntDense``   integer dense ``a = x @ W`` on codes, thresholds on ``a`` or ``a`` itself
+``HwBnnConv``       k x k line-buffer sliding window (stride, symmetric padding with a pad code)
+                    + XNOR-popcount (packed words) or integer MVU, thresholds or accumulators
+``HwBnnMaxPool``    max pooling of codes (OR of bits) over a pixel stream
+``HwBnnFlatten``    pixel stream -> one (h, w, c)-ordered vector for a dense layer
 
 ``register()`` adds them to hls4ml for the ``Vivado`` and ``Vitis`` backends: the layer classes
 (``hls4ml.model.layers.register_layer``), a config and a function-call template per layer
 (``backend.register_template``) and the HLS header ``hls/hw_bnn_layers.h``
 (``backend.register_source``).  No hls4ml pass is needed: every width is computed when the
-layer is created, from the precision of its input variable and from its data, and the
-ReuseFactor folding is derived in the config template from the ``reuse_factor`` attribute that
-hls4ml's own ``init_base_layer`` pass sets from the HLS config.  hls4ml is neither forked nor
-patched, and none of its binary/XNOR passes is used (they match hls4ml's Dense layers only).
+layer is created, from the precision of its input variable (narrowed by the ``in_hi`` attribute
+that ``hw_bnn.emit`` passes: the largest code the previous layer makes) and from its data, and
+the ReuseFactor folding (over neurons / output channels) is derived in the config template from
+the ``reuse_factor`` attribute that hls4ml's own ``init_base_layer`` pass sets from the HLS
+config.  hls4ml is neither forked nor patched, and none of its binary/XNOR passes is used (they
+match hls4ml's Dense layers only).
 
 Registration is idempotent: calling ``register()`` twice (or with another header folder, which
 then replaces the registered source) is safe.
@@ -45,6 +53,11 @@ class EmitError(HwBnnError, ValueError):
 
 THRESHOLD_KIND = "HwBnnThreshold"
 XNOR_DENSE_KIND = "HwBnnXnorDense"
+INT_DENSE_KIND = "HwBnnIntDense"
+CONV_KIND = "HwBnnConv"
+MAXPOOL_KIND = "HwBnnMaxPool"
+FLATTEN_KIND = "HwBnnFlatten"
+XNOR_WORD_BITS = 32  # packed XNOR words (weights are written as text: values stay exact below 2**53)
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +112,30 @@ def fold(n_units: int, reuse_factor: int) -> tuple[int, int]:
     return n_pe, n_fold
 
 
+def int_acc_range(weights, in_hi: int) -> tuple[int, int]:
+    """Accumulator range of ``a = x @ W`` for codes ``x in [0, in_hi]`` (always contains 0)."""
+    w = np.asarray(weights, dtype=np.int64) * max(0, int(in_hi))
+    return int(np.minimum(w, 0).sum(axis=0).min(initial=0)), int(np.maximum(w, 0).sum(axis=0).max(initial=0))
+
+
+def xnor_word_layout(n_chan: int) -> tuple[int, int]:
+    """(word_bits, pix_words) of the packed XNOR pixel: channel c -> word c // B, bit c % B."""
+    bits = max(1, min(int(n_chan), XNOR_WORD_BITS))
+    return bits, math.ceil(int(n_chan) / bits)
+
+
+def pack_xnor_conv_weights(weights, kernel: int, n_chan: int) -> np.ndarray:
+    """Conv weight bits ``(k*k*C, C_out)`` -> words ``(C_out, k*k*pix_words)`` (unused bits 0)."""
+    bits, words = xnor_word_layout(n_chan)
+    w = np.asarray(weights, dtype=np.uint64)
+    kk, n_out = kernel * kernel, w.shape[1]
+    padded = np.zeros((kk, words * bits, n_out), dtype=np.uint64)
+    padded[:, :n_chan, :] = w.reshape(kk, n_chan, n_out)
+    shifts = np.arange(bits, dtype=np.uint64)[None, None, :, None]
+    packed = (padded.reshape(kk, words, bits, n_out) << shifts).sum(axis=2, dtype=np.uint64)  # (kk, P, C_out)
+    return np.ascontiguousarray(packed.transpose(2, 0, 1).reshape(n_out, kk * words)).astype(np.int64)
+
+
 # --------------------------------------------------------------------------------------------
 # layer classes (built lazily so that importing this module does not import hls4ml)
 
@@ -114,7 +151,12 @@ def _make_layer_classes() -> dict[str, type]:
     if _LAYER_CLASSES:
         return _LAYER_CLASSES
 
-    from hls4ml.model.attributes import Attribute, ConfigurableAttribute, TypeAttribute, WeightAttribute
+    from hls4ml.model.attributes import (
+        Attribute,
+        ConfigurableAttribute,
+        TypeAttribute,
+        WeightAttribute,
+    )
     from hls4ml.model.layers import Layer
     from hls4ml.model.types import IntegerPrecisionType
 
@@ -143,9 +185,14 @@ def _make_layer_classes() -> dict[str, type]:
             if n_in != int(self.get_attr("n_in")):
                 raise EmitError(f"layer {self.name!r}: expects {self.get_attr('n_in')} inputs, gets {n_in}")
             lo, hi = _input_range(self)
+            # images (H, W, C): input i is channel i % C; vectors: every input is its own channel
+            n_chan = int(inp.shape[-1]) if len(inp.shape) > 1 else n_in
+            if n_chan < 1 or n_in % n_chan:
+                raise EmitError(f"layer {self.name!r}: {n_chan} channels do not divide {n_in} inputs")
+            self.set_attr("n_chan", n_chan)
             t = np.asarray(self.get_attr("thresholds_data"), dtype=np.int64)
-            if t.ndim != 2 or t.shape[1] < 1 or t.shape[0] not in (1, n_in):
-                raise EmitError(f"layer {self.name!r}: thresholds must have shape ({n_in} or 1, L>=1), got {t.shape}")
+            if t.ndim != 2 or t.shape[1] < 1 or t.shape[0] not in (1, n_chan):
+                raise EmitError(f"layer {self.name!r}: thresholds must have shape ({n_chan} or 1, L>=1), got {t.shape}")
             levels = int(t.shape[1])
             # x >= T with T <= lo is always true and with T > hi always false for every representable x:
             # clipping to [lo, hi + 1] keeps the function and gives the smallest threshold width.
@@ -224,8 +271,211 @@ def _make_layer_classes() -> dict[str, type]:
                 data=t,
             )
 
+    def _code_range(layer) -> tuple[int, int]:
+        """Incoming code range: the input type's range, narrowed by the ``in_hi`` attribute (the
+        largest code the previous layer makes, from the golden model)."""
+        lo, hi = _input_range(layer)
+        in_hi = layer.get_attr("in_hi", None)
+        if in_hi is not None:
+            hi = min(hi, int(in_hi))
+        if lo < 0:
+            raise EmitError(f"layer {layer.name!r}: expects unsigned codes, but the input type holds [{lo}, {hi}]")
+        return lo, hi
+
+    def _add_thresholds(layer, t, lo: int, hi: int, n_units: int, index_name="thr{index}_t"):
+        t = np.asarray(t, dtype=np.int64)
+        if t.ndim != 2 or t.shape[0] != n_units or t.shape[1] < 1:
+            raise EmitError(f"layer {layer.name!r}: thresholds must have shape ({n_units}, L>=1), got {t.shape}")
+        # v in [lo, hi]: T <= lo is always on, T >= hi + 1 always off
+        t = np.clip(t, lo, hi + 1)
+        layer.add_weights_variable(
+            name="thresholds",
+            var_name="t{index}",
+            type_name=index_name,
+            precision=_integer_precision(IntegerPrecisionType, int(t.min()), int(t.max())),
+            data=t,
+        )
+        layer.set_attr("thr_width", bits_for_range(int(t.min()), int(t.max()))[0])
+        return int(t.shape[1])
+
+    class HwBnnIntDense(Layer):
+        """Integer matrix-vector unit (hw_bnn IntDenseLayer): fused thresholds or the accumulator."""
+
+        _expected_attributes = [
+            Attribute("n_in"),
+            Attribute("n_out"),
+            Attribute("n_levels"),
+            ConfigurableAttribute("reuse_factor", default=1),
+            WeightAttribute("weight"),
+            TypeAttribute("weight"),
+        ]
+
+        def initialize(self):
+            inp = self.get_input_variable()
+            mw, mh = int(self.get_attr("n_in")), int(self.get_attr("n_out"))
+            n_in = int(np.prod(inp.shape))
+            if n_in != mw:
+                raise EmitError(f"layer {self.name!r}: fan-in MW={mw} but the input has {n_in} values")
+            _, hi = _code_range(self)
+            w = np.asarray(self.get_attr("weight_data"))
+            if w.shape != (mw, mh) or not np.issubdtype(w.dtype, np.integer):
+                raise EmitError(f"layer {self.name!r}: weights must be integers of shape ({mw}, {mh}), got {w.dtype} {w.shape}")
+            w = w.astype(np.int64)
+            acc_lo, acc_hi = int_acc_range(w, hi)
+            self.set_attr("acc_type", int_precision_str(acc_lo, acc_hi))
+            self.set_attr("acc_width", bits_for_range(acc_lo, acc_hi)[0])
+            self.add_weights_variable(
+                name="weight",
+                var_name="w{index}",
+                type_name="wint{index}_t",
+                precision=_integer_precision(IntegerPrecisionType, int(w.min(initial=0)), int(w.max(initial=0))),
+                data=np.ascontiguousarray(w.T),
+            )
+            t = self.get_attr("thresholds_data")
+            if t is None:
+                self.set_attr("n_levels", 0)
+                self.set_attr("count_width", 1)
+                self.add_output_variable([mh], precision=_integer_precision(IntegerPrecisionType, acc_lo, acc_hi))
+                return
+            levels = _add_thresholds(self, t, acc_lo, acc_hi, mh)
+            self.set_attr("n_levels", levels)
+            self.set_attr("count_width", bits_for_range(0, levels)[0])
+            self.add_output_variable([mh], precision=_integer_precision(IntegerPrecisionType, 0, levels))
+
+    def _image_input(layer) -> tuple[int, int, int]:
+        shape = tuple(int(v) for v in layer.get_input_variable().shape)
+        want = (int(layer.get_attr("in_h")), int(layer.get_attr("in_w")), int(layer.get_attr("n_chan")))
+        if shape != want:
+            raise EmitError(f"layer {layer.name!r}: expects an input image (H, W, C) = {want}, gets {shape}")
+        return want
+
+    class HwBnnConv(Layer):
+        """Sliding window + XNOR or integer MVU over an NHWC pixel stream (hw_bnn ConvLayer)."""
+
+        _expected_attributes = [
+            Attribute("in_h"),
+            Attribute("in_w"),
+            Attribute("n_chan"),
+            Attribute("n_filt"),
+            Attribute("kernel"),
+            Attribute("stride"),
+            Attribute("pad"),
+            Attribute("pad_value"),
+            Attribute("xnor", value_type=bool),
+            Attribute("n_levels"),
+            ConfigurableAttribute("reuse_factor", default=1),
+            WeightAttribute("weight"),
+            TypeAttribute("weight"),
+        ]
+
+        def initialize(self):
+            h, w_, c = _image_input(self)
+            k, s, pad = (int(self.get_attr(a)) for a in ("kernel", "stride", "pad"))
+            n_filt, xnor = int(self.get_attr("n_filt")), bool(self.get_attr("xnor"))
+            if k < 1 or s < 1 or pad < 0:
+                raise EmitError(f"layer {self.name!r}: bad kernel/stride/pad ({k}, {s}, {pad})")
+            out_h, out_w = (h + 2 * pad - k) // s + 1, (w_ + 2 * pad - k) // s + 1
+            if out_h < 1 or out_w < 1:
+                raise EmitError(f"layer {self.name!r}: the {k}x{k} kernel does not fit the {h}x{w_} input (pad {pad})")
+            lo, hi = _code_range(self)
+            pad_value = int(self.get_attr("pad_value"))
+            if pad and not lo <= pad_value <= hi:
+                raise EmitError(f"layer {self.name!r}: pad code {pad_value} is outside the input codes [{lo}, {hi}]")
+            n_k = k * k * c
+            w = np.asarray(self.get_attr("weight_data"))
+            if w.shape != (n_k, n_filt) or not np.issubdtype(w.dtype, np.integer):
+                raise EmitError(f"layer {self.name!r}: weights must be integers of shape ({n_k}, {n_filt}), got {w.dtype} {w.shape}")
+            self.set_attr("out_h", out_h)
+            self.set_attr("out_w", out_w)
+            self.set_attr("n_k", n_k)
+            if xnor:
+                if hi > 1:
+                    raise EmitError(f"layer {self.name!r}: XNOR inputs must be bits (0..1), but the input holds [{lo}, {hi}]")
+                if np.any((w != 0) & (w != 1)):
+                    raise EmitError(f"layer {self.name!r}: XNOR weights must be bits (0/1)")
+                bits, words = xnor_word_layout(c)
+                self.set_attr("word_bits", bits)
+                self.set_attr("pix_words", words)
+                self.set_attr("win_words", k * k * words)
+                packed = pack_xnor_conv_weights(w, k, c)
+                self.add_weights_variable(
+                    name="weight",
+                    var_name="w{index}",
+                    type_name="wword{index}_t",
+                    precision=IntegerPrecisionType(width=bits, signed=False),
+                    data=packed,
+                )
+                self.set_attr("word_type", int_type_str(bits, False))
+                cmp_lo, cmp_hi = 0, n_k  # thresholds act on the popcount
+                acc_lo, acc_hi = -n_k, n_k
+                self.set_attr("pop_width", bits_for_range(0, n_k)[0])
+            else:
+                w = w.astype(np.int64)
+                self.set_attr("word_bits", 1)
+                self.set_attr("pix_words", 1)
+                self.set_attr("win_words", 1)
+                self.set_attr("word_type", "ap_uint<1>")
+                self.set_attr("pop_width", 1)
+                acc_lo, acc_hi = int_acc_range(w, hi)
+                cmp_lo, cmp_hi = acc_lo, acc_hi
+                self.add_weights_variable(
+                    name="weight",
+                    var_name="w{index}",
+                    type_name="wint{index}_t",
+                    precision=_integer_precision(IntegerPrecisionType, int(w.min(initial=0)), int(w.max(initial=0))),
+                    data=np.ascontiguousarray(w.T),  # w[f * K + i] = W[i, f]
+                )
+            self.set_attr("acc_type", int_precision_str(acc_lo, acc_hi))
+            self.set_attr("acc_width", bits_for_range(acc_lo, acc_hi)[0])
+            t = self.get_attr("thresholds_data")
+            if t is None:
+                self.set_attr("n_levels", 0)
+                self.set_attr("count_width", 1)
+                out_prec = _integer_precision(IntegerPrecisionType, acc_lo, acc_hi)
+            else:
+                levels = _add_thresholds(self, t, cmp_lo, cmp_hi, n_filt)
+                self.set_attr("n_levels", levels)
+                self.set_attr("count_width", bits_for_range(0, levels)[0])
+                out_prec = _integer_precision(IntegerPrecisionType, 0, levels)
+            self.add_output_variable([out_h, out_w, n_filt], precision=out_prec)
+
+    class HwBnnMaxPool(Layer):
+        """Max pooling of codes over an NHWC pixel stream (hw_bnn MaxPoolLayer)."""
+
+        _expected_attributes = [
+            Attribute("in_h"),
+            Attribute("in_w"),
+            Attribute("n_chan"),
+            Attribute("kernel"),
+            Attribute("stride"),
+        ]
+
+        def initialize(self):
+            h, w_, c = _image_input(self)
+            k, s = int(self.get_attr("kernel")), int(self.get_attr("stride"))
+            if k < 1 or s < 1 or k > h or k > w_:
+                raise EmitError(f"layer {self.name!r}: bad pooling kernel/stride ({k}, {s}) for a {h}x{w_} input")
+            out_h, out_w = (h - k) // s + 1, (w_ - k) // s + 1
+            self.set_attr("out_h", out_h)
+            self.set_attr("out_w", out_w)
+            self.add_output_variable([out_h, out_w, c], precision=self.get_input_variable().type.precision)
+
+    class HwBnnFlatten(Layer):
+        """(H, W, C) pixel stream -> one H*W*C vector in (h, w, c) order (hw_bnn FlattenLayer)."""
+
+        _expected_attributes = [Attribute("in_h"), Attribute("in_w"), Attribute("n_chan")]
+
+        def initialize(self):
+            h, w_, c = _image_input(self)
+            self.set_attr("n_out", h * w_ * c)
+            self.add_output_variable([h * w_ * c], precision=self.get_input_variable().type.precision)
+
     _LAYER_CLASSES[THRESHOLD_KIND] = HwBnnThreshold
     _LAYER_CLASSES[XNOR_DENSE_KIND] = HwBnnXnorDense
+    _LAYER_CLASSES[INT_DENSE_KIND] = HwBnnIntDense
+    _LAYER_CLASSES[CONV_KIND] = HwBnnConv
+    _LAYER_CLASSES[MAXPOOL_KIND] = HwBnnMaxPool
+    _LAYER_CLASSES[FLATTEN_KIND] = HwBnnFlatten
     return _LAYER_CLASSES
 
 
@@ -234,6 +484,7 @@ def _make_layer_classes() -> dict[str, type]:
 
 _THRESHOLD_CONFIG = """struct config{index} : hw_bnn_hls::multithreshold_config {{
     static const unsigned n_in = {n_in};
+    static const unsigned n_chan = {n_chan};
     static const unsigned n_levels = {n_levels};
     static const bool shared = {shared};
     static const unsigned n_thr = {n_thr};
@@ -266,6 +517,68 @@ _XNOR_CONFIG = """struct config{index} : hw_bnn_hls::xnor_dense_config {{
 
 _XNOR_THR_CALL = "hw_bnn_hls::xnor_dense_thr<{input_t}, {output_t}, {config}>({input}, {output}, {w}, {thr});"
 _XNOR_ACC_CALL = "hw_bnn_hls::xnor_dense_acc<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
+
+_INT_DENSE_CONFIG = """struct config{index} : hw_bnn_hls::int_dense_config {{
+    static const unsigned n_in = {n_in};
+    static const unsigned n_out = {n_out};
+    static const unsigned n_levels = {n_levels};
+    static const unsigned n_weights = {n_weights};
+    static const unsigned n_thr = {n_thr};
+    static const unsigned reuse_factor = {reuse};
+    static const unsigned n_pe = {n_pe};
+    static const unsigned n_fold = {n_fold};
+    typedef {weight_t} weight_t;
+    typedef {thr_t} thr_t;
+    typedef {acc_type} accum_t;
+    typedef ap_uint<{count_width}> count_t;
+}};
+"""
+
+_INT_THR_CALL = "hw_bnn_hls::int_dense_thr<{input_t}, {output_t}, {config}>({input}, {output}, {w}, {thr});"
+_INT_ACC_CALL = "hw_bnn_hls::int_dense_acc<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
+
+_CONV_CONFIG = """struct config{index} : hw_bnn_hls::conv_config {{
+    static const unsigned in_h = {in_h}, in_w = {in_w}, n_chan = {n_chan};
+    static const unsigned out_h = {out_h}, out_w = {out_w}, n_filt = {n_filt};
+    static const unsigned kernel = {kernel}, stride = {stride}, pad = {pad};
+    static const unsigned pad_value = {pad_value};
+    static const bool xnor = {xnor_cpp};
+    static const unsigned n_levels = {n_levels};
+    static const unsigned n_k = {n_k};
+    static const unsigned word_bits = {word_bits};
+    static const unsigned pix_words = {pix_words};
+    static const unsigned win_words = {win_words};
+    static const unsigned n_weights = {n_weights};
+    static const unsigned n_thr = {n_thr};
+    static const unsigned reuse_factor = {reuse};
+    static const unsigned n_pe = {n_pe};
+    static const unsigned n_fold = {n_fold};
+    typedef {word_type} word_t;
+    typedef {weight_t} weight_t;
+    typedef {thr_t} thr_t;
+    typedef ap_uint<{pop_width}> pop_t;
+    typedef {acc_type} accum_t;
+    typedef ap_uint<{count_width}> count_t;
+}};
+"""
+
+_CONV_THR_CALL = "hw_bnn_hls::conv_thr<{input_t}, {output_t}, {config}>({input}, {output}, {w}, {thr});"
+_CONV_ACC_CALL = "hw_bnn_hls::conv_acc<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
+
+_MAXPOOL_CONFIG = """struct config{index} : hw_bnn_hls::maxpool_config {{
+    static const unsigned in_h = {in_h}, in_w = {in_w}, n_chan = {n_chan};
+    static const unsigned out_h = {out_h}, out_w = {out_w};
+    static const unsigned kernel = {kernel}, stride = {stride};
+}};
+"""
+_MAXPOOL_CALL = "hw_bnn_hls::maxpool<{input_t}, {output_t}, {config}>({input}, {output});"
+
+_FLATTEN_CONFIG = """struct config{index} : hw_bnn_hls::flatten_config {{
+    static const unsigned in_h = {in_h}, in_w = {in_w}, n_chan = {n_chan};
+    static const unsigned n_out = {n_out};
+}};
+"""
+_FLATTEN_CALL = "hw_bnn_hls::flatten<{input_t}, {output_t}, {config}>({input}, {output});"
 
 _TEMPLATE_CLASSES: list[type] = []
 
@@ -334,12 +647,109 @@ def _make_templates() -> list[type]:
                 return _XNOR_THR_CALL.format(**params)
             return _XNOR_ACC_CALL.format(**params)
 
+    def _mvu_params(node, params, n_units):
+        w = node.get_weights("weight")
+        params["n_weights"] = w.data_length
+        params["weight_t"] = w.type.name
+        if node.get_attr("n_levels") > 0:
+            thr = node.get_weights("thresholds")
+            params["n_thr"] = thr.data_length
+            params["thr_t"] = thr.type.name
+        else:
+            params["n_thr"] = 1
+            params["thr_t"] = "ap_uint<1>"
+        params["n_pe"], params["n_fold"] = fold(n_units, node.get_attr("reuse_factor"))
+        return params
+
+    def _mvu_call(node, params, thr_call, acc_call):
+        params["w"] = node.get_weights("weight").name
+        if node.get_attr("n_levels") > 0:
+            params["thr"] = node.get_weights("thresholds").name
+            return thr_call.format(**params)
+        return acc_call.format(**params)
+
+    IntDense, Conv = classes[INT_DENSE_KIND], classes[CONV_KIND]
+    MaxPool, Flatten = classes[MAXPOOL_KIND], classes[FLATTEN_KIND]
+
+    class HwBnnIntDenseConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(IntDense)
+            self.template = _INT_DENSE_CONFIG
+
+        def format(self, node):
+            params = _mvu_params(node, self._default_config_params(node), node.get_attr("n_out"))
+            return self.template.format(**params)
+
+    class HwBnnIntDenseFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(IntDense, include_header=[INCLUDE])
+
+        def format(self, node):
+            return _mvu_call(node, self._default_function_params(node), _INT_THR_CALL, _INT_ACC_CALL)
+
+    class HwBnnConvConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(Conv)
+            self.template = _CONV_CONFIG
+
+        def format(self, node):
+            params = _mvu_params(node, self._default_config_params(node), node.get_attr("n_filt"))
+            params["xnor_cpp"] = "true" if node.get_attr("xnor") else "false"
+            return self.template.format(**params)
+
+    class HwBnnConvFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(Conv, include_header=[INCLUDE])
+
+        def format(self, node):
+            return _mvu_call(node, self._default_function_params(node), _CONV_THR_CALL, _CONV_ACC_CALL)
+
+    class HwBnnMaxPoolConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(MaxPool)
+            self.template = _MAXPOOL_CONFIG
+
+        def format(self, node):
+            return self.template.format(**self._default_config_params(node))
+
+    class HwBnnMaxPoolFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(MaxPool, include_header=[INCLUDE])
+            self.template = _MAXPOOL_CALL
+
+        def format(self, node):
+            return self.template.format(**self._default_function_params(node))
+
+    class HwBnnFlattenConfigTemplate(LayerConfigTemplate):
+        def __init__(self):
+            super().__init__(Flatten)
+            self.template = _FLATTEN_CONFIG
+
+        def format(self, node):
+            return self.template.format(**self._default_config_params(node))
+
+    class HwBnnFlattenFunctionTemplate(FunctionCallTemplate):
+        def __init__(self):
+            super().__init__(Flatten, include_header=[INCLUDE])
+            self.template = _FLATTEN_CALL
+
+        def format(self, node):
+            return self.template.format(**self._default_function_params(node))
+
     _TEMPLATE_CLASSES.extend(
         [
             HwBnnThresholdConfigTemplate,
             HwBnnThresholdFunctionTemplate,
             HwBnnXnorDenseConfigTemplate,
             HwBnnXnorDenseFunctionTemplate,
+            HwBnnIntDenseConfigTemplate,
+            HwBnnIntDenseFunctionTemplate,
+            HwBnnConvConfigTemplate,
+            HwBnnConvFunctionTemplate,
+            HwBnnMaxPoolConfigTemplate,
+            HwBnnMaxPoolFunctionTemplate,
+            HwBnnFlattenConfigTemplate,
+            HwBnnFlattenFunctionTemplate,
         ]
     )
     return _TEMPLATE_CLASSES

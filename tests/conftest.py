@@ -42,3 +42,12 @@ def flow_copy(tfc_flow, tmp_path):
 def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
     Path(".hypothesis").mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def tcnv_flow(tmp_path_factory):
+    """The tiny digits CNN (w1a1) trained for 3 epochs and taken through every stage once."""
+    out = tmp_path_factory.mktemp("flow") / "tcnv"
+    cfg = FlowConfig(model="tcnv-digits-w1a1", out=str(out), epochs=3, progress=False)
+    report = run_flow(cfg)
+    return cfg, report

@@ -23,7 +23,8 @@ def test_flow_end_to_end_zero_mismatches(tfc_flow):
     names = [layer["name"] for layer in report["layers"]]
     assert names == ["quant_in", "fc1", "fc2", "fc3", "fc4"]
     fc1 = report["layers"][1]
-    assert fc1["input_range"] == [-784, 784] and fc1["accumulator_bits"] == 11
+    # the hardware accumulator of a thresholded XNOR layer is the popcount 0..784 (10 bits)
+    assert fc1["input_range"] == [0, 784] and fc1["accumulator_bits"] == 10 and not fc1["accumulator_signed"]
     assert report["memory_bits"]["weights"] == 784 * 64 + 64 * 64 * 2 + 64 * 10
     md = (cfg.build / "report.md").read_text()
     assert "Verification: PASS" in md and "fc1" in md
@@ -87,7 +88,7 @@ def test_verify_reports_first_divergent_layer(flow_copy):
     fc2.thresholds[ch, 0] += 1
     g.save(cfg.build / "golden.npz")
     # the hardware keeps the original (uncorrupted) project
-    import hw_bnn.flow as flow
+    from hw_bnn import flow
 
     orig = flow.load_csim
     flow.load_csim = lambda c, _g: orig(c, load_csim_golden)
@@ -111,7 +112,7 @@ def test_official_test_set_bit_exact(mnist_test_dir, tfc_flow):
     """All 10k official test images: folded == exported (values) == golden, golden == C-sim."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    import hw_bnn.flow as flow
+    from hw_bnn import flow
     from hw_bnn.csim import csim_predict
     from hw_bnn.data import load_idx_split
     from hw_bnn.golden import GoldenModel

@@ -5,7 +5,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hw_bnn.compiler import FoldQuantizerChains, compile_model, folded_to_golden, run_qonnx
+from hw_bnn.compiler import (
+    FoldQuantizerChains,
+    compile_model,
+    folded_to_golden,
+    run_qonnx,
+)
 from hw_bnn.errors import CompileError
 from hw_bnn.thresholds import NonMonotoneError, multithreshold, thresholds_from_codes
 from tests.graphs import QD, GraphBuilder
