@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= tfc-w1a1
 OUT    ?= build/$(MODEL)
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-cnv clean
 
 install: $(STAMP)
 
@@ -28,6 +28,9 @@ test: install
 
 bench: install
 	$(PY) benchmarks/bench_mlp.py
+
+bench-cnv: install
+	$(PY) benchmarks/bench_cnv.py
 
 clean:
 	rm -rf build
