@@ -71,7 +71,8 @@ LINEAR = {"MatMul", "Conv"}
 CODE_PATH = {"Pad", "MaxPool", "Flatten", "Reshape"}  # may sit between codes and a linear op
 SUPPORTED = ELEMENTWISE | QUANTIZERS | LINEAR | CODE_PATH | {"MultiThreshold", "XnorPopcountMatMul"}
 AFFINE_KEY = "hw_bnn.output_affine"
-MAX_DOMAIN = 1 << 20  # accumulator values evaluated exhaustively per chain
+MAX_DOMAIN = 1 << 20  # accumulator values evaluated exhaustively per chain; beyond: search
+SEARCH_GRID = 4097  # points of the monotonicity check on larger domains
 
 
 def _new_name(model: ModelWrapper, base: str) -> str:
@@ -438,21 +439,23 @@ class FoldQuantizerChains(Transformation):
             if chain is None:
                 continue
             lo, hi, kind, prod = _source_info(model, source)
-            if hi - lo + 1 > MAX_DOMAIN:
-                raise CompileError(
-                    f"node {q.name}: the accumulator domain [{lo}, {hi}] is too large to evaluate the chain "
-                    f"exhaustively (more than {MAX_DOMAIN} values)"
-                )
             levels, code_fn, out_scale, out_bias, out_dt = _quantizer_levels(model, q)
-            domain = np.arange(lo, hi + 1)
-            out = _run_chain(model, source, chain + [q], q.output[0], domain)
-            codes = code_fn(out).reshape(len(domain), out.shape[1], -1)
-            if codes.shape[2] != 1:
-                raise CompileError(f"node {q.name}: chain output is not per-channel")
-            codes = codes[:, :, 0]
             can_flip = kind != "input" and model.get_tensor_fanout(source) == 1
+            n_ch = int(model.get_tensor_shape(source)[1])
+
+            def codes_at(values, chain=chain, q=q, source=source, code_fn=code_fn, n_ch=n_ch):
+                out = _run_chain(model, source, chain + [q], q.output[0], np.asarray(values))
+                c = code_fn(out).reshape(len(values), out.shape[1], -1)
+                if c.shape[2] != 1:
+                    raise CompileError(f"node {q.name}: chain output is not per-channel")
+                return np.broadcast_to(c[:, :, 0], (len(values), n_ch))
+
             try:
-                thr, flipped = thresholds_from_codes(domain, codes, levels, allow_flip=can_flip)
+                if hi - lo + 1 <= MAX_DOMAIN:
+                    domain = np.arange(lo, hi + 1)
+                    thr, flipped = thresholds_from_codes(domain, codes_at(domain), levels, allow_flip=can_flip)
+                else:
+                    thr, flipped = _thresholds_by_search(codes_at, lo, hi, levels, can_flip)
             except NonMonotoneError as e:
                 names = ", ".join(n.name for n in chain)
                 raise CompileError(f"node {q.name}: the chain [{names}] before it: {e.reason}") from None
@@ -478,6 +481,57 @@ class FoldQuantizerChains(Transformation):
             model.set_tensor_datatype(q.output[0], DataType[out_dt])
             return model, True
         return model, False
+
+
+def _thresholds_by_search(codes_at, lo: int, hi: int, levels: int, allow_flip: bool):
+    """Thresholds on a domain too large to enumerate: monotonicity is checked on a grid of
+    ``SEARCH_GRID`` points, every threshold is found by bisection on the chain itself and
+    confirmed at its boundary (``code(t - 1) < k <= code(t)``).  Same result format as
+    :func:`hw_bnn.thresholds.thresholds_from_codes` (flipped channels use ``lo + hi - a``)."""
+    grid = np.unique(np.linspace(lo, hi, SEARCH_GRID).round().astype(np.int64))
+    g = codes_at(grid)
+    step = np.diff(g, axis=0)
+    inc, dec = np.all(step >= 0, axis=0), np.all(step <= 0, axis=0)
+    bad = np.flatnonzero(~inc & ~dec)
+    if bad.size:
+        c = int(bad[0])
+        raise NonMonotoneError(c, f"channel {c} is not monotone in the accumulator (it rises and falls over [{lo}, {hi}])")
+    flipped = dec & ~inc
+    if flipped.any() and not allow_flip:
+        c = int(np.flatnonzero(flipped)[0])
+        raise NonMonotoneError(c, f"channel {c} is decreasing in its input and its accumulator cannot be negated here")
+    n_ch = g.shape[1]
+    pair_c = np.repeat(np.arange(n_ch), levels)
+    pair_k = np.tile(np.arange(1, levels + 1), n_ch)
+    pair_flip = flipped[pair_c]
+
+    def code_prime(a_prime):  # code'(a') = code(lo + hi - a') on flipped channels
+        a = np.where(pair_flip, lo + hi - a_prime, a_prime)
+        u, inv = np.unique(a, return_inverse=True)
+        return codes_at(u)[inv, pair_c]
+
+    gm = codes_at(lo + hi - grid) if flipped.any() else g
+    g_prime = np.where(flipped[None, :], gm, g)  # code' on the grid
+    reached = g_prime[:, pair_c] >= pair_k  # (G, P)
+    ever = reached.any(axis=0)
+    first = np.argmax(reached, axis=0)
+    hi_b = np.where(ever, grid[first], hi + 1).astype(np.int64)  # code' >= k here
+    lo_b = np.where(first > 0, grid[np.maximum(first - 1, 0)], lo - 1).astype(np.int64)  # code' < k here
+    lo_b = np.where(ever, lo_b, hi)
+    while np.any(hi_b - lo_b > 1):
+        active = hi_b - lo_b > 1
+        mid = np.where(active, (lo_b + hi_b) // 2, lo_b)
+        ok = code_prime(np.clip(mid, lo, hi)) >= pair_k
+        hi_b = np.where(active & ok, mid, hi_b)
+        lo_b = np.where(active & ~ok, mid, lo_b)
+    t = hi_b
+    # confirm every threshold at its boundary
+    inside = (t >= lo) & (t <= hi)
+    if np.any(inside & (code_prime(np.clip(t, lo, hi)) < pair_k)) or np.any(
+        (t > lo) & (t <= hi + 1) & (code_prime(np.clip(t - 1, lo, hi)) >= pair_k)
+    ):
+        raise AssertionError("threshold confirmation failed")  # pragma: no cover
+    return t.reshape(n_ch, levels), flipped
 
 
 def _trace_codes(model: ModelWrapper, tensor: str):

@@ -121,3 +121,56 @@ def test_chain_after_an_integer_layer_folds_with_flips(steps, q, seed):
     bad = np.argwhere(got != ref)
     assert len(bad) == 0, f"{len(bad)} mismatches, first at image {bad[0][0]}"
     assert np.array_equal(golden.run(xs), run_qonnx(folded, xs))
+
+
+@pytest.mark.parametrize("q", ["bipolar", "int3"])
+def test_domain_too_large_to_enumerate_uses_search_and_boundaries(monkeypatch, q):
+    """Above MAX_DOMAIN the thresholds come from bisection on the chain and are confirmed at
+    every boundary; they must agree with direct evaluation around each threshold."""
+    import hw_bnn.compiler as comp
+
+    monkeypatch.setattr(comp, "MAX_DOMAIN", 1000)  # the 0..65535 input now counts as large
+    b = GraphBuilder()
+    x = _chain(b, "x", [("Mul", [0.001, 0.0037, -0.0]), ("BN", ([1.5, 2.0, 1.0], [0.1, -0.2, 0.0], [30.0, 100.0, 0.0], [4.0, 9.0, 1.0]))], (1, C))
+    m = b.model("x", [1, C], _quant(b, x, q))
+    folded = compile_model(m, input_dtype="UINT16")
+    thr = folded.get_initializer(folded.graph.node[0].input[1])
+    # every threshold and its neighbours, plus random values, per channel
+    pts = np.unique(np.clip(np.concatenate([thr.reshape(-1) + d for d in (-2, -1, 0, 1)] + [np.arange(0, 65536, 97)]), 0, 65535))
+    xs = np.tile(pts.astype(np.float32)[:, None], (1, C))
+    assert np.array_equal(run_qonnx(folded, xs), run_qonnx(m, xs))
+    assert len(np.unique(run_qonnx(m, xs)[:, 1])) > 1  # the channel really switches
+
+
+def test_search_refuses_a_decreasing_input_chain(monkeypatch):
+    import hw_bnn.compiler as comp
+
+    monkeypatch.setattr(comp, "MAX_DOMAIN", 1000)
+    b = GraphBuilder()
+    x = _chain(b, "x", [("Mul", [0.001, -0.001, 0.001]), ("Add", [-3.0, 3.0, -1.0])], (1, C))
+    m = b.model("x", [1, C], _quant(b, x, "bipolar"))
+    with pytest.raises(CompileError, match="channel 1 is decreasing"):
+        compile_model(m, input_dtype="UINT16")
+
+
+def test_search_flips_decreasing_channels_of_an_integer_layer(monkeypatch):
+    import hw_bnn.compiler as comp
+
+    monkeypatch.setattr(comp, "MAX_DOMAIN", 500)  # the [-510, 510] accumulator is searched
+    # the chain sees acc / 256 in [-2, 2]
+    steps = [("BN", ([-1.0, 2.0, -0.5], [0.2, -0.1, 0.0], [0.0, -0.2, 0.5], [1.0, 0.25, 0.04]))]
+    b = GraphBuilder()
+    x = b.node("Mul", ["x", b.const(np.float32(1 / 256))])
+    w = np.array([[1, 1, 1], [1, -1, 0], [0, 1, -1], [-1, 0, 1]], np.float32)
+    wq = b.node("Quant", [b.const(w), b.const(np.float32(1.0)), b.const(np.float32(0.0)), b.const(np.float32(2.0))],
+                domain=QD, signed=1, narrow=1, rounding_mode="ROUND")
+    out = _quant(b, _chain(b, b.node("MatMul", [x, wq]), steps, (1, C)), "int2")
+    m = b.model("x", [1, 4], b.node("MatMul", [out, b.const(np.ones((C, 2), np.float32))]))
+    folded = compile_model(m)
+    wf = [folded.get_initializer(n.input[1]) for n in folded.graph.node if n.op_type == "MatMul"][0]
+    assert np.array_equal(wf, w * np.array([-1, 1, -1], np.float32))  # channels 0 and 2 flipped
+    rng = np.random.default_rng(0)
+    xs = np.concatenate([np.column_stack([np.arange(256)] + [np.full(256, v) for v in (0, 255, 7)]), rng.integers(0, 256, (300, 4))])
+    xs = xs.astype(np.float32)
+    golden = folded_to_golden(folded)
+    assert np.array_equal(golden.apply_output_affine(golden.run(xs)), run_qonnx(m, xs))
