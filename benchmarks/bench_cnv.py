@@ -30,19 +30,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_mlp import best_of
 
 
-def ensure_build(model: str, data_dir) -> Path:
-    from hw_bnn.flow import FlowConfig, step_compile, step_export, step_train
-
-    out = ROOT / "build" / model
-    cfg = FlowConfig(model=model, out=str(out), data_dir=str(data_dir) if data_dir else None, progress=True)
-    if (out / "flow.json").exists():
-        cfg = FlowConfig.load(str(out), progress=True)
-    cfg.save()
-    for step in (step_train, step_export, step_compile):
-        step(cfg)
-    return out
-
-
 def gemm_shapes(golden) -> list[tuple[int, int, int]]:
     """(rows per image, K, N) of every matrix product in the network."""
     shapes = []
@@ -92,7 +79,7 @@ def main(argv=None):
     rows = []
     for v in args.variants:
         model = f"cnv-{v}"
-        build = ensure_build(model, data_dir)
+        build = ensure_build(model, data_dir, model)
         golden = GoldenModel.load(build / "golden.npz")
         shapes = gemm_shapes(golden)
         macs = sum(r * k * m for r, k, m in shapes)

@@ -38,11 +38,12 @@ def best_of(fn, repeat):
     return min(times), out
 
 
-def ensure_build(net: str, data_dir) -> Path:
+def ensure_build(net: str, data_dir, model: str | None = None) -> Path:
+    """build/<net> trained, exported and compiled by the flow (recipe ``model``, default <net>-w1a1)."""
     from hw_bnn.flow import FlowConfig, step_compile, step_export, step_train
 
     out = ROOT / "build" / net
-    cfg = FlowConfig(model=f"{net}-w1a1", out=str(out), data_dir=str(data_dir) if data_dir else None, progress=True)
+    cfg = FlowConfig(model=model or f"{net}-w1a1", out=str(out), data_dir=str(data_dir) if data_dir else None, progress=True)
     if (out / "flow.json").exists():
         cfg = FlowConfig.load(str(out), progress=True)
     cfg.save()

@@ -111,9 +111,14 @@ def run(args) -> int:
     if args.command == "models":
         from hw_bnn.models import available_models, load_recipe
 
+        from hw_bnn.models import parse_conv_spec
+
         for name in available_models():
             r = load_recipe(name)
-            print(f"{name:12s} {r.arch}  hidden={r.hidden}  w{r.weight_bits}a{r.act_bits}  dataset={r.dataset}")
+            convs = [parse_conv_spec(e) for e in r.conv]
+            conv = " ".join(f"c{c[1]}" + (f"/s{c[3]}" if c[3] > 1 else "") if c[0] == "conv" else "M" for c in convs)
+            layers = (f"conv=[{conv}]  " if conv else "") + f"hidden={r.hidden}"
+            print(f"{name:18s} {r.arch:4s} w{r.weight_bits}a{r.act_bits}  {layers}  dataset={r.dataset}")
         return 0
     cfg = _config(args)
     if args.command in ("flow", "train") and not args.model and not (Path(args.out) / "flow.json").exists():
