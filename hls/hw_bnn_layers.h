@@ -68,6 +68,7 @@ struct xnor_dense_config {
     static const unsigned reuse_factor = 1;
     static const unsigned n_pe = 1;         // neurons per fold
     static const unsigned n_fold = 1;       // folds
+    typedef ap_uint<1> thr_t;               // thresholds (unused by the accumulator variant)
     typedef ap_uint<1> pop_t;               // 0..MW
     typedef ap_uint<1> count_t;             // 0..L
     typedef ap_int<2> accum_t;              // -MW..MW
@@ -101,81 +102,6 @@ FoldLoop:
                         count++;
                 }
                 res[c] = count;
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// XNOR-popcount of one neuron: p = popcount(xnor(x, W[:, j])), a balanced adder tree after unrolling.
-
-template <class data_T, typename CONFIG_T>
-typename CONFIG_T::pop_t xnor_popcount(data_T data[CONFIG_T::n_in], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                                       unsigned j) {
-    #pragma HLS INLINE
-    typename CONFIG_T::pop_t p = 0;
-PopLoop:
-    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-        #pragma HLS UNROLL
-        const ap_uint<1> x = data[i];
-        const ap_uint<1> w = weights[j * CONFIG_T::n_in + i];
-        p += (x == w) ? 1 : 0; // xnor
-    }
-    return p;
-}
-
-// XNOR dense with fused thresholds: outputs codes 0..L.
-template <class data_T, class res_T, typename CONFIG_T>
-void xnor_dense_thr(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                    const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    const unsigned fold_bits = CONFIG_T::n_pe * CONFIG_T::n_in;
-    const unsigned fold_thr = CONFIG_T::n_pe * CONFIG_T::n_levels;
-    #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=fold_bits dim=1
-    #pragma HLS ARRAY_RESHAPE variable=thresholds cyclic factor=fold_thr dim=1
-
-FoldLoop:
-    for (unsigned r = 0; r < CONFIG_T::n_fold; r++) {
-        #pragma HLS PIPELINE II=1
-    PeLoop:
-        for (unsigned k = 0; k < CONFIG_T::n_pe; k++) {
-            #pragma HLS UNROLL
-            const unsigned j = r * CONFIG_T::n_pe + k;
-            if (j < CONFIG_T::n_out) {
-                const typename CONFIG_T::pop_t p = xnor_popcount<data_T, CONFIG_T>(data, weights, j);
-                typename CONFIG_T::count_t count = 0;
-            LevelLoop:
-                for (unsigned l = 0; l < CONFIG_T::n_levels; l++) {
-                    #pragma HLS UNROLL
-                    if (p >= thresholds[j * CONFIG_T::n_levels + l])
-                        count++;
-                }
-                res[j] = count;
-            }
-        }
-    }
-}
-
-// XNOR dense without thresholds: outputs the signed accumulator a = 2p - MW.
-template <class data_T, class res_T, typename CONFIG_T>
-void xnor_dense_acc(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                    const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
-    const unsigned fold_bits = CONFIG_T::n_pe * CONFIG_T::n_in;
-    #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=fold_bits dim=1
-
-FoldLoop:
-    for (unsigned r = 0; r < CONFIG_T::n_fold; r++) {
-        #pragma HLS PIPELINE II=1
-    PeLoop:
-        for (unsigned k = 0; k < CONFIG_T::n_pe; k++) {
-            #pragma HLS UNROLL
-            const unsigned j = r * CONFIG_T::n_pe + k;
-            if (j < CONFIG_T::n_out) {
-                const typename CONFIG_T::pop_t p = xnor_popcount<data_T, CONFIG_T>(data, weights, j);
-                // 2p - MW: each ap_int addition widens by one bit, so the intermediate is exact.
-                const typename CONFIG_T::accum_t pa = p;
-                const typename CONFIG_T::accum_t mw = CONFIG_T::n_in;
-                res[j] = (pa + pa) - mw;
             }
         }
     }
@@ -255,32 +181,6 @@ void multithreshold(hls::stream<data_T> &data, hls::stream<res_T> &res,
     pack_stream<res_T, CONFIG_T::n_in>(y, res);
 }
 
-template <class data_T, class res_T, typename CONFIG_T>
-void xnor_dense_thr(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                    const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    typename data_T::value_type x[CONFIG_T::n_in];
-    #pragma HLS ARRAY_PARTITION variable=x complete
-    typename res_T::value_type y[CONFIG_T::n_out];
-    #pragma HLS ARRAY_PARTITION variable=y complete
-    unpack_stream<data_T, CONFIG_T::n_in>(data, x);
-    xnor_dense_thr<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(x, y, weights, thresholds);
-    pack_stream<res_T, CONFIG_T::n_out>(y, res);
-}
-
-template <class data_T, class res_T, typename CONFIG_T>
-void xnor_dense_acc(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                    const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
-    typename data_T::value_type x[CONFIG_T::n_in];
-    #pragma HLS ARRAY_PARTITION variable=x complete
-    typename res_T::value_type y[CONFIG_T::n_out];
-    #pragma HLS ARRAY_PARTITION variable=y complete
-    unpack_stream<data_T, CONFIG_T::n_in>(data, x);
-    xnor_dense_acc<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(x, y, weights);
-    pack_stream<res_T, CONFIG_T::n_out>(y, res);
-}
-
-
 // =============================================================================================
 // Convolutional and multi-bit layers (io_stream for images; int_dense also io_parallel).
 //
@@ -352,6 +252,98 @@ LevelLoop:
 }
 
 // ---------------------------------------------------------------------------------------------
+// Matrix-vector units.  An MVU kind gives the value of unit j (XNOR: the popcount p, integer: the
+// accumulator a) and the accumulator output of that value; mvu_fold runs the folded unit loop
+// that every dense and conv kernel shares, with fused thresholds (THR) or the accumulator output.
+
+// XNOR accumulator 2p - N: each ap_int addition widens by one bit, so the intermediate is exact.
+template <typename CONFIG_T, unsigned N> typename CONFIG_T::accum_t xnor_accumulator(typename CONFIG_T::pop_t p) {
+    #pragma HLS INLINE
+    const typename CONFIG_T::accum_t pa = p;
+    const typename CONFIG_T::accum_t n = N;
+    return (pa + pa) - n;
+}
+
+// XNOR on N unpacked bits (dense): p = popcount(xnor(x, W[:, j])), a balanced adder tree after unrolling.
+template <typename CONFIG_T, unsigned N> struct xnor_bit_mvu {
+    typedef typename CONFIG_T::pop_t value_t;
+    template <class in_T>
+    static value_t value(const in_T data[N], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned j) {
+        #pragma HLS INLINE
+        value_t p = 0;
+    PopLoop:
+        for (unsigned i = 0; i < N; i++) {
+            #pragma HLS UNROLL
+            const ap_uint<1> x = data[i];
+            const ap_uint<1> w = weights[j * N + i];
+            p += (x == w) ? 1 : 0; // xnor
+        }
+        return p;
+    }
+    static typename CONFIG_T::accum_t accumulator(value_t p) { return xnor_accumulator<CONFIG_T, N>(p); }
+};
+
+// XNOR on N packed words of n_k bits (conv window): p = n_k - sum_q popcount(x_q ^ w_q).
+template <typename CONFIG_T, unsigned N> struct xnor_word_mvu {
+    typedef typename CONFIG_T::pop_t value_t;
+    template <class in_T>
+    static value_t value(const in_T win[N], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned f) {
+        #pragma HLS INLINE
+        unsigned mismatches = 0;
+    WordLoop:
+        for (unsigned q = 0; q < N; q++) {
+            #pragma HLS UNROLL
+            const unsigned x = win[q].to_uint();
+            const unsigned w = weights[f * N + q].to_uint();
+            mismatches += popcount32(x ^ w);
+        }
+        return CONFIG_T::n_k - mismatches;
+    }
+    static typename CONFIG_T::accum_t accumulator(value_t p) { return xnor_accumulator<CONFIG_T, CONFIG_T::n_k>(p); }
+};
+
+// integer on N codes: a = sum_i x[i] W[i, j]
+template <typename CONFIG_T, unsigned N> struct int_mvu {
+    typedef typename CONFIG_T::accum_t value_t;
+    template <class in_T>
+    static value_t value(const in_T data[N], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned j) {
+        #pragma HLS INLINE
+        int acc = 0; // |a| < 2**24 (checked when the project is emitted)
+    MacLoop:
+        for (unsigned i = 0; i < N; i++) {
+            #pragma HLS UNROLL
+            acc += int(data[i]) * int(weights[j * N + i]);
+        }
+        return value_t(acc);
+    }
+    static value_t accumulator(value_t a) { return a; }
+};
+
+// Units j = r * n_pe + k < N_UNITS: fold r computes its n_pe units in parallel (II=1 fold loop).
+// out is an array (dense) or a stream packet (conv): out[j] gets the code or the accumulator.
+template <class MVU, typename CONFIG_T, unsigned N_UNITS, bool THR, class in_T, class out_T>
+void mvu_fold(const in_T *in, out_T &out, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+              const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+    #pragma HLS INLINE
+FoldLoop:
+    for (unsigned r = 0; r < CONFIG_T::n_fold; r++) {
+        #pragma HLS PIPELINE II=1
+    PeLoop:
+        for (unsigned k = 0; k < CONFIG_T::n_pe; k++) {
+            #pragma HLS UNROLL
+            const unsigned j = r * CONFIG_T::n_pe + k;
+            if (j < N_UNITS) {
+                const typename MVU::value_t v = MVU::value(in, weights, j);
+                if (THR)
+                    out[j] = count_levels<CONFIG_T>(v, thresholds, j);
+                else
+                    out[j] = MVU::accumulator(v);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // integer dense (io_parallel)
 
 struct int_dense_config {
@@ -369,83 +361,84 @@ struct int_dense_config {
     typedef ap_uint<1> count_t;
 };
 
-template <class data_T, typename CONFIG_T>
-typename CONFIG_T::accum_t int_dot(const data_T data[CONFIG_T::n_in], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                                   unsigned j) {
-    #pragma HLS INLINE
-    int acc = 0; // |a| < 2**24 (checked when the project is emitted)
-MacLoop:
-    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
-        #pragma HLS UNROLL
-        acc += int(data[i]) * int(weights[j * CONFIG_T::n_in + i]);
-    }
-    return typename CONFIG_T::accum_t(acc);
-}
-
-template <class data_T, class res_T, typename CONFIG_T, bool THR>
-void int_dense_impl(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                    const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+// The dense kernels: MVU kind MVU<CONFIG_T, n_in> on the whole input vector, n_out units.
+// Weights (n_pe * n_in per fold) and thresholds (n_pe * L per fold) are reshaped by the width of
+// one fold, so each fold reads one wide word.
+template <template <typename, unsigned> class MVU, bool THR, typename CONFIG_T, class data_T, class res_T>
+void dense_mvu(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
+               const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+               const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
     const unsigned fold_w = CONFIG_T::n_pe * CONFIG_T::n_in;
     const unsigned fold_thr = CONFIG_T::n_pe * (CONFIG_T::n_levels ? CONFIG_T::n_levels : 1);
     #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=fold_w dim=1
     #pragma HLS ARRAY_RESHAPE variable=thresholds cyclic factor=fold_thr dim=1
-FoldLoop:
-    for (unsigned r = 0; r < CONFIG_T::n_fold; r++) {
-        #pragma HLS PIPELINE II=1
-    PeLoop:
-        for (unsigned k = 0; k < CONFIG_T::n_pe; k++) {
-            #pragma HLS UNROLL
-            const unsigned j = r * CONFIG_T::n_pe + k;
-            if (j < CONFIG_T::n_out) {
-                const typename CONFIG_T::accum_t a = int_dot<data_T, CONFIG_T>(data, weights, j);
-                if (THR)
-                    res[j] = count_levels<CONFIG_T>(a, thresholds, j);
-                else
-                    res[j] = a;
-            }
-        }
-    }
+    mvu_fold<MVU<CONFIG_T, CONFIG_T::n_in>, CONFIG_T, CONFIG_T::n_out, THR>(data, res, weights, thresholds);
+}
+
+// io_stream adaptor of every dense kernel: unpack the vector, run the io_parallel kernel, repack.
+template <template <typename, unsigned> class MVU, bool THR, typename CONFIG_T, class data_T, class res_T>
+void dense_mvu(hls::stream<data_T> &data, hls::stream<res_T> &res,
+               const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+               const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+    typename data_T::value_type x[CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable=x complete
+    typename res_T::value_type y[CONFIG_T::n_out];
+    #pragma HLS ARRAY_PARTITION variable=y complete
+    unpack_stream<data_T, CONFIG_T::n_in>(data, x);
+    dense_mvu<MVU, THR, CONFIG_T>(x, y, weights, thresholds);
+    pack_stream<res_T, CONFIG_T::n_out>(y, res);
+}
+
+// The public dense kernels, io_parallel (data_T / res_T: element types) and io_stream (packet
+// types): xnor_dense_thr / xnor_dense_acc (XNOR-popcount) and int_dense_thr / int_dense_acc
+// (integer MVU).  *_thr outputs codes 0..L, *_acc the signed accumulator (XNOR: 2p - MW).
+template <class data_T, class res_T, typename CONFIG_T>
+void xnor_dense_thr(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+    dense_mvu<xnor_bit_mvu, true, CONFIG_T>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void int_dense_thr(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                   const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+void xnor_dense_thr(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+    dense_mvu<xnor_bit_mvu, true, CONFIG_T>(data, res, weights, thresholds);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void int_dense_thr(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    int_dense_impl<data_T, res_T, CONFIG_T, true>(data, res, weights, thresholds);
+    dense_mvu<int_mvu, true, CONFIG_T>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void int_dense_acc(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
-                   const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
+void int_dense_thr(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+                   const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+    dense_mvu<int_mvu, true, CONFIG_T>(data, res, weights, thresholds);
+}
+
+// the accumulator kernels pass an unused one-entry threshold array (n_thr = 1)
+template <class data_T, class res_T, typename CONFIG_T>
+void xnor_dense_acc(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
     const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
-    int_dense_impl<data_T, res_T, CONFIG_T, false>(data, res, weights, none);
-}
-
-// io_stream: the whole vector in one (or a few) transactions, as for the XNOR dense layer
-template <class data_T, class res_T, typename CONFIG_T>
-void int_dense_thr(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                   const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                   const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    typename data_T::value_type x[CONFIG_T::n_in];
-    #pragma HLS ARRAY_PARTITION variable=x complete
-    typename res_T::value_type y[CONFIG_T::n_out];
-    #pragma HLS ARRAY_PARTITION variable=y complete
-    unpack_stream<data_T, CONFIG_T::n_in>(data, x);
-    int_dense_thr<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(x, y, weights, thresholds);
-    pack_stream<res_T, CONFIG_T::n_out>(y, res);
+    dense_mvu<xnor_bit_mvu, false, CONFIG_T>(data, res, weights, none);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
-void int_dense_acc(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                   const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
-    typename data_T::value_type x[CONFIG_T::n_in];
-    #pragma HLS ARRAY_PARTITION variable=x complete
-    typename res_T::value_type y[CONFIG_T::n_out];
-    #pragma HLS ARRAY_PARTITION variable=y complete
-    unpack_stream<data_T, CONFIG_T::n_in>(data, x);
-    int_dense_acc<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(x, y, weights);
-    pack_stream<res_T, CONFIG_T::n_out>(y, res);
+void xnor_dense_acc(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
+    const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
+    dense_mvu<xnor_bit_mvu, false, CONFIG_T>(data, res, weights, none);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void int_dense_acc(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
+    const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
+    dense_mvu<int_mvu, false, CONFIG_T>(data, res, weights, none);
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void int_dense_acc(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
+    const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
+    dense_mvu<int_mvu, false, CONFIG_T>(data, res, weights, none);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,69 +468,54 @@ struct conv_config {
     typedef ap_uint<1> count_t;
 };
 
-// the matrix-vector unit on one window, XNOR: win[win_words] packed bits
-template <class res_T, typename CONFIG_T, bool THR>
-void conv_mvu_xnor(const typename CONFIG_T::word_t win[CONFIG_T::win_words], res_T &out,
-                   const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                   const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    #pragma HLS INLINE
-FoldLoop:
-    for (unsigned r = 0; r < CONFIG_T::n_fold; r++) {
-        #pragma HLS PIPELINE II=1
-    PeLoop:
-        for (unsigned k = 0; k < CONFIG_T::n_pe; k++) {
+// Pixel layouts of the conv line buffer: n_elem elements of elem_t per pixel, the pad pixel, how a
+// stream packet is stored, and the MVU kind on the window of kernel^2 * n_elem elements.
+// XNOR: pixels packed into pix_words words of word_bits bits.
+template <class data_T, typename CONFIG_T> struct xnor_pixels {
+    typedef typename CONFIG_T::word_t elem_t;
+    static const unsigned n_elem = CONFIG_T::pix_words;
+    typedef xnor_word_mvu<CONFIG_T, CONFIG_T::win_words> mvu;
+    static elem_t pad(unsigned q) {
+        #pragma HLS INLINE
+        elem_t v = 0;
+        for (unsigned b = 0; b < CONFIG_T::word_bits; b++)
+            if (q * CONFIG_T::word_bits + b < CONFIG_T::n_chan && CONFIG_T::pad_value)
+                v[b] = 1;
+        return v;
+    }
+    static void load(const data_T &pkt, elem_t px[n_elem]) {
+        #pragma HLS INLINE
+        const unsigned B = CONFIG_T::word_bits;
+        for (unsigned q = 0; q < n_elem; q++) {
             #pragma HLS UNROLL
-            const unsigned f = r * CONFIG_T::n_pe + k;
-            if (f < CONFIG_T::n_filt) {
-                unsigned mismatches = 0;
-            WordLoop:
-                for (unsigned q = 0; q < CONFIG_T::win_words; q++) {
-                    #pragma HLS UNROLL
-                    const unsigned x = win[q].to_uint();
-                    const unsigned w = weights[f * CONFIG_T::win_words + q].to_uint();
-                    mismatches += popcount32(x ^ w);
-                }
-                const typename CONFIG_T::pop_t p = CONFIG_T::n_k - mismatches;
-                if (THR) {
-                    out[f] = count_levels<CONFIG_T>(p, thresholds, f);
-                } else {
-                    const typename CONFIG_T::accum_t pa = p;
-                    const typename CONFIG_T::accum_t kk = CONFIG_T::n_k;
-                    out[f] = (pa + pa) - kk;
-                }
+            unsigned v = 0;
+            for (unsigned b = 0; b < B; b++) {
+                #pragma HLS UNROLL
+                if (q * B + b < CONFIG_T::n_chan && pkt[q * B + b] != 0)
+                    v |= 1u << b;
             }
+            px[q] = v;
         }
     }
-}
+};
 
-// integer: win[n_k] codes
-template <class code_T, class res_T, typename CONFIG_T, bool THR>
-void conv_mvu_int(const code_T win[CONFIG_T::n_k], res_T &out, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                  const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    #pragma HLS INLINE
-FoldLoop:
-    for (unsigned r = 0; r < CONFIG_T::n_fold; r++) {
-        #pragma HLS PIPELINE II=1
-    PeLoop:
-        for (unsigned k = 0; k < CONFIG_T::n_pe; k++) {
+// integer: one code per channel, kept unpacked
+template <class data_T, typename CONFIG_T> struct int_pixels {
+    typedef typename data_T::value_type elem_t;
+    static const unsigned n_elem = CONFIG_T::n_chan;
+    typedef int_mvu<CONFIG_T, CONFIG_T::n_k> mvu;
+    static elem_t pad(unsigned) {
+        #pragma HLS INLINE
+        return CONFIG_T::pad_value;
+    }
+    static void load(const data_T &pkt, elem_t px[n_elem]) {
+        #pragma HLS INLINE
+        for (unsigned c = 0; c < n_elem; c++) {
             #pragma HLS UNROLL
-            const unsigned f = r * CONFIG_T::n_pe + k;
-            if (f < CONFIG_T::n_filt) {
-                int acc = 0; // |a| < 2**24 (checked when the project is emitted)
-            MacLoop:
-                for (unsigned i = 0; i < CONFIG_T::n_k; i++) {
-                    #pragma HLS UNROLL
-                    acc += int(win[i]) * int(weights[f * CONFIG_T::n_k + i]);
-                }
-                const typename CONFIG_T::accum_t a = acc;
-                if (THR)
-                    out[f] = count_levels<CONFIG_T>(a, thresholds, f);
-                else
-                    out[f] = a;
-            }
+            px[c] = pkt[c];
         }
     }
-}
+};
 
 // first input row (may be negative: top padding) of the windows of output row oh
 template <typename CONFIG_T> inline int window_top(unsigned oh) {
@@ -545,29 +523,26 @@ template <typename CONFIG_T> inline int window_top(unsigned oh) {
     return int(oh * CONFIG_T::stride) - int(CONFIG_T::pad);
 }
 
-template <class data_T, class res_T, typename CONFIG_T, bool THR>
-void conv_xnor_impl(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                    const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    typedef typename CONFIG_T::word_t word_t;
-    const unsigned K = CONFIG_T::kernel, P = CONFIG_T::pix_words, B = CONFIG_T::word_bits;
-    const unsigned fold_w = CONFIG_T::n_pe * CONFIG_T::win_words;
+// line buffer + sliding window + MVU, one pixel layout PIX (xnor_pixels or int_pixels)
+template <class data_T, class res_T, typename CONFIG_T, class PIX, bool THR>
+void conv_impl(hls::stream<data_T> &data, hls::stream<res_T> &res,
+               const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+               const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+    typedef typename PIX::elem_t elem_t;
+    const unsigned K = CONFIG_T::kernel, P = PIX::n_elem;
+    const unsigned fold_w = CONFIG_T::n_pe * K * K * P;
     const unsigned fold_thr = CONFIG_T::n_pe * (CONFIG_T::n_levels ? CONFIG_T::n_levels : 1);
     #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=fold_w dim=1
     #pragma HLS ARRAY_RESHAPE variable=thresholds cyclic factor=fold_thr dim=1
 
-    static word_t line[CONFIG_T::kernel][CONFIG_T::in_w][CONFIG_T::pix_words]; // k-row circular line buffer
+    static elem_t line[CONFIG_T::kernel][CONFIG_T::in_w][PIX::n_elem]; // k-row circular line buffer
     #pragma HLS ARRAY_PARTITION variable=line complete dim=1
     #pragma HLS ARRAY_PARTITION variable=line complete dim=3
-    word_t pad_word[CONFIG_T::pix_words]; // the pad pixel, packed
-    #pragma HLS ARRAY_PARTITION variable=pad_word complete
+    elem_t pad_px[PIX::n_elem]; // the pad pixel
+    #pragma HLS ARRAY_PARTITION variable=pad_px complete
     for (unsigned q = 0; q < P; q++) {
         #pragma HLS UNROLL
-        word_t v = 0;
-        for (unsigned b = 0; b < B; b++)
-            if (q * B + b < CONFIG_T::n_chan && CONFIG_T::pad_value)
-                v[b] = 1;
-        pad_word[q] = v;
+        pad_px[q] = PIX::pad(q);
     }
 
     unsigned oh = 0; // next output row
@@ -576,24 +551,14 @@ RowLoop:
     ReadLoop:
         for (unsigned iw = 0; iw < CONFIG_T::in_w; iw++) {
             #pragma HLS PIPELINE II=1
-            const data_T pkt = data.read();
-            for (unsigned q = 0; q < P; q++) {
-                #pragma HLS UNROLL
-                unsigned v = 0;
-                for (unsigned b = 0; b < B; b++) {
-                    #pragma HLS UNROLL
-                    if (q * B + b < CONFIG_T::n_chan && pkt[q * B + b] != 0)
-                        v |= 1u << b;
-                }
-                line[ih % K][iw][q] = v;
-            }
+            PIX::load(data.read(), line[ih % K][iw]);
         }
     OutRowLoop:
         while (oh < CONFIG_T::out_h && (window_top<CONFIG_T>(oh) + int(K) - 1 <= int(ih) || ih == CONFIG_T::in_h - 1)) {
             const int top = window_top<CONFIG_T>(oh);
         OutColLoop:
             for (unsigned ow = 0; ow < CONFIG_T::out_w; ow++) {
-                word_t win[CONFIG_T::win_words];
+                elem_t win[CONFIG_T::kernel * CONFIG_T::kernel * PIX::n_elem];
                 #pragma HLS ARRAY_PARTITION variable=win complete
                 const int left = int(ow * CONFIG_T::stride) - int(CONFIG_T::pad);
             WinLoop:
@@ -605,12 +570,12 @@ RowLoop:
                         const bool in = row_in && x >= 0 && x < int(CONFIG_T::in_w);
                         for (unsigned q = 0; q < P; q++) {
                             #pragma HLS UNROLL
-                            win[(kh * K + kw) * P + q] = in ? line[unsigned(y) % K][unsigned(x)][q] : pad_word[q];
+                            win[(kh * K + kw) * P + q] = in ? line[unsigned(y) % K][unsigned(x)][q] : pad_px[q];
                         }
                     }
                 }
                 res_T out;
-                conv_mvu_xnor<res_T, CONFIG_T, THR>(win, out, weights, thresholds);
+                mvu_fold<typename PIX::mvu, CONFIG_T, CONFIG_T::n_filt, THR>(win, out, weights, thresholds);
                 res.write(out);
             }
             oh++;
@@ -619,79 +584,25 @@ RowLoop:
 }
 
 template <class data_T, class res_T, typename CONFIG_T, bool THR>
-void conv_int_impl(hls::stream<data_T> &data, hls::stream<res_T> &res,
+void conv_dispatch(hls::stream<data_T> &data, hls::stream<res_T> &res,
                    const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    typedef typename data_T::value_type code_t;
-    const unsigned K = CONFIG_T::kernel, C = CONFIG_T::n_chan;
-    const unsigned fold_w = CONFIG_T::n_pe * CONFIG_T::n_k;
-    const unsigned fold_thr = CONFIG_T::n_pe * (CONFIG_T::n_levels ? CONFIG_T::n_levels : 1);
-    #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=fold_w dim=1
-    #pragma HLS ARRAY_RESHAPE variable=thresholds cyclic factor=fold_thr dim=1
-
-    static code_t line[CONFIG_T::kernel][CONFIG_T::in_w][CONFIG_T::n_chan]; // k-row circular line buffer
-    #pragma HLS ARRAY_PARTITION variable=line complete dim=1
-    #pragma HLS ARRAY_PARTITION variable=line complete dim=3
-    const code_t pad_code = CONFIG_T::pad_value;
-
-    unsigned oh = 0;
-RowLoop:
-    for (unsigned ih = 0; ih < CONFIG_T::in_h; ih++) {
-    ReadLoop:
-        for (unsigned iw = 0; iw < CONFIG_T::in_w; iw++) {
-            #pragma HLS PIPELINE II=1
-            const data_T pkt = data.read();
-            for (unsigned c = 0; c < C; c++) {
-                #pragma HLS UNROLL
-                line[ih % K][iw][c] = pkt[c];
-            }
-        }
-    OutRowLoop:
-        while (oh < CONFIG_T::out_h && (window_top<CONFIG_T>(oh) + int(K) - 1 <= int(ih) || ih == CONFIG_T::in_h - 1)) {
-            const int top = window_top<CONFIG_T>(oh);
-        OutColLoop:
-            for (unsigned ow = 0; ow < CONFIG_T::out_w; ow++) {
-                code_t win[CONFIG_T::n_k];
-                #pragma HLS ARRAY_PARTITION variable=win complete
-                const int left = int(ow * CONFIG_T::stride) - int(CONFIG_T::pad);
-            WinLoop:
-                for (unsigned kh = 0; kh < K; kh++) {
-                    const int y = top + int(kh);
-                    const bool row_in = y >= 0 && y < int(CONFIG_T::in_h);
-                    for (unsigned kw = 0; kw < K; kw++) {
-                        const int x = left + int(kw);
-                        const bool in = row_in && x >= 0 && x < int(CONFIG_T::in_w);
-                        for (unsigned c = 0; c < C; c++) {
-                            #pragma HLS UNROLL
-                            win[(kh * K + kw) * C + c] = in ? line[unsigned(y) % K][unsigned(x)][c] : pad_code;
-                        }
-                    }
-                }
-                res_T out;
-                conv_mvu_int<code_t, res_T, CONFIG_T, THR>(win, out, weights, thresholds);
-                res.write(out);
-            }
-            oh++;
-        }
-    }
+    if (CONFIG_T::xnor)
+        conv_impl<data_T, res_T, CONFIG_T, xnor_pixels<data_T, CONFIG_T>, THR>(data, res, weights, thresholds);
+    else
+        conv_impl<data_T, res_T, CONFIG_T, int_pixels<data_T, CONFIG_T>, THR>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void conv_thr(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
               const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    if (CONFIG_T::xnor)
-        conv_xnor_impl<data_T, res_T, CONFIG_T, true>(data, res, weights, thresholds);
-    else
-        conv_int_impl<data_T, res_T, CONFIG_T, true>(data, res, weights, thresholds);
+    conv_dispatch<data_T, res_T, CONFIG_T, true>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void conv_acc(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
     const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
-    if (CONFIG_T::xnor)
-        conv_xnor_impl<data_T, res_T, CONFIG_T, false>(data, res, weights, none);
-    else
-        conv_int_impl<data_T, res_T, CONFIG_T, false>(data, res, weights, none);
+    conv_dispatch<data_T, res_T, CONFIG_T, false>(data, res, weights, none);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -767,3 +678,4 @@ PixelLoop:
 } // namespace hw_bnn_hls
 
 #endif
+

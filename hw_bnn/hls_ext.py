@@ -167,6 +167,59 @@ def _make_layer_classes() -> dict[str, type]:
         except TypeError as e:
             raise EmitError(f"layer {layer.name!r}: {e}") from None
 
+    def _mvu_attributes(*attributes) -> list:
+        """Expected attributes of a matrix-vector layer: ``attributes``, then the level count, the
+        ReuseFactor and the weights (thresholds are optional: ``thresholds_data``)."""
+        return [
+            *attributes,
+            Attribute("n_levels"),
+            ConfigurableAttribute("reuse_factor", default=1),
+            WeightAttribute("weight"),
+            TypeAttribute("weight"),
+        ]
+
+    def _dense_shape(layer) -> tuple[int, int]:
+        """(MW, MH) of a dense layer, checked against its input size."""
+        mw, mh = int(layer.get_attr("n_in")), int(layer.get_attr("n_out"))
+        n_in = int(np.prod(layer.get_input_variable().shape))
+        if n_in != mw:
+            raise EmitError(f"layer {layer.name!r}: fan-in MW={mw} but the input has {n_in} values")
+        return mw, mh
+
+    def _add_weights(layer, name: str, type_name: str, precision, data) -> None:
+        layer.add_weights_variable(name=name, var_name=name[0] + "{index}", type_name=type_name, precision=precision, data=data)
+
+    def _add_int_weights(layer, w) -> None:
+        """Signed integer weights ``w (K, n_units)``, unit-major: ``w[j * K + i] = W[i, j]``."""
+        prec = _integer_precision(IntegerPrecisionType, int(w.min(initial=0)), int(w.max(initial=0)))
+        _add_weights(layer, "weight", "wint{index}_t", prec, np.ascontiguousarray(w.T))
+
+    def _add_thresholds(layer, t, lo: int, hi: int, n_units: int, thr_range=None) -> int:
+        """Thresholds ``(n_units, L)`` on a value in ``[lo, hi]``, clipped to ``[lo, hi + 1]``; typed by
+        ``thr_range`` (default: the range of the clipped thresholds).  Returns L."""
+        t = np.asarray(t, dtype=np.int64)
+        if t.ndim != 2 or t.shape[0] != n_units or t.shape[1] < 1:
+            raise EmitError(f"layer {layer.name!r}: thresholds must have shape ({n_units}, L>=1), got {t.shape}")
+        # v in [lo, hi]: T <= lo is always on, T >= hi + 1 always off
+        t = np.clip(t, lo, hi + 1)
+        t_lo, t_hi = thr_range if thr_range is not None else (int(t.min()), int(t.max()))
+        _add_weights(layer, "thresholds", "thr{index}_t", _integer_precision(IntegerPrecisionType, t_lo, t_hi), t)
+        layer.set_attr("thr_width", bits_for_range(int(t.min()), int(t.max()))[0])
+        return int(t.shape[1])
+
+    def _add_mvu_output(layer, shape, cmp_range, acc_range, n_units: int, thr_range=None) -> None:
+        """The output of a matrix-vector layer: codes ``0..L`` when it has thresholds (on a value in
+        ``cmp_range``), else the accumulator (in ``acc_range``)."""
+        t = layer.get_attr("thresholds_data")
+        if t is None:
+            levels, count_width, out_range = 0, 1, acc_range
+        else:
+            levels = _add_thresholds(layer, t, *cmp_range, n_units, thr_range)
+            count_width, out_range = bits_for_range(0, levels)[0], (0, levels)
+        layer.set_attr("n_levels", levels)
+        layer.set_attr("count_width", count_width)
+        layer.add_output_variable(list(shape), precision=_integer_precision(IntegerPrecisionType, *out_range))
+
     class HwBnnThreshold(Layer):
         """Elementwise multi-threshold on integer inputs (hw_bnn ThresholdLayer)."""
 
@@ -204,32 +257,16 @@ def _make_layer_classes() -> dict[str, type]:
             self.set_attr("cmp_type", int_precision_str(lo, hi + 1))
             self.set_attr("count_width", bits_for_range(0, levels)[0])
             self.add_output_variable(list(inp.shape), precision=_integer_precision(IntegerPrecisionType, 0, levels))
-            self.add_weights_variable(
-                name="thresholds",
-                var_name="t{index}",
-                type_name="thr{index}_t",
-                precision=_integer_precision(IntegerPrecisionType, int(t.min()), int(t.max())),
-                data=t,
-            )
+            prec = _integer_precision(IntegerPrecisionType, int(t.min()), int(t.max()))
+            _add_weights(self, "thresholds", "thr{index}_t", prec, t)
 
     class HwBnnXnorDense(Layer):
         """XNOR-popcount dense (hw_bnn XnorDenseLayer): fused thresholds or the signed accumulator."""
 
-        _expected_attributes = [
-            Attribute("n_in"),
-            Attribute("n_out"),
-            Attribute("n_levels"),
-            ConfigurableAttribute("reuse_factor", default=1),
-            WeightAttribute("weight"),
-            TypeAttribute("weight"),
-        ]
+        _expected_attributes = _mvu_attributes(Attribute("n_in"), Attribute("n_out"))
 
         def initialize(self):
-            inp = self.get_input_variable()
-            mw, mh = int(self.get_attr("n_in")), int(self.get_attr("n_out"))
-            n_in = int(np.prod(inp.shape))
-            if n_in != mw:
-                raise EmitError(f"layer {self.name!r}: fan-in MW={mw} but the input has {n_in} values")
+            mw, mh = _dense_shape(self)
             lo, hi = _input_range(self)
             if lo < 0 or hi > 1:
                 raise EmitError(
@@ -241,35 +278,10 @@ def _make_layer_classes() -> dict[str, type]:
             self.set_attr("pop_width", bits_for_range(0, mw)[0])
             self.set_attr("acc_width", bits_for_range(-mw, mw)[0])
             # neuron-major bits: w[j * MW + i] = W[i, j]
-            self.add_weights_variable(
-                name="weight",
-                var_name="w{index}",
-                type_name="wbits{index}_t",
-                precision=IntegerPrecisionType(width=1, signed=False),
-                data=np.ascontiguousarray(w.T.astype(np.uint8)),
-            )
-            t = self.get_attr("thresholds_data")
-            if t is None:
-                self.set_attr("n_levels", 0)
-                self.set_attr("count_width", 1)
-                self.add_output_variable([mh], precision=_integer_precision(IntegerPrecisionType, -mw, mw))
-                return
-            t = np.asarray(t, dtype=np.int64)
-            if t.ndim != 2 or t.shape[0] != mh or t.shape[1] < 1:
-                raise EmitError(f"layer {self.name!r}: thresholds must have shape ({mh}, L>=1), got {t.shape}")
-            levels = int(t.shape[1])
+            bit = IntegerPrecisionType(width=1, signed=False)
+            _add_weights(self, "weight", "wbits{index}_t", bit, np.ascontiguousarray(w.T.astype(np.uint8)))
             # p is in [0, MW]: T <= 0 is always on, T >= MW + 1 always off.
-            t = np.clip(t, 0, mw + 1)
-            self.set_attr("n_levels", levels)
-            self.set_attr("count_width", bits_for_range(0, levels)[0])
-            self.add_output_variable([mh], precision=_integer_precision(IntegerPrecisionType, 0, levels))
-            self.add_weights_variable(
-                name="thresholds",
-                var_name="t{index}",
-                type_name="thr{index}_t",
-                precision=_integer_precision(IntegerPrecisionType, 0, mw + 1),
-                data=t,
-            )
+            _add_mvu_output(self, [mh], (0, mw), (-mw, mw), mh, thr_range=(0, mw + 1))
 
     def _code_range(layer) -> tuple[int, int]:
         """Incoming code range: the input type's range, narrowed by the ``in_hi`` attribute (the
@@ -282,40 +294,13 @@ def _make_layer_classes() -> dict[str, type]:
             raise EmitError(f"layer {layer.name!r}: expects unsigned codes, but the input type holds [{lo}, {hi}]")
         return lo, hi
 
-    def _add_thresholds(layer, t, lo: int, hi: int, n_units: int, index_name="thr{index}_t"):
-        t = np.asarray(t, dtype=np.int64)
-        if t.ndim != 2 or t.shape[0] != n_units or t.shape[1] < 1:
-            raise EmitError(f"layer {layer.name!r}: thresholds must have shape ({n_units}, L>=1), got {t.shape}")
-        # v in [lo, hi]: T <= lo is always on, T >= hi + 1 always off
-        t = np.clip(t, lo, hi + 1)
-        layer.add_weights_variable(
-            name="thresholds",
-            var_name="t{index}",
-            type_name=index_name,
-            precision=_integer_precision(IntegerPrecisionType, int(t.min()), int(t.max())),
-            data=t,
-        )
-        layer.set_attr("thr_width", bits_for_range(int(t.min()), int(t.max()))[0])
-        return int(t.shape[1])
-
     class HwBnnIntDense(Layer):
         """Integer matrix-vector unit (hw_bnn IntDenseLayer): fused thresholds or the accumulator."""
 
-        _expected_attributes = [
-            Attribute("n_in"),
-            Attribute("n_out"),
-            Attribute("n_levels"),
-            ConfigurableAttribute("reuse_factor", default=1),
-            WeightAttribute("weight"),
-            TypeAttribute("weight"),
-        ]
+        _expected_attributes = _mvu_attributes(Attribute("n_in"), Attribute("n_out"))
 
         def initialize(self):
-            inp = self.get_input_variable()
-            mw, mh = int(self.get_attr("n_in")), int(self.get_attr("n_out"))
-            n_in = int(np.prod(inp.shape))
-            if n_in != mw:
-                raise EmitError(f"layer {self.name!r}: fan-in MW={mw} but the input has {n_in} values")
+            mw, mh = _dense_shape(self)
             _, hi = _code_range(self)
             w = np.asarray(self.get_attr("weight_data"))
             if w.shape != (mw, mh) or not np.issubdtype(w.dtype, np.integer):
@@ -324,23 +309,8 @@ def _make_layer_classes() -> dict[str, type]:
             acc_lo, acc_hi = int_acc_range(w, hi)
             self.set_attr("acc_type", int_precision_str(acc_lo, acc_hi))
             self.set_attr("acc_width", bits_for_range(acc_lo, acc_hi)[0])
-            self.add_weights_variable(
-                name="weight",
-                var_name="w{index}",
-                type_name="wint{index}_t",
-                precision=_integer_precision(IntegerPrecisionType, int(w.min(initial=0)), int(w.max(initial=0))),
-                data=np.ascontiguousarray(w.T),
-            )
-            t = self.get_attr("thresholds_data")
-            if t is None:
-                self.set_attr("n_levels", 0)
-                self.set_attr("count_width", 1)
-                self.add_output_variable([mh], precision=_integer_precision(IntegerPrecisionType, acc_lo, acc_hi))
-                return
-            levels = _add_thresholds(self, t, acc_lo, acc_hi, mh)
-            self.set_attr("n_levels", levels)
-            self.set_attr("count_width", bits_for_range(0, levels)[0])
-            self.add_output_variable([mh], precision=_integer_precision(IntegerPrecisionType, 0, levels))
+            _add_int_weights(self, w)
+            _add_mvu_output(self, [mh], (acc_lo, acc_hi), (acc_lo, acc_hi), mh)
 
     def _image_input(layer) -> tuple[int, int, int]:
         shape = tuple(int(v) for v in layer.get_input_variable().shape)
@@ -352,21 +322,10 @@ def _make_layer_classes() -> dict[str, type]:
     class HwBnnConv(Layer):
         """Sliding window + XNOR or integer MVU over an NHWC pixel stream (hw_bnn ConvLayer)."""
 
-        _expected_attributes = [
-            Attribute("in_h"),
-            Attribute("in_w"),
-            Attribute("n_chan"),
-            Attribute("n_filt"),
-            Attribute("kernel"),
-            Attribute("stride"),
-            Attribute("pad"),
-            Attribute("pad_value"),
+        _expected_attributes = _mvu_attributes(
+            *(Attribute(a) for a in ("in_h", "in_w", "n_chan", "n_filt", "kernel", "stride", "pad", "pad_value")),
             Attribute("xnor", value_type=bool),
-            Attribute("n_levels"),
-            ConfigurableAttribute("reuse_factor", default=1),
-            WeightAttribute("weight"),
-            TypeAttribute("weight"),
-        ]
+        )
 
         def initialize(self):
             h, w_, c = _image_input(self)
@@ -397,14 +356,8 @@ def _make_layer_classes() -> dict[str, type]:
                 self.set_attr("word_bits", bits)
                 self.set_attr("pix_words", words)
                 self.set_attr("win_words", k * k * words)
-                packed = pack_xnor_conv_weights(w, k, c)
-                self.add_weights_variable(
-                    name="weight",
-                    var_name="w{index}",
-                    type_name="wword{index}_t",
-                    precision=IntegerPrecisionType(width=bits, signed=False),
-                    data=packed,
-                )
+                word = IntegerPrecisionType(width=bits, signed=False)
+                _add_weights(self, "weight", "wword{index}_t", word, pack_xnor_conv_weights(w, k, c))
                 self.set_attr("word_type", int_type_str(bits, False))
                 cmp_lo, cmp_hi = 0, n_k  # thresholds act on the popcount
                 acc_lo, acc_hi = -n_k, n_k
@@ -418,26 +371,10 @@ def _make_layer_classes() -> dict[str, type]:
                 self.set_attr("pop_width", 1)
                 acc_lo, acc_hi = int_acc_range(w, hi)
                 cmp_lo, cmp_hi = acc_lo, acc_hi
-                self.add_weights_variable(
-                    name="weight",
-                    var_name="w{index}",
-                    type_name="wint{index}_t",
-                    precision=_integer_precision(IntegerPrecisionType, int(w.min(initial=0)), int(w.max(initial=0))),
-                    data=np.ascontiguousarray(w.T),  # w[f * K + i] = W[i, f]
-                )
+                _add_int_weights(self, w)  # w[f * K + i] = W[i, f]
             self.set_attr("acc_type", int_precision_str(acc_lo, acc_hi))
             self.set_attr("acc_width", bits_for_range(acc_lo, acc_hi)[0])
-            t = self.get_attr("thresholds_data")
-            if t is None:
-                self.set_attr("n_levels", 0)
-                self.set_attr("count_width", 1)
-                out_prec = _integer_precision(IntegerPrecisionType, acc_lo, acc_hi)
-            else:
-                levels = _add_thresholds(self, t, cmp_lo, cmp_hi, n_filt)
-                self.set_attr("n_levels", levels)
-                self.set_attr("count_width", bits_for_range(0, levels)[0])
-                out_prec = _integer_precision(IntegerPrecisionType, 0, levels)
-            self.add_output_variable([out_h, out_w, n_filt], precision=out_prec)
+            _add_mvu_output(self, [out_h, out_w, n_filt], (cmp_lo, cmp_hi), (acc_lo, acc_hi), n_filt)
 
     class HwBnnMaxPool(Layer):
         """Max pooling of codes over an NHWC pixel stream (hw_bnn MaxPoolLayer)."""
@@ -482,172 +419,115 @@ def _make_layer_classes() -> dict[str, type]:
 # --------------------------------------------------------------------------------------------
 # templates
 
-_THRESHOLD_CONFIG = """struct config{index} : hw_bnn_hls::multithreshold_config {{
-    static const unsigned n_in = {n_in};
-    static const unsigned n_chan = {n_chan};
-    static const unsigned n_levels = {n_levels};
-    static const bool shared = {shared};
-    static const unsigned n_thr = {n_thr};
-    static const unsigned reuse_factor = {reuse};
-    static const unsigned n_pe = {n_pe};
-    static const unsigned n_fold = {n_fold};
-    typedef {thr_t} thr_t;
-    typedef ap_uint<{count_width}> count_t;
-    typedef {cmp_type} cmp_t;
-}};
-"""
 
-_THRESHOLD_CALL = "hw_bnn_hls::multithreshold<{input_t}, {output_t}, {config}>({input}, {output}, {thr});"
-
-_XNOR_CONFIG = """struct config{index} : hw_bnn_hls::xnor_dense_config {{
-    static const unsigned n_in = {n_in};
-    static const unsigned n_out = {n_out};
-    static const unsigned n_levels = {n_levels};
-    static const unsigned n_weights = {n_weights};
-    static const unsigned n_thr = {n_thr};
-    static const unsigned reuse_factor = {reuse};
-    static const unsigned n_pe = {n_pe};
-    static const unsigned n_fold = {n_fold};
-    typedef {weight_t} weight_t;
-{thr_typedef}    typedef ap_uint<{pop_width}> pop_t;
-    typedef ap_uint<{count_width}> count_t;
-    typedef ap_int<{acc_width}> accum_t;
-}};
-"""
-
-_XNOR_THR_CALL = "hw_bnn_hls::xnor_dense_thr<{input_t}, {output_t}, {config}>({input}, {output}, {w}, {thr});"
-_XNOR_ACC_CALL = "hw_bnn_hls::xnor_dense_acc<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
-
-_INT_DENSE_CONFIG = """struct config{index} : hw_bnn_hls::int_dense_config {{
-    static const unsigned n_in = {n_in};
-    static const unsigned n_out = {n_out};
-    static const unsigned n_levels = {n_levels};
-    static const unsigned n_weights = {n_weights};
-    static const unsigned n_thr = {n_thr};
-    static const unsigned reuse_factor = {reuse};
-    static const unsigned n_pe = {n_pe};
-    static const unsigned n_fold = {n_fold};
-    typedef {weight_t} weight_t;
-    typedef {thr_t} thr_t;
-    typedef {acc_type} accum_t;
-    typedef ap_uint<{count_width}> count_t;
-}};
-"""
-
-_INT_THR_CALL = "hw_bnn_hls::int_dense_thr<{input_t}, {output_t}, {config}>({input}, {output}, {w}, {thr});"
-_INT_ACC_CALL = "hw_bnn_hls::int_dense_acc<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
-
-_CONV_CONFIG = """struct config{index} : hw_bnn_hls::conv_config {{
-    static const unsigned in_h = {in_h}, in_w = {in_w}, n_chan = {n_chan};
-    static const unsigned out_h = {out_h}, out_w = {out_w}, n_filt = {n_filt};
-    static const unsigned kernel = {kernel}, stride = {stride}, pad = {pad};
-    static const unsigned pad_value = {pad_value};
-    static const bool xnor = {xnor_cpp};
-    static const unsigned n_levels = {n_levels};
-    static const unsigned n_k = {n_k};
-    static const unsigned word_bits = {word_bits};
-    static const unsigned pix_words = {pix_words};
-    static const unsigned win_words = {win_words};
-    static const unsigned n_weights = {n_weights};
-    static const unsigned n_thr = {n_thr};
-    static const unsigned reuse_factor = {reuse};
-    static const unsigned n_pe = {n_pe};
-    static const unsigned n_fold = {n_fold};
-    typedef {word_type} word_t;
-    typedef {weight_t} weight_t;
-    typedef {thr_t} thr_t;
-    typedef ap_uint<{pop_width}> pop_t;
-    typedef {acc_type} accum_t;
-    typedef ap_uint<{count_width}> count_t;
-}};
-"""
-
-_CONV_THR_CALL = "hw_bnn_hls::conv_thr<{input_t}, {output_t}, {config}>({input}, {output}, {w}, {thr});"
-_CONV_ACC_CALL = "hw_bnn_hls::conv_acc<{input_t}, {output_t}, {config}>({input}, {output}, {w});"
-
-_MAXPOOL_CONFIG = """struct config{index} : hw_bnn_hls::maxpool_config {{
-    static const unsigned in_h = {in_h}, in_w = {in_w}, n_chan = {n_chan};
-    static const unsigned out_h = {out_h}, out_w = {out_w};
-    static const unsigned kernel = {kernel}, stride = {stride};
-}};
-"""
-_MAXPOOL_CALL = "hw_bnn_hls::maxpool<{input_t}, {output_t}, {config}>({input}, {output});"
-
-_FLATTEN_CONFIG = """struct config{index} : hw_bnn_hls::flatten_config {{
-    static const unsigned in_h = {in_h}, in_w = {in_w}, n_chan = {n_chan};
-    static const unsigned n_out = {n_out};
-}};
-"""
-_FLATTEN_CALL = "hw_bnn_hls::flatten<{input_t}, {output_t}, {config}>({input}, {output});"
-
-_TEMPLATE_CLASSES: list[type] = []
+def _config_struct(base: str, *members: str) -> str:
+    """``struct config{index} : hw_bnn_hls::<base> { <members> };`` as a ``str.format`` template."""
+    body = "".join(f"    {m}\n" for m in members)
+    return f"struct config{{index}} : {CPP_NAMESPACE}::{base} {{{{\n{body}}}}};\n"
 
 
-def _make_templates() -> list[type]:
-    if _TEMPLATE_CLASSES:
-        return _TEMPLATE_CLASSES
+def _unsigned(*names: str) -> str:
+    """One ``static const unsigned`` member line; each name takes the format field of that name."""
+    return "static const unsigned " + ", ".join(f"{n} = {{{n}}}" for n in names) + ";"
 
-    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
-    classes = _make_layer_classes()
-    Thr, Xnor = classes[THRESHOLD_KIND], classes[XNOR_DENSE_KIND]
+def _call(kernel: str, *args: str) -> str:
+    """A kernel call template: ``hw_bnn_hls::<kernel><input_t, output_t, config>(input, output, <args>);``."""
+    extra = "".join(f", {{{a}}}" for a in args)
+    return f"{CPP_NAMESPACE}::{kernel}<{{input_t}}, {{output_t}}, {{config}}>({{input}}, {{output}}{extra});"
 
-    class HwBnnThresholdConfigTemplate(LayerConfigTemplate):
-        def __init__(self):
-            super().__init__(Thr)
-            self.template = _THRESHOLD_CONFIG
 
-        def format(self, node):
-            params = self._default_config_params(node)
-            thr = node.get_weights("thresholds")
-            params["n_thr"] = thr.data_length
-            params["thr_t"] = thr.type.name
-            params["n_pe"], params["n_fold"] = fold(node.get_attr("n_in"), node.get_attr("reuse_factor"))
-            return self.template.format(**params)
+# ReuseFactor folding, and the members every matrix-vector unit (XNOR / integer dense, conv) shares
+_FOLD = ("static const unsigned reuse_factor = {reuse};", _unsigned("n_pe"), _unsigned("n_fold"))
+_MVU_SIZES = (_unsigned("n_levels"), _unsigned("n_weights"), _unsigned("n_thr")) + _FOLD
+_MVU_TYPES = ("typedef {weight_t} weight_t;", "typedef {thr_t} thr_t;")
+_COUNT_T = "typedef ap_uint<{count_width}> count_t;"
 
-    class HwBnnThresholdFunctionTemplate(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(Thr, include_header=[INCLUDE])
-            self.template = _THRESHOLD_CALL
+_THRESHOLD_CONFIG = _config_struct(
+    "multithreshold_config",
+    _unsigned("n_in"),
+    _unsigned("n_chan"),
+    _unsigned("n_levels"),
+    "static const bool shared = {shared};",
+    _unsigned("n_thr"),
+    *_FOLD,
+    "typedef {thr_t} thr_t;",
+    _COUNT_T,
+    "typedef {cmp_type} cmp_t;",
+)
 
-        def format(self, node):
-            params = self._default_function_params(node)
-            params["thr"] = node.get_weights("thresholds").name
-            return self.template.format(**params)
+_XNOR_CONFIG = _config_struct(
+    "xnor_dense_config",
+    _unsigned("n_in"),
+    _unsigned("n_out"),
+    *_MVU_SIZES,
+    *_MVU_TYPES,
+    "typedef ap_uint<{pop_width}> pop_t;",
+    _COUNT_T,
+    "typedef ap_int<{acc_width}> accum_t;",
+)
 
-    class HwBnnXnorDenseConfigTemplate(LayerConfigTemplate):
-        def __init__(self):
-            super().__init__(Xnor)
-            self.template = _XNOR_CONFIG
+_INT_DENSE_CONFIG = _config_struct(
+    "int_dense_config",
+    _unsigned("n_in"),
+    _unsigned("n_out"),
+    *_MVU_SIZES,
+    *_MVU_TYPES,
+    "typedef {acc_type} accum_t;",
+    _COUNT_T,
+)
 
-        def format(self, node):
-            params = self._default_config_params(node)
-            w = node.get_weights("weight")
-            params["n_weights"] = w.data_length
-            params["weight_t"] = w.type.name
-            if node.get_attr("n_levels") > 0:
-                thr = node.get_weights("thresholds")
-                params["n_thr"] = thr.data_length
-                params["thr_typedef"] = f"    typedef {thr.type.name} thr_t;\n"
-            else:
-                params["n_thr"] = 1
-                params["thr_typedef"] = ""
-            params["n_pe"], params["n_fold"] = fold(node.get_attr("n_out"), node.get_attr("reuse_factor"))
-            return self.template.format(**params)
+_CONV_CONFIG = _config_struct(
+    "conv_config",
+    _unsigned("in_h", "in_w", "n_chan"),
+    _unsigned("out_h", "out_w", "n_filt"),
+    _unsigned("kernel", "stride", "pad"),
+    _unsigned("pad_value"),
+    "static const bool xnor = {xnor_cpp};",
+    _unsigned("n_k"),
+    _unsigned("word_bits"),
+    _unsigned("pix_words"),
+    _unsigned("win_words"),
+    *_MVU_SIZES,
+    "typedef {word_type} word_t;",
+    *_MVU_TYPES,
+    "typedef ap_uint<{pop_width}> pop_t;",
+    "typedef {acc_type} accum_t;",
+    _COUNT_T,
+)
 
-    class HwBnnXnorDenseFunctionTemplate(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(Xnor, include_header=[INCLUDE])
+_MAXPOOL_CONFIG = _config_struct(
+    "maxpool_config",
+    _unsigned("in_h", "in_w", "n_chan"),
+    _unsigned("out_h", "out_w"),
+    _unsigned("kernel", "stride"),
+)
 
-        def format(self, node):
-            params = self._default_function_params(node)
-            params["w"] = node.get_weights("weight").name
-            if node.get_attr("n_levels") > 0:
-                params["thr"] = node.get_weights("thresholds").name
-                return _XNOR_THR_CALL.format(**params)
-            return _XNOR_ACC_CALL.format(**params)
+_FLATTEN_CONFIG = _config_struct("flatten_config", _unsigned("in_h", "in_w", "n_chan"), _unsigned("n_out"))
 
-    def _mvu_params(node, params, n_units):
+_THRESHOLD_CALL = _call("multithreshold", "thr")
+_XNOR_THR_CALL, _XNOR_ACC_CALL = _call("xnor_dense_thr", "w", "thr"), _call("xnor_dense_acc", "w")
+_INT_THR_CALL, _INT_ACC_CALL = _call("int_dense_thr", "w", "thr"), _call("int_dense_acc", "w")
+_CONV_THR_CALL, _CONV_ACC_CALL = _call("conv_thr", "w", "thr"), _call("conv_acc", "w")
+_MAXPOOL_CALL = _call("maxpool")
+_FLATTEN_CALL = _call("flatten")
+
+
+# config entries computed from a node (added to hls4ml's default config parameters)
+
+
+def _threshold_params(node, params):
+    thr = node.get_weights("thresholds")
+    params["n_thr"] = thr.data_length
+    params["thr_t"] = thr.type.name
+    params["n_pe"], params["n_fold"] = fold(node.get_attr("n_in"), node.get_attr("reuse_factor"))
+
+
+def _mvu_params(units_attr: str):
+    """Weights, thresholds (a one-entry ap_uint<1> placeholder for accumulator outputs) and the
+    folding over the ``units_attr`` units of a matrix-vector layer."""
+
+    def params_of(node, params):
         w = node.get_weights("weight")
         params["n_weights"] = w.data_length
         params["weight_t"] = w.type.name
@@ -658,100 +538,83 @@ def _make_templates() -> list[type]:
         else:
             params["n_thr"] = 1
             params["thr_t"] = "ap_uint<1>"
-        params["n_pe"], params["n_fold"] = fold(n_units, node.get_attr("reuse_factor"))
-        return params
+        params["n_pe"], params["n_fold"] = fold(node.get_attr(units_attr), node.get_attr("reuse_factor"))
+        params["xnor_cpp"] = "true" if node.get_attr("xnor", False) else "false"
 
-    def _mvu_call(node, params, thr_call, acc_call):
+    return params_of
+
+
+# function calls of a node
+
+
+def _plain_call(call: str):
+    return lambda node, params: call.format(**params)
+
+
+def _threshold_call(node, params):
+    return _THRESHOLD_CALL.format(thr=node.get_weights("thresholds").name, **params)
+
+
+def _mvu_call(thr_call: str, acc_call: str):
+    """Weights and thresholds (``thr_call``), or weights only for accumulator outputs (``acc_call``)."""
+
+    def call(node, params):
         params["w"] = node.get_weights("weight").name
         if node.get_attr("n_levels") > 0:
             params["thr"] = node.get_weights("thresholds").name
             return thr_call.format(**params)
         return acc_call.format(**params)
 
-    IntDense, Conv = classes[INT_DENSE_KIND], classes[CONV_KIND]
-    MaxPool, Flatten = classes[MAXPOOL_KIND], classes[FLATTEN_KIND]
+    return call
 
-    class HwBnnIntDenseConfigTemplate(LayerConfigTemplate):
-        def __init__(self):
-            super().__init__(IntDense)
-            self.template = _INT_DENSE_CONFIG
 
-        def format(self, node):
-            params = _mvu_params(node, self._default_config_params(node), node.get_attr("n_out"))
-            return self.template.format(**params)
+_TEMPLATE_CLASSES: list[type] = []
 
-    class HwBnnIntDenseFunctionTemplate(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(IntDense, include_header=[INCLUDE])
 
-        def format(self, node):
-            return _mvu_call(node, self._default_function_params(node), _INT_THR_CALL, _INT_ACC_CALL)
+def _make_templates() -> list[type]:
+    if _TEMPLATE_CLASSES:
+        return _TEMPLATE_CLASSES
 
-    class HwBnnConvConfigTemplate(LayerConfigTemplate):
-        def __init__(self):
-            super().__init__(Conv)
-            self.template = _CONV_CONFIG
+    from hls4ml.backends.template import FunctionCallTemplate, LayerConfigTemplate
 
-        def format(self, node):
-            params = _mvu_params(node, self._default_config_params(node), node.get_attr("n_filt"))
-            params["xnor_cpp"] = "true" if node.get_attr("xnor") else "false"
-            return self.template.format(**params)
+    def template_pair(layer_cls, config: str, config_params, call) -> list[type]:
+        """The config template (``config`` formatted with hls4ml's default parameters, updated by
+        ``config_params(node, params)`` when given) and the function-call template (``call(node,
+        params)``) of one layer class; hls4ml names them after the layer class."""
 
-    class HwBnnConvFunctionTemplate(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(Conv, include_header=[INCLUDE])
+        class ConfigTemplate(LayerConfigTemplate):
+            def __init__(self):
+                super().__init__(layer_cls)
+                self.template = config
 
-        def format(self, node):
-            return _mvu_call(node, self._default_function_params(node), _CONV_THR_CALL, _CONV_ACC_CALL)
+            def format(self, node):
+                params = self._default_config_params(node)
+                if config_params is not None:
+                    config_params(node, params)
+                return self.template.format(**params)
 
-    class HwBnnMaxPoolConfigTemplate(LayerConfigTemplate):
-        def __init__(self):
-            super().__init__(MaxPool)
-            self.template = _MAXPOOL_CONFIG
+        class FunctionTemplate(FunctionCallTemplate):
+            def __init__(self):
+                super().__init__(layer_cls, include_header=[INCLUDE])
 
-        def format(self, node):
-            return self.template.format(**self._default_config_params(node))
+            def format(self, node):
+                return call(node, self._default_function_params(node))
 
-    class HwBnnMaxPoolFunctionTemplate(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(MaxPool, include_header=[INCLUDE])
-            self.template = _MAXPOOL_CALL
+        for cls, suffix in ((ConfigTemplate, "ConfigTemplate"), (FunctionTemplate, "FunctionTemplate")):
+            cls.__name__ = cls.__qualname__ = f"{layer_cls.__name__}{suffix}"
+        return [ConfigTemplate, FunctionTemplate]
 
-        def format(self, node):
-            return self.template.format(**self._default_function_params(node))
-
-    class HwBnnFlattenConfigTemplate(LayerConfigTemplate):
-        def __init__(self):
-            super().__init__(Flatten)
-            self.template = _FLATTEN_CONFIG
-
-        def format(self, node):
-            return self.template.format(**self._default_config_params(node))
-
-    class HwBnnFlattenFunctionTemplate(FunctionCallTemplate):
-        def __init__(self):
-            super().__init__(Flatten, include_header=[INCLUDE])
-            self.template = _FLATTEN_CALL
-
-        def format(self, node):
-            return self.template.format(**self._default_function_params(node))
-
-    _TEMPLATE_CLASSES.extend(
-        [
-            HwBnnThresholdConfigTemplate,
-            HwBnnThresholdFunctionTemplate,
-            HwBnnXnorDenseConfigTemplate,
-            HwBnnXnorDenseFunctionTemplate,
-            HwBnnIntDenseConfigTemplate,
-            HwBnnIntDenseFunctionTemplate,
-            HwBnnConvConfigTemplate,
-            HwBnnConvFunctionTemplate,
-            HwBnnMaxPoolConfigTemplate,
-            HwBnnMaxPoolFunctionTemplate,
-            HwBnnFlattenConfigTemplate,
-            HwBnnFlattenFunctionTemplate,
-        ]
-    )
+    classes = _make_layer_classes()
+    specs = [
+        (THRESHOLD_KIND, _THRESHOLD_CONFIG, _threshold_params, _threshold_call),
+        (XNOR_DENSE_KIND, _XNOR_CONFIG, _mvu_params("n_out"), _mvu_call(_XNOR_THR_CALL, _XNOR_ACC_CALL)),
+        (INT_DENSE_KIND, _INT_DENSE_CONFIG, _mvu_params("n_out"), _mvu_call(_INT_THR_CALL, _INT_ACC_CALL)),
+        (CONV_KIND, _CONV_CONFIG, _mvu_params("n_filt"), _mvu_call(_CONV_THR_CALL, _CONV_ACC_CALL)),
+        (MAXPOOL_KIND, _MAXPOOL_CONFIG, None, _plain_call(_MAXPOOL_CALL)),
+        (FLATTEN_KIND, _FLATTEN_CONFIG, None, _plain_call(_FLATTEN_CALL)),
+    ]
+    for kind, config, config_params, call in specs:
+        _TEMPLATE_CLASSES.extend(template_pair(classes[kind], config, config_params, call))
     return _TEMPLATE_CLASSES
 
 
