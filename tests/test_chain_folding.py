@@ -60,27 +60,30 @@ def _monotone_kind(codes: np.ndarray) -> str:
 
 
 @settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps=st.lists(step, min_size=1, max_size=4), q=quantizer)
-def test_chain_on_the_integer_input_folds_exactly_or_is_refused(steps, q):
-    """Source: the 8-bit input itself (every value enumerable).  A non-decreasing chain must fold
-    to thresholds equal to the chain on all 256 values; otherwise (the input cannot be negated)
-    compile must refuse, naming the quantizer node and a channel."""
+@given(steps=st.lists(step, min_size=1, max_size=4), q=quantizer, dtype=st.sampled_from(["UINT8", "INT8", "UINT4", "INT12"]))
+def test_chain_on_the_integer_input_folds_exactly_or_is_refused(steps, q, dtype):
+    """Source: the integer input itself (every value of its range enumerable).  A
+    non-decreasing chain must fold to thresholds equal to the chain on every value; otherwise
+    (the input cannot be negated) compile must refuse, naming the quantizer node and a channel."""
+    from qonnx.core.datatype import DataType
+
     b = GraphBuilder()
     out = _quant(b, _chain(b, "x", steps, (1, C)), q)
     m = b.model("x", [1, C], out)
-    xs = np.tile(np.arange(256, dtype=np.float32)[:, None], (1, C))
+    lo, hi = int(DataType[dtype].min()), int(DataType[dtype].max())
+    xs = np.tile(np.arange(lo, hi + 1, dtype=np.float32)[:, None], (1, C))
     ref = run_qonnx(m, xs)
     codes = np.stack([np.unique(ref[:, c], return_inverse=True)[1] for c in range(C)], axis=1)
     kind = _monotone_kind(codes)
     event(kind)
     if kind == "up":
-        folded = compile_model(m)
+        folded = compile_model(m, input_dtype=dtype)
         got = run_qonnx(folded, xs)
         bad = np.argwhere(got != ref)
         assert len(bad) == 0, f"{len(bad)} mismatches, first at input {bad[0][0]} channel {bad[0][1]}"
     else:
         with pytest.raises(CompileError) as e:
-            compile_model(m)
+            compile_model(m, input_dtype=dtype)
         assert "Quant" in str(e.value) and "channel" in str(e.value)
 
 
