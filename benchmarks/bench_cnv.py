@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_mlp import best_of
+from bench_mlp import best_of, ensure_build
 
 
 def gemm_shapes(golden) -> list[tuple[int, int, int]]:
