@@ -109,9 +109,7 @@ def run(args) -> int:
     from hw_bnn import flow
 
     if args.command == "models":
-        from hw_bnn.models import available_models, load_recipe
-
-        from hw_bnn.models import parse_conv_spec
+        from hw_bnn.models import available_models, load_recipe, parse_conv_spec
 
         for name in available_models():
             r = load_recipe(name)
