@@ -379,11 +379,11 @@ class FoldWeightQuantizers(Transformation):
             if q.op_type == "BipolarQuant":
                 w_int, dt = np.where(w >= 0, 1.0, -1.0).astype(np.float32), "BIPOLAR"
             else:
-                _levels, code, _, _, _ = _quantizer_levels_weights(model, q)
+                qmin, qmax = _weight_levels(model, q)
                 z = _scalar(model, q.input[2], q)
                 if z != 0:
                     raise CompileError(f"node {q.name} (Quant on weights): zero point {z:g}; symmetric weights (zero point 0) are required")
-                w_int = code(w / s).astype(np.float32)
+                w_int = np.clip(np.round(w / s), qmin, qmax).astype(np.float32)
                 dt = _int_dtype(int(w_int.min(initial=0)), int(w_int.max(initial=0)))
             name = _add_const(model, f"{lin.name}_weights", w_int, dt)
             lin.input[1] = name
@@ -406,18 +406,17 @@ class FoldWeightQuantizers(Transformation):
         return model, False
 
 
-def _quantizer_levels_weights(model: ModelWrapper, q):
-    """Integer-level function of a weight Quant: ``v -> clip(round(v)) in [qmin, qmax]``
-    (applied to ``w / s``)."""
+def _weight_levels(model: ModelWrapper, q) -> tuple[int, int]:
+    """Integer range ``[qmin, qmax]`` of a weight Quant node (its bit width, signed, narrow)."""
     b = _scalar(model, q.input[3], q)
     attrs = _attrs(q)
     signed, narrow = int(attrs.get("signed", 1)), int(attrs.get("narrow", 0))
     if b != int(b) or b < 1:
         raise CompileError(f"node {q.name} (Quant): bit width {b} must be a positive integer")
     b = int(b)
-    qmin = -(2 ** (b - 1)) + narrow if signed else 0
-    qmax = 2 ** (b - 1) - 1 if signed else 2**b - 1 - narrow
-    return qmax - qmin, (lambda v: np.clip(np.round(v), qmin, qmax)), 1.0, 0.0, None
+    if signed:
+        return -(2 ** (b - 1)) + narrow, 2 ** (b - 1) - 1
+    return 0, 2**b - 1 - narrow
 
 
 class FoldQuantizerChains(Transformation):
