@@ -355,6 +355,10 @@ class CheckSupportedOps(Transformation):
                 _spatial_pad(model, n)
             elif n.op_type == "Flatten" and int(a.get("axis", 1)) != 1:
                 raise CompileError(f"node {n.name} (Flatten): only axis=1 is supported")
+            elif n.op_type == "Reshape":
+                shape = model.get_initializer(n.input[1])
+                if shape is None or shape.size != 2:
+                    raise CompileError(f"node {n.name} (Reshape): only a flatten to (N, features) is supported")
         return model, False
 
 
