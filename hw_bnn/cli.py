@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
 
     sub.add_parser("models", help="list the model recipes in models/")
+    p = sub.add_parser(
+        "zoo", help="every network: weights, weight memory, binary and integer MACs, recorded accuracy"
+    )
+    p.add_argument("names", nargs="*", help="recipes to show (default: all in models/)")
+    p.add_argument("--layers", action="store_true", help="also list each layer")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return ap
 
 
@@ -117,6 +123,14 @@ def run(args) -> int:
             conv = " ".join(f"c{c[1]}" + (f"/s{c[3]}" if c[3] > 1 else "") if c[0] == "conv" else "M" for c in convs)
             layers = (f"conv=[{conv}]  " if conv else "") + f"hidden={r.hidden}"
             print(f"{name:18s} {r.arch:4s} w{r.weight_bits}a{r.act_bits}  {layers}  dataset={r.dataset}")
+        return 0
+    if args.command == "zoo":
+        import json
+
+        from hw_bnn.zoo import render, zoo
+
+        rows = zoo(args.names or None)
+        print(json.dumps(rows, indent=2) if args.json else render(rows, layers=args.layers))
         return 0
     cfg = _config(args)
     if args.command in ("flow", "train") and not args.model and not (Path(args.out) / "flow.json").exists():

@@ -151,6 +151,22 @@ def load_test_split(data_dir) -> Split:
     return load_cifar10_split(data_dir, "test") if is_cifar_dir(data_dir) else load_idx_split(data_dir, "t10k")
 
 
+DATASET_IMAGE_SHAPES = {
+    "mnist5k": (1, 28, 28),
+    "digits": (1, 8, 8),
+    "mnist": (1, 28, 28),
+    "fashion-mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+}
+
+
+def dataset_image_shape(name: str) -> tuple[int, int, int]:
+    """(C, H, W) of a dataset's images, without loading it."""
+    if name not in DATASET_IMAGE_SHAPES:
+        raise HwBnnError(f"unknown dataset {name!r}; known: {', '.join(DATASET_IMAGE_SHAPES)}")
+    return DATASET_IMAGE_SHAPES[name]
+
+
 def train_val_split(name: str, val_fraction: float = 0.1, seed: int = 0, data_dir=None) -> tuple[Split, Split]:
     """Deterministic stratified train/validation split of a dataset: a built-in one, or
     ``mnist`` / ``fashion-mnist`` (IDX ``train-*`` files) / ``cifar10`` from ``data_dir``."""

@@ -56,6 +56,8 @@ class Recipe:
     train: dict = field(default_factory=dict)
     source: str = ""
     conv: list = field(default_factory=list)
+    # measured results, for `hw-bnn zoo` (not a training setting: not part of to_dict)
+    recorded: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -114,6 +116,7 @@ def load_recipe(name_or_path: str) -> Recipe:
         train=train,
         source=str(path),
         conv=list(raw.get("conv") or []),
+        recorded=dict(raw.get("recorded") or {}),
     )
     check_recipe(r, path)
     return r
