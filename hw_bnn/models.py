@@ -58,6 +58,7 @@ class Recipe:
     conv: list = field(default_factory=list)
     # measured results, for `hw-bnn zoo` (not a training setting: not part of to_dict)
     recorded: dict = field(default_factory=dict)
+    norm: str = "bn"  # bn | bkn (Batch Kalman Norm) | gn (GroupNorm, training only)
 
     def to_dict(self) -> dict:
         return {
@@ -65,6 +66,7 @@ class Recipe:
             "arch": self.arch,
             "hidden": list(self.hidden),
             "conv": copy.deepcopy(self.conv),
+            **({"norm": self.norm} if self.norm != "bn" else {}),
             "weight_bits": self.weight_bits,
             "act_bits": self.act_bits,
             "input_bits": self.input_bits,
@@ -117,6 +119,7 @@ def load_recipe(name_or_path: str) -> Recipe:
         source=str(path),
         conv=list(raw.get("conv") or []),
         recorded=dict(raw.get("recorded") or {}),
+        norm=str(raw.get("norm", "bn")),
     )
     check_recipe(r, path)
     return r
@@ -143,6 +146,8 @@ def parse_conv_spec(entry, where="recipe"):
 
 
 def check_recipe(r: Recipe, path="recipe") -> None:
+    if r.norm not in ("bn", "bkn", "gn"):
+        raise HwBnnError(f"{path}: norm {r.norm!r} is not supported (bn, bkn or gn)")
     if r.arch not in ("fc", "cnv"):
         raise HwBnnError(f"{path}: arch {r.arch!r} is not supported (supported: fc, cnv)")
     if r.weight_bits not in (1, 2) or r.act_bits not in (1, 2):
@@ -181,6 +186,8 @@ def build_model(recipe: Recipe, input_shape):
         SignedBinaryWeightPerTensorConst,
     )
     from brevitas.quant.solver import ActQuantSolver, WeightQuantSolver
+
+    from hw_bnn.layers import link_kalman_norms, make_norm
     from torch import nn
 
     if isinstance(input_shape, int):
@@ -257,7 +264,7 @@ def build_model(recipe: Recipe, input_shape):
             for h in hidden:
                 layers += [
                     QuantLinear(prev, h, bias=False, weight_quant=weight_quant),
-                    nn.BatchNorm1d(h),
+                    make_norm(recipe.norm, h, spatial=False),
                     nn.Dropout(hidden_dropout),
                     act(),
                 ]
@@ -309,7 +316,7 @@ def build_model(recipe: Recipe, input_shape):
                     conv_pad = 0
                 layers += [
                     QuantConv2d(c, out, k, stride=st, padding=conv_pad, bias=False, weight_quant=weight_quant),
-                    nn.BatchNorm2d(out),
+                    make_norm(recipe.norm, out, spatial=True),
                     act(),
                 ]
                 c, h, w = out, (h + 2 * pad - k) // st + 1, (w + 2 * pad - k) // st + 1
@@ -320,7 +327,7 @@ def build_model(recipe: Recipe, input_shape):
             head = []
             prev = c * h * w
             for n in hidden:
-                head += [QuantLinear(prev, n, bias=False, weight_quant=weight_quant), nn.BatchNorm1d(n), act()]
+                head += [QuantLinear(prev, n, bias=False, weight_quant=weight_quant), make_norm(recipe.norm, n, spatial=False), act()]
                 prev = n
             self.head = nn.Sequential(*head)
             self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=weight_quant)
@@ -337,5 +344,8 @@ def build_model(recipe: Recipe, input_shape):
 
     t = recipe.train
     if recipe.arch == "cnv":
-        return BinaryCNV(tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes)
-    return BinaryFC(int(input_shape[0]), recipe.hidden, recipe.num_classes, t["in_dropout"], t["hidden_dropout"])
+        net = BinaryCNV(tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes)
+    else:
+        net = BinaryFC(int(input_shape[0]), recipe.hidden, recipe.num_classes, t["in_dropout"], t["hidden_dropout"])
+    link_kalman_norms(net)
+    return net
