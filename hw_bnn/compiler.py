@@ -318,12 +318,13 @@ class CheckSupportedOps(Transformation):
     one group, symmetric padding; max pooling: square, no padding, floor)."""
 
     def apply(self, model):
-        for n in model.graph.node:
+        for n in model.graph.node:  # unknown ops first: they explain more than a setting does
             if n.op_type not in SUPPORTED:
                 raise CompileError(
                     f"node {n.name} (op {n.op_type}) is not supported by the hw-bnn compiler; "
                     f"supported ops: {', '.join(sorted(SUPPORTED))}"
                 )
+        for n in model.graph.node:
             a = _attrs(n)
             if n.op_type in ("Conv", "MaxPool"):
                 k = list(a.get("kernel_shape", []))
