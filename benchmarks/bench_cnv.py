@@ -16,8 +16,6 @@ Usage: python benchmarks/bench_cnv.py [--variants w1a1 w1a2 w2a2] [--images 2000
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -27,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_mlp import best_of, ensure_build
+from bench_mlp import bench_split, best_of, ensure_build
 
 
 def gemm_shapes(golden) -> list[tuple[int, int, int]]:
@@ -61,19 +59,11 @@ def main(argv=None):
 
     from hw_bnn.compiler import run_qonnx
     from hw_bnn.csim import compile_csim, csim_predict
-    from hw_bnn.data import default_test_dir, load_idx_split, train_val_split
     from hw_bnn.emit import emit_project
     from hw_bnn.golden import GoldenModel
 
-    data_dir = default_test_dir()
-    if data_dir is not None:
-        split = load_idx_split(data_dir)
-        src = f"official MNIST test set ({len(split)} images)"
-    else:
-        split, _ = train_val_split("mnist5k")
-        src = f"built-in MNIST 5k training split ({len(split)} images)"
+    split, src, data_dir = bench_split()
     x = split.inputs((1, 28, 28))[: args.images]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
     print(f"images: {len(x)} from the {src}; C-sim on the first {min(args.csim_images, len(x))}\n")
 
     rows = []

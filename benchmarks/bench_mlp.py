@@ -52,6 +52,22 @@ def ensure_build(net: str, data_dir, model: str | None = None) -> Path:
     return out
 
 
+def bench_split():
+    """The images every benchmark runs: the official MNIST test set when present, else the
+    built-in training split.  Returns (split, description) and prints the machine line."""
+    from hw_bnn.data import default_test_dir, load_idx_split, train_val_split
+
+    data_dir = default_test_dir()
+    if data_dir is not None:
+        split = load_idx_split(data_dir)
+        src = f"official MNIST test set ({len(split)} images)"
+    else:
+        split, _ = train_val_split("mnist5k")
+        src = f"built-in MNIST 5k training split ({len(split)} images)"
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
+    return split, src, data_dir
+
+
 def gemm_roofline(golden, n: int, repeat: int) -> float:
     """Seconds for float32 GEMMs of the network's shapes at batch n (same MAC count)."""
     from hw_bnn.golden import XnorDenseLayer
@@ -78,20 +94,12 @@ def main(argv=None):
 
     from hw_bnn.compiler import run_qonnx
     from hw_bnn.csim import compile_csim, csim_predict
-    from hw_bnn.data import default_test_dir, load_idx_split, train_val_split
     from hw_bnn.emit import emit_project
     from hw_bnn.golden import GoldenModel, XnorDenseLayer
 
-    data_dir = default_test_dir()
-    if data_dir is not None:
-        split = load_idx_split(data_dir)
-        src = f"official MNIST test set ({len(split)} images)"
-    else:
-        split, _ = train_val_split("mnist5k")
-        src = f"built-in MNIST 5k training split ({len(split)} images)"
+    split, src, data_dir = bench_split()
     x = split.x[: args.images]
     xf = x.astype(np.float32)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")
     print(f"images: {len(x)} from the {src}; C-sim on the first {min(args.csim_images, len(x))}\n")
 
     rows = []

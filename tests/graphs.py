@@ -76,3 +76,27 @@ def onnx_bytes(m: ModelWrapper) -> bytes:
 
 def load(data: bytes) -> ModelWrapper:
     return ModelWrapper(onnx.load_from_string(data))
+
+
+def run_generated_testbench(model, tmp_path) -> np.ndarray:
+    """Build the hls4ml project's own C++ testbench with g++, run it on its tb_data and return
+    the integer outputs it logs (skips when g++ is missing)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import pytest
+
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not available")
+    prj = Path(model.config.get_output_dir())
+    exe = tmp_path / "tb"
+    name = model.config.get_project_name()
+    cmd = [
+        "g++", "-O1", "-std=c++14", "-Ifirmware/ap_types", "-Ifirmware",
+        f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"',
+        f"{name}_test.cpp", f"firmware/{name}.cpp", "-o", str(exe),
+    ]  # fmt: skip
+    subprocess.run(cmd, cwd=prj, check=True, capture_output=True, text=True)
+    subprocess.run([str(exe)], cwd=prj, check=True, capture_output=True, text=True)
+    return np.loadtxt(prj / "tb_data" / "csim_results.log", dtype=np.int64, ndmin=2)

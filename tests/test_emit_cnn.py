@@ -19,8 +19,6 @@ channels that are always on / never on.  Every network is compiled once per sess
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +37,7 @@ from hw_bnn.golden import (
     XnorDenseLayer,
 )
 from hw_bnn.hls_ext import EmitError
+from tests.graphs import run_generated_testbench
 
 N_SAMPLES = 40
 ALWAYS_ON, NEVER_ON = 0, 1  # channels with constant outputs
@@ -452,18 +451,7 @@ def test_generated_testbench_reads_nhwc(cnn_c, tmp_path):
         x_tb, np.transpose(x[:5], (0, 2, 3, 1)).reshape(5, -1)
     )
     np.testing.assert_array_equal(y_tb, golden.run(x[:5]).reshape(5, -1))
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not available")
-    exe = tmp_path / "tb"
-    name = model.config.get_project_name()
-    cmd = [
-        "g++", "-O1", "-std=c++14", "-Ifirmware/ap_types", "-Ifirmware",
-        f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"',
-        f"{name}_test.cpp", f"firmware/{name}.cpp", "-o", str(exe),
-    ]  # fmt: skip
-    subprocess.run(cmd, cwd=prj, check=True, capture_output=True, text=True)
-    subprocess.run([str(exe)], cwd=prj, check=True, capture_output=True, text=True)
-    got = np.loadtxt(prj / "tb_data" / "csim_results.log", dtype=np.int64, ndmin=2)
+    got = run_generated_testbench(model, tmp_path)
     np.testing.assert_array_equal(got, y_tb)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from hw_bnn.csim import CsimError, compile_csim, csim_predict, csim_trace, load_
 from hw_bnn.emit import emit_project
 from hw_bnn.errors import HwBnnError
 from hw_bnn.golden import GoldenModel, ThresholdLayer, XnorDenseLayer
+from tests.graphs import run_generated_testbench
 
 N_SAMPLES = 64
 
@@ -274,18 +274,7 @@ def test_generated_testbench_reproduces_golden(net_b_vivado, tmp_path):
     y_tb = np.loadtxt(prj / "tb_data" / "tb_output_predictions.dat", dtype=np.int64, ndmin=2)
     np.testing.assert_array_equal(x_tb, x[:8])
     np.testing.assert_array_equal(y_tb, golden.run(x[:8]))
-    if shutil.which("g++") is None:
-        pytest.skip("g++ not available")
-    exe = tmp_path / "tb"
-    name = model.config.get_project_name()
-    cmd = [
-        "g++", "-O1", "-std=c++14", "-Ifirmware/ap_types", "-Ifirmware",
-        f'-DWEIGHTS_DIR="{prj / "firmware" / "weights"}"',
-        f"{name}_test.cpp", f"firmware/{name}.cpp", "-o", str(exe),
-    ]  # fmt: skip
-    subprocess.run(cmd, cwd=prj, check=True, capture_output=True, text=True)
-    subprocess.run([str(exe)], cwd=prj, check=True, capture_output=True, text=True)
-    got = np.loadtxt(prj / "tb_data" / "csim_results.log", dtype=np.int64, ndmin=2)
+    got = run_generated_testbench(model, tmp_path)
     assert_outputs_equal(got, golden, x[:8], "generated testbench")
 
 
