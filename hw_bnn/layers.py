@@ -126,3 +126,89 @@ def make_norm(kind: str, channels: int, spatial: bool) -> nn.Module:
     if kind == "gn":
         return nn.GroupNorm(min(8, channels), channels)
     raise ValueError(f"unknown norm {kind!r} (bn, bkn or gn)")
+
+
+# --------------------------------------------------------------------------------------
+# ReActNet (Liu et al. 2020; used by Liu et al. 2021, "How do Adam and training strategies
+# help BNNs optimization?") and FTBNN (Su et al. 2020) non-linearities.
+
+
+class RSign(nn.Module):
+    """ReActNet's RSign: a learnable per-channel shift before the sign.
+
+    Forward: ``b = sign(x - alpha_c)`` (``sign(0) = +1``), ``alpha`` initialised to 0.
+    Backward (the binary quantizer's clipped straight-through estimator, scale 1):
+    ``dL/dx = dL/db * 1[|x - alpha_c| <= 1]`` and ``dL/dalpha_c = -sum dL/dx`` over the
+    batch and pixels of channel ``c``.
+
+    Export: ``Sub(alpha)`` then the binary ``Quant`` -- an elementwise chain in front of a
+    quantizer, which the compiler folds into the threshold of the tensor it reads."""
+
+    def __init__(self, channels: int, quant: nn.Module):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(channels))
+        self.quant = quant
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        return self.quant(x - self.alpha.view(shape))
+
+
+class RPReLU(nn.Module):
+    """ReActNet's RPReLU: a shift, a PReLU with a learnable per-channel slope, and a shift.
+
+    Forward, channel ``c``: ``t = x - gamma_c``;
+    ``y = t + zeta_c`` if ``t > 0`` else ``beta_c * t + zeta_c``
+    (``gamma = zeta = 0``, ``beta = 0.25`` at initialisation).
+    Backward: ``dy/dx = 1[t > 0] + beta_c 1[t <= 0]``, ``dy/dgamma_c = -dy/dx``,
+    ``dy/dbeta_c = t 1[t <= 0]``, ``dy/dzeta_c = 1``.
+
+    Export: ``Sub(gamma)``, ``PRelu(beta)``, ``Add(zeta)``."""
+
+    def __init__(self, channels: int, beta_init: float = 0.25):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(channels))
+        self.beta = nn.Parameter(torch.full((channels,), float(beta_init)))
+        self.zeta = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        t = x - self.gamma.view(shape)
+        return F.prelu(t, self.beta) + self.zeta.view(shape)
+
+
+class FPReLU(nn.Module):
+    """FTBNN's fully parametric PReLU: a learnable per-channel slope on each side of zero.
+
+    Forward, channel ``c``: ``y = a_c x`` if ``x > 0`` else ``b_c x``
+    (``a = 1``, ``b = 0.25`` at initialisation, as a PReLU starts).
+    Backward: ``dy/dx = a_c 1[x > 0] + b_c 1[x <= 0]``, ``dy/da_c = x 1[x > 0]``,
+    ``dy/db_c = x 1[x <= 0]``.
+
+    Either slope may become negative while training; then the function is not monotone and
+    ``sign(FPReLU(y) - alpha)`` may be +1 on an interval only.  The compiler refuses such a
+    channel where it folds the chain into thresholds (the error names the node and the
+    channel); the fixed-point shortcut (which computes FPReLU itself) takes any slopes.
+
+    Export: ``Greater(x, 0)``, ``Mul(a)``, ``Mul(b)``, ``Where`` -- a small elementwise
+    graph over one input, which the compiler evaluates as a whole."""
+
+    def __init__(self, channels: int, pos_init: float = 1.0, neg_init: float = 0.25):
+        super().__init__()
+        self.pos = nn.Parameter(torch.full((channels,), float(pos_init)))
+        self.neg = nn.Parameter(torch.full((channels,), float(neg_init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        return torch.where(x > 0, x * self.pos.view(shape), x * self.neg.view(shape))
+
+
+def make_nonlin(kind: str, channels: int) -> nn.Module:
+    """The block non-linearity a recipe asks for: ``rprelu``, ``fprelu`` or ``none``."""
+    if kind == "rprelu":
+        return RPReLU(channels)
+    if kind == "fprelu":
+        return FPReLU(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown nonlin {kind!r} (rprelu, fprelu or none)")

@@ -40,6 +40,14 @@ TRAIN_DEFAULTS = {
     "val_fraction": 0.1,
     "in_dropout": 0.0,
     "hidden_dropout": 0.0,
+    # the AdamBNN recipe (Liu et al. 2021); see hw_bnn.train
+    "optimizer": "adam",  # adam | sgd (momentum 0.9)
+    "two_step": False,  # step 1: real weights, binary activations; step 2: binary weights too
+    "step1_epochs": 0,  # epochs of step 1 (two_step only; 0: the same as epochs)
+    "step1_weight_decay": 5e-6,  # weight decay of step 1 (step 2 uses weight_decay, normally 0)
+    "teacher": "none",  # none | float: distribution loss from a real-valued teacher of the same shape
+    "teacher_epochs": 0,  # epochs of the teacher's own training (0: the same as epochs)
+    "kd_weight": 1.0,  # loss = kd_weight * KL(teacher || student) + (1 - kd_weight) * cross-entropy
 }
 
 
@@ -59,6 +67,7 @@ class Recipe:
     # measured results, for `hw-bnn zoo` (not a training setting: not part of to_dict)
     recorded: dict = field(default_factory=dict)
     norm: str = "bn"  # bn | bkn (Batch Kalman Norm) | gn (GroupNorm, training only)
+    nonlin: str = "none"  # reactnet only: rprelu | fprelu | none (the block non-linearity)
 
     def to_dict(self) -> dict:
         return {
@@ -67,6 +76,7 @@ class Recipe:
             "hidden": list(self.hidden),
             "conv": copy.deepcopy(self.conv),
             **({"norm": self.norm} if self.norm != "bn" else {}),
+            **({"nonlin": self.nonlin} if self.nonlin != "none" else {}),
             "weight_bits": self.weight_bits,
             "act_bits": self.act_bits,
             "input_bits": self.input_bits,
@@ -120,13 +130,17 @@ def load_recipe(name_or_path: str) -> Recipe:
         conv=list(raw.get("conv") or []),
         recorded=dict(raw.get("recorded") or {}),
         norm=str(raw.get("norm", "bn")),
+        nonlin=str(raw.get("nonlin", "none")),
     )
     check_recipe(r, path)
     return r
 
 
 def parse_conv_spec(entry, where="recipe"):
-    """One ``conv`` entry -> ``("conv", out, kernel, stride, pad)`` or ``("pool", kernel, stride)``."""
+    """One ``conv`` entry -> ``("conv", out, kernel, stride, pad)``, ``("pool", kernel, stride)``
+    or (``reactnet`` only) ``("res",)`` for ``R``, a residual block."""
+    if entry == "R":
+        return ("res",)
     if isinstance(entry, str):
         m = re.fullmatch(r"M(?:(\d+)s(\d+))?", entry.strip())
         if not m:
@@ -148,8 +162,10 @@ def parse_conv_spec(entry, where="recipe"):
 def check_recipe(r: Recipe, path="recipe") -> None:
     if r.norm not in ("bn", "bkn", "gn"):
         raise HwBnnError(f"{path}: norm {r.norm!r} is not supported (bn, bkn or gn)")
-    if r.arch not in ("fc", "cnv"):
-        raise HwBnnError(f"{path}: arch {r.arch!r} is not supported (supported: fc, cnv)")
+    if r.arch not in ("fc", "cnv", "reactnet"):
+        raise HwBnnError(f"{path}: arch {r.arch!r} is not supported (supported: fc, cnv, reactnet)")
+    if r.nonlin not in ("none", "rprelu", "fprelu") or (r.nonlin != "none" and r.arch != "reactnet"):
+        raise HwBnnError(f"{path}: nonlin {r.nonlin!r}: rprelu, fprelu or none, and only with arch reactnet")
     if r.weight_bits not in (1, 2) or r.act_bits not in (1, 2):
         raise HwBnnError(
             f"{path}: weight_bits and act_bits must be 1 or 2 (got weight_bits={r.weight_bits}, act_bits={r.act_bits})"
@@ -162,7 +178,11 @@ def check_recipe(r: Recipe, path="recipe") -> None:
             raise HwBnnError(f"{path}: arch cnv convolves the 8-bit pixels directly (input_bits: 8), got {r.input_bits}")
         specs = [parse_conv_spec(e, str(path)) for e in r.conv]
         if not specs or specs[0][0] != "conv":
-            raise HwBnnError(f"{path}: arch cnv needs a conv list that starts with a convolution")
+            raise HwBnnError(f"{path}: arch {r.arch} needs a conv list that starts with a convolution")
+        if r.arch == "cnv" and any(s[0] == "res" for s in specs):
+            raise HwBnnError(f"{path}: residual blocks (R) need arch reactnet")
+        if r.arch == "reactnet" and (r.weight_bits, r.act_bits) != (1, 1):
+            raise HwBnnError(f"{path}: arch reactnet is binary (weight_bits: 1, act_bits: 1)")
 
 
 def model_input_shape(recipe: Recipe, image_shape) -> tuple[int, ...]:
@@ -176,9 +196,15 @@ def model_input_shape(recipe: Recipe, image_shape) -> tuple[int, ...]:
 # compiler's NumPy parts must not depend on them).
 
 
-def build_model(recipe: Recipe, input_shape):
+def build_model(recipe: Recipe, input_shape, weights: str = "quant", acts: str = "quant"):
     """The Brevitas network a recipe describes; ``input_shape`` is :func:`model_input_shape`
-    (an int is taken as the flat MLP input size)."""
+    (an int is taken as the flat MLP input size).
+
+    ``weights="float"`` keeps full-precision weights (step 1 of the two-step recipe);
+    ``acts="float"`` replaces every activation quantizer by a hardtanh (a real-valued teacher
+    of the same shape).  Only the default (both quantized) compiles to hardware."""
+    if weights not in ("quant", "float") or acts not in ("quant", "float"):
+        raise ValueError(f"weights and acts are 'quant' or 'float' (got {weights!r}, {acts!r})")
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
     from brevitas.quant.base import IntQuant, NarrowIntQuant, PerTensorConstScaling2bit
     from brevitas.quant.binary import (
@@ -187,7 +213,7 @@ def build_model(recipe: Recipe, input_shape):
     )
     from brevitas.quant.solver import ActQuantSolver, WeightQuantSolver
 
-    from hw_bnn.layers import link_kalman_norms, make_norm
+    from hw_bnn.layers import RSign, link_kalman_norms, make_nonlin, make_norm
     from torch import nn
 
     if isinstance(input_shape, int):
@@ -216,9 +242,13 @@ def build_model(recipe: Recipe, input_shape):
         max_val = 1.0
 
     weight_quant = BinaryWeightUnitScale if recipe.weight_bits == 1 else TernaryWeightUnitScale
+    if weights == "float":
+        weight_quant = None
     act_quant = BinaryAct if recipe.act_bits == 1 else TwoBitAct
 
     def act():
+        if acts == "float":
+            return nn.Hardtanh()
         return QuantIdentity(act_quant=act_quant, return_quant_tensor=False)
 
     class TensorNorm(nn.Module):
@@ -342,8 +372,85 @@ def build_model(recipe: Recipe, input_shape):
             x = self.head(torch.flatten(x, 1))
             return self.out_norm(self.classifier(x))
 
+    class ReActCNN(nn.Module):
+        """A small ReActNet-style binary CNN with real-valued (in hardware: fixed-point) shortcuts.
+
+        The ``conv`` list: the first entry is the stem, a binary-weight convolution of the
+        8-bit pixels (scaled by 1/256) and BatchNorm, giving the real tensor ``y``.  Then:
+
+        * ``[out, k, stride, pad]``, a transition: ``x = act(y)``, ``b = RSign(x)``,
+          ``y = BN(conv(b))`` (binary conv, -1 padding);
+        * ``R``, a residual block (3x3, pad 1, same channels): ``x = act(y)``,
+          ``b = RSign(x)``, ``y = BN(conv(b)) + x``;
+        * ``M``, max pooling of ``y``.
+
+        ``act`` is the block non-linearity (``nonlin``: RPReLU, FPReLU or none), one per block,
+        applied where the block reads ``y`` (ReActNet applies it at the end of the previous
+        block: the same function, reparametrised so that every real tensor the hardware
+        stores is a block output ``y``).  Head: ``act``, RSign, flatten, the binary ``hidden``
+        layers and the binary classifier with a scalar TensorNorm."""
+
+        def __init__(self, in_shape, conv, hidden, num_classes):
+            super().__init__()
+            self.input_shape = tuple(in_shape)
+            c, h, w = in_shape
+            self.blocks = nn.ModuleList()
+            for i, entry in enumerate(conv):
+                spec = parse_conv_spec(entry)
+                if spec[0] == "pool":
+                    _, k, st = spec
+                    self.blocks.append(nn.MaxPool2d(k, st))
+                    h, w = (h - k) // st + 1, (w - k) // st + 1
+                    continue
+                if spec[0] == "res":
+                    out, k, st, pad = c, 3, 1, 1
+                else:
+                    _, out, k, st, pad = spec
+                blk = nn.Module()
+                blk.residual = spec[0] == "res"
+                if i == 0:
+                    blk.act, blk.sign, blk.pad = nn.Identity(), nn.Identity(), nn.Identity()
+                    blk.conv = QuantConv2d(c, out, k, stride=st, padding=pad, bias=False, weight_quant=weight_quant)
+                else:
+                    blk.act = make_nonlin(recipe.nonlin, c)
+                    blk.sign = RSign(c, act()) if acts == "quant" else RSign(c, nn.Hardtanh())
+                    blk.pad = nn.ConstantPad2d(pad, -1.0) if pad else nn.Identity()
+                    blk.conv = QuantConv2d(c, out, k, stride=st, padding=0, bias=False, weight_quant=weight_quant)
+                blk.norm = make_norm(recipe.norm, out, spatial=True)
+                self.blocks.append(blk)
+                c, h, w = out, (h + 2 * pad - k) // st + 1, (w + 2 * pad - k) // st + 1
+            if h < 1 or w < 1:
+                raise HwBnnError(f"recipe {recipe.name}: the conv stack shrinks the {in_shape} input to nothing")
+            self.head_act = make_nonlin(recipe.nonlin, c)
+            self.head_sign = RSign(c, act()) if acts == "quant" else RSign(c, nn.Hardtanh())
+            head = []
+            prev = c * h * w
+            for n in hidden:
+                head += [QuantLinear(prev, n, bias=False, weight_quant=weight_quant), make_norm(recipe.norm, n, spatial=False), act()]
+                prev = n
+            self.head = nn.Sequential(*head)
+            self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=weight_quant)
+            self.out_norm = TensorNorm()
+            for m in self.modules():
+                if isinstance(m, (QuantLinear, QuantConv2d)):
+                    nn.init.uniform_(m.weight, -1.0, 1.0)
+
+        def forward(self, x):
+            y = x * (1.0 / 256.0)
+            for blk in self.blocks:
+                if isinstance(blk, nn.MaxPool2d):
+                    y = blk(y)
+                    continue
+                xr = blk.act(y)
+                out = blk.norm(blk.conv(blk.pad(blk.sign(xr))))
+                y = out + xr if blk.residual else out
+            b = self.head_sign(self.head_act(y))
+            return self.out_norm(self.classifier(self.head(torch.flatten(b, 1))))
+
     t = recipe.train
-    if recipe.arch == "cnv":
+    if recipe.arch == "reactnet":
+        net = ReActCNN(tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes)
+    elif recipe.arch == "cnv":
         net = BinaryCNV(tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes)
     else:
         net = BinaryFC(int(input_shape[0]), recipe.hidden, recipe.num_classes, t["in_dropout"], t["hidden_dropout"])
