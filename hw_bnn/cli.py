@@ -53,6 +53,16 @@ def _add_hls(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clock-period", type=float, help="clock period in ns (default 10)")
 
 
+def _add_fixed(p) -> None:
+    g = p.add_argument_group("fixed-point shortcuts (networks with residual adds, e.g. reactnet-mnist)")
+    g.add_argument("--fixed-frac", type=int, help="fraction bits of every shortcut tensor (default 8)")
+    g.add_argument(
+        "--fixed-width", type=int, help="total bits of every shortcut tensor (default: chosen per tensor from its exact value range)"
+    )
+    g.add_argument("--fixed-rounding", choices=["rnd_conv", "rnd", "trn"], help="ap_fixed quantization mode (default rnd_conv = AP_RND_CONV)")
+    g.add_argument("--fixed-overflow", choices=["sat", "wrap"], help="ap_fixed overflow mode (default sat = AP_SAT)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="hw-bnn", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
@@ -62,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, model=True)
     _add_hls(p)
     p.add_argument("--acc-bits", type=int, help="maximum accumulator/threshold width; a layer needing more is an error")
+    _add_fixed(p)
 
     p = sub.add_parser("train", help="train a recipe with Brevitas")
     _add_common(p, model=True)
@@ -73,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--onnx", help="compile this QONNX file instead of <out>/exported.onnx (no equivalence check)")
     p.add_argument("--acc-bits", type=int, help="maximum accumulator/threshold width; a layer needing more is an error")
+    _add_fixed(p)
 
     p = sub.add_parser("emit", help="write the hls4ml project (hls/)")
     _add_common(p)
@@ -103,7 +115,10 @@ def _config(args):
 
     overrides = {
         k: getattr(args, k, None)
-        for k in ("model", "epochs", "data_dir", "backend", "reuse_factor", "part", "clock_period", "acc_bits", "verify_limit", "csim_limit")
+        for k in (
+            "model", "epochs", "data_dir", "backend", "reuse_factor", "part", "clock_period", "acc_bits", "verify_limit", "csim_limit",
+            "fixed_frac", "fixed_width", "fixed_rounding", "fixed_overflow",
+        )
     }
     cfg = FlowConfig.load(args.out, **overrides)
     cfg.force = args.force
@@ -147,7 +162,7 @@ def run(args) -> int:
     cfg.save()
     if args.command == "compile" and args.onnx:
         cfg.build.mkdir(parents=True, exist_ok=True)
-        folded, golden = flow.compile_onnx(args.onnx, cfg.build, cfg.acc_bits)
+        folded, golden = flow.compile_onnx(args.onnx, cfg.build, cfg.acc_bits, cfg.fixed_config())
         print(f"[compile] {args.onnx} -> {cfg.build / 'folded.onnx'} ({len(golden.layers)} integer layers)")
         return 0
     if args.command == "verify":

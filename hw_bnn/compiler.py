@@ -41,6 +41,7 @@ graph does.  Other scales are refused with an error naming the node.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -53,7 +54,11 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from hw_bnn.errors import CompileError
 from hw_bnn.golden import (
+    OVERFLOW_MODES,
+    ROUNDING_MODES,
     ConvLayer,
+    FixedAddLayer,
+    FixedChainLayer,
     FlattenLayer,
     GoldenModel,
     IntDenseLayer,
@@ -65,10 +70,14 @@ from hw_bnn.golden import (
 from hw_bnn.thresholds import NonMonotoneError, thresholds_from_codes
 
 QONNX_DOMAIN = "qonnx.custom_op.general"
-ELEMENTWISE = {"Mul", "Add", "Sub", "Div", "BatchNormalization", "Relu", "Clip", "PRelu", "Neg", "Identity", "Tanh"}
+ELEMENTWISE = {
+    "Mul", "Add", "Sub", "Div", "BatchNormalization", "Relu", "Clip", "PRelu", "Neg", "Identity", "Tanh",
+    "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Where", "Max", "Min", "Abs",
+}
 QUANTIZERS = {"BipolarQuant", "Quant"}
 LINEAR = {"MatMul", "Conv"}
 CODE_PATH = {"Pad", "MaxPool", "Flatten", "Reshape"}  # may sit between codes and a linear op
+FIXED_OPS = {"FixedChain", "FixedAdd"}  # hw_bnn.custom_op: fixed-point shortcuts
 SUPPORTED = ELEMENTWISE | QUANTIZERS | LINEAR | CODE_PATH | {"MultiThreshold", "XnorPopcountMatMul"}
 AFFINE_KEY = "hw_bnn.output_affine"
 MAX_DOMAIN = 1 << 20  # accumulator values evaluated exhaustively per chain; beyond: search
@@ -93,6 +102,11 @@ def _add_const(model: ModelWrapper, base: str, value, dtype: str | None = None) 
 
 def _attrs(node) -> dict:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _str_attr(attrs: dict, name: str, default: str) -> str:
+    v = attrs.get(name, default)
+    return v.decode() if isinstance(v, bytes) else str(v)
 
 
 def _set_attr(node, name: str, value) -> None:
@@ -154,6 +168,12 @@ def _source_info(model: ModelWrapper, tensor: str):
     p = model.find_producer(tensor)
     if p is None:
         return None
+    if p.op_type in FIXED_OPS:
+        a = _attrs(p)
+        return int(a["lo"]), int(a["hi"]), "fixed", p
+    if p.op_type == "MaxPool":
+        inner = _source_info(model, p.input[0])
+        return (inner[0], inner[1], "fixed", p) if inner is not None and inner[2] == "fixed" else None
     if p.op_type == "XnorPopcountMatMul":
         return 0, int(model.get_tensor_shape(p.input[1])[0]), "xnor_dense", p
     if p.op_type == "Add":
@@ -224,23 +244,39 @@ def _run_chain(model: ModelWrapper, source: str, nodes: list, output: str, value
 
 
 def _walk_chain_up(model: ModelWrapper, tensor: str):
-    """Follow single-consumer elementwise nodes upstream from ``tensor``.
+    """The elementwise nodes that compute ``tensor`` from one integer source.
 
-    Returns (source tensor, chain nodes in order) when the walk reaches an integer source,
-    else (the tensor where it stopped, None)."""
-    chain = []
-    t = tensor
-    while _source_info(model, t) is None:
+    The nodes may form a small graph (FPReLU: ``Where(Greater(x, 0), Mul(x, a), Mul(x, b))``)
+    as long as every dynamic input traces back to the same integer source and no
+    intermediate tensor feeds anything outside the chain.  Returns (source tensor, nodes in
+    graph order) when it reaches an integer source, else (the tensor where it stopped, None)."""
+    if _source_info(model, tensor) is not None:
+        return tensor, []
+    nodes, sources, stack, seen = {}, set(), [tensor], set()
+    while stack:
+        t = stack.pop()
+        if t in seen:
+            continue
+        seen.add(t)
+        if _source_info(model, t) is not None:
+            sources.add(t)
+            continue
         p = model.find_producer(t)
-        if p is None or p.op_type not in ELEMENTWISE:
+        if p is None or p.op_type not in ELEMENTWISE or _is_residual_add(model, p):
             return t, None
-        if any(model.get_initializer(i) is None for i in p.input[1:] if i):
+        dyn = [i for i in p.input if i and model.get_initializer(i) is None]
+        if not dyn:
             return t, None
-        if model.get_tensor_fanout(p.input[0]) != 1 and _source_info(model, p.input[0]) is None:
-            return t, None
-        chain.insert(0, p)
-        t = p.input[0]
-    return t, chain
+        nodes[p.name] = p
+        stack.extend(dyn)
+    if len(sources) != 1:
+        return tensor, None
+    for n in nodes.values():  # intermediate tensors stay inside the chain
+        for o in n.output:
+            if o != tensor and any(c.name not in nodes for c in model.find_consumers(o)):
+                return o, None
+    order = {n.name: i for i, n in enumerate(model.graph.node)}
+    return sources.pop(), sorted(nodes.values(), key=lambda n: order[n.name])
 
 
 def _scalar(model: ModelWrapper, name: str, node) -> float:
@@ -444,7 +480,7 @@ class FoldQuantizerChains(Transformation):
                 continue
             lo, hi, kind, prod = _source_info(model, source)
             levels, code_fn, out_scale, out_bias, out_dt = _quantizer_levels(model, q)
-            can_flip = kind != "input" and model.get_tensor_fanout(source) == 1
+            can_flip = kind not in ("input", "fixed") and model.get_tensor_fanout(source) == 1
             n_ch = int(model.get_tensor_shape(source)[1])
 
             def codes_at(values, chain=chain, q=q, source=source, code_fn=code_fn, n_ch=n_ch):
@@ -775,6 +811,240 @@ def _fit_affine(acc: np.ndarray, y: np.ndarray):
     return None
 
 
+@dataclass(frozen=True)
+class FixedPointConfig:
+    """How real-valued shortcut tensors become fixed point (``ap_fixed<width, width - frac>``).
+
+    ``frac``: fraction bits of every shortcut tensor (the user's choice; default 8).
+    ``width``: total bits; ``None`` lets the compiler choose each tensor's width from its exact
+    value range (no overflow can happen then), a number fixes it for every tensor (values
+    beyond it saturate or wrap, per ``overflow``).  ``slope_frac``: fraction bits of the
+    slopes.  ``rounding`` / ``overflow``: the ap_fixed quantization and overflow modes."""
+
+    frac: int = 8
+    width: int | None = None
+    slope_frac: int = 16
+    rounding: str = "rnd_conv"
+    overflow: str = "sat"
+
+    def check(self) -> None:
+        if not 0 <= self.frac <= 16:
+            raise CompileError(f"fixed-point frac bits {self.frac}: expected 0..16")
+        if self.width is not None and not self.frac + 2 <= self.width <= 24:
+            raise CompileError(f"fixed-point width {self.width}: expected frac + 2 ({self.frac + 2}) .. 24 bits")
+        if self.rounding not in ROUNDING_MODES:
+            raise CompileError(f"fixed-point rounding {self.rounding!r}: expected one of {', '.join(ROUNDING_MODES)}")
+        if self.overflow not in OVERFLOW_MODES:
+            raise CompileError(f"fixed-point overflow {self.overflow!r}: expected one of {', '.join(OVERFLOW_MODES)}")
+
+
+FIXED_KEY = "hw_bnn.fixed_point"
+
+
+def _is_residual_add(model: ModelWrapper, n) -> bool:
+    return n.op_type == "Add" and len(n.input) == 2 and all(model.get_initializer(i) is None for i in n.input)
+
+
+def _fit_pwl(u: np.ndarray, f: np.ndarray):
+    """One-breakpoint piecewise-linear fit of ``f`` (D, C) sampled at increasing ``u`` (D,):
+    per channel ``(g, pos_slope, neg_slope, z)`` with ``f(u) = z + slope * (u - g)``, the slope
+    being ``pos_slope`` for ``u >= g``.  The slopes are secants over long baselines (the
+    samples are float32): first over the outer sixteenths of the domain, then, once the
+    breakpoint is roughly known, over everything on each side of it."""
+    f = f.astype(np.float64)
+    n_pts, n_ch = f.shape
+    g = np.full(n_ch, u[0], dtype=np.float64)
+    pos = np.zeros(n_ch)
+    neg = np.zeros(n_ch)
+    z = f[0].copy()
+    if n_pts == 1:
+        return g, pos, neg, z
+
+    def secant(fc, i, j):
+        return (fc[j] - fc[i]) / (u[j] - u[i])
+
+    for c in range(n_ch):
+        fc = f[:, c]
+        span = max(1, (n_pts - 1) // 16)
+        a_l, a_r = secant(fc, 0, span), secant(fc, n_pts - 1 - span, n_pts - 1)
+        for _ in range(2):
+            if abs(a_r - a_l) <= 1e-7 * max(abs(a_r), abs(a_l), 1e-30):
+                break
+            gc = (fc[0] - a_l * u[0] - fc[-1] + a_r * u[-1]) / (a_r - a_l)
+            k = int(np.searchsorted(u, gc))  # u[k-1] < g <= u[k]
+            left, right = k - 2, k + 1
+            if left >= 1:
+                a_l = secant(fc, 0, left)
+            if right <= n_pts - 2:
+                a_r = secant(fc, right, n_pts - 1)
+        if abs(a_r - a_l) <= 1e-7 * max(abs(a_r), abs(a_l), 1e-30) or n_pts < 3:
+            pos[c] = neg[c] = secant(fc, 0, n_pts - 1)
+            continue
+        gc = (fc[0] - a_l * u[0] - fc[-1] + a_r * u[-1]) / (a_r - a_l)
+        if not u[0] < gc < u[-1]:  # the kink lies outside the domain: one line
+            pos[c] = neg[c] = secant(fc, 0, n_pts - 1)
+            continue
+        g[c], pos[c], neg[c] = gc, a_r, a_l
+        z[c] = fc[-1] + a_r * (gc - u[-1])
+    return g, pos, neg, z
+
+
+class LowerFixedPoint(Transformation):
+    """Real-valued shortcuts ==> fixed point (``FixedChain`` / ``FixedAdd``, hw_bnn.custom_op).
+
+    A residual ``Add`` of two computed tensors, its inputs and its output (and max pooling of
+    such a tensor) are the real-valued tensors the hardware stores; they become
+    ``ap_fixed<W, W - F>`` codes.  The elementwise chain from an integer accumulator (or from
+    another fixed-point tensor) to such a tensor -- BatchNorm, RPReLU, FPReLU, ... -- is
+    evaluated on the source's whole integer domain, fitted by a one-breakpoint piecewise
+    linear function with fixed-point parameters, and checked on that domain (an error names
+    the chain when it is not one).  Every other reader of a fixed-point tensor gets its value
+    ``code * 2**-F`` back through a ``Mul``, so the chains to the next quantizers still fold
+    into thresholds, now over the fixed-point codes.  Runs with the other folding passes
+    until nothing changes; does nothing to networks without shortcuts."""
+
+    def __init__(self, cfg: FixedPointConfig | None = None):
+        super().__init__()
+        self.cfg = cfg or FixedPointConfig()
+
+    def apply(self, model):
+        for n in list(model.graph.node):
+            if not _is_residual_add(model, n):
+                continue
+            for t in n.input:
+                if _source_info(model, t) is None or _source_info(model, t)[2] != "fixed":
+                    if self._lower_chain(model, t):
+                        return model, True
+            if all(_source_info(model, t) is not None and _source_info(model, t)[2] == "fixed" for t in n.input):
+                self._lower_add(model, n)
+                return model, True
+        return model, False
+
+    # -- helpers --------------------------------------------------------------------------
+    def _width(self, lo: int, hi: int) -> int:
+        if self.cfg.width is not None:
+            return self.cfg.width
+        return max(2, bits_for_range(min(lo, -1), hi)[0])
+
+    def _materialize(self, model: ModelWrapper, t: str, code: str) -> None:
+        """Rewire the readers of the float tensor ``t`` to the fixed-point codes ``code``."""
+        if t in [o.name for o in model.graph.output]:
+            raise CompileError(f"tensor '{t}': the network output cannot be a fixed-point shortcut tensor")
+        scale = 2.0 ** -self.cfg.frac
+        for c in list(model.find_consumers(t)):
+            if _is_residual_add(model, c) or c.op_type == "FixedAdd":
+                c.input[list(c.input).index(t)] = code
+            elif c.op_type == "MaxPool":
+                out = c.output[0]
+                new = _new_name(model, f"{c.name}_codes")
+                c.input[0], c.output[0] = code, new
+                model.set_tensor_datatype(new, model.get_tensor_datatype(code))
+                lo, hi, _, _ = _source_info(model, code)
+                model.set_tensor_shape(new, model.get_tensor_shape(out))
+                self._materialize(model, out, new)
+            else:
+                view = _new_name(model, f"{code}_value_for_{c.name}")
+                idx = model.get_node_index(c)
+                model.graph.node.insert(
+                    idx,
+                    helper.make_node("Mul", [code, _add_const(model, f"{code}_scale", np.float32(scale))], [view], name=_new_name(model, f"{c.name}_fixed_view")),
+                )
+                for k, i in enumerate(c.input):
+                    if i == t:
+                        c.input[k] = view
+
+    def _lower_chain(self, model: ModelWrapper, t: str) -> bool:
+        source, chain = _walk_chain_up(model, t)
+        if chain is None or not chain:
+            return False
+        lo, hi, kind, prod = _source_info(model, source)
+        if hi - lo + 1 > MAX_DOMAIN:
+            raise CompileError(f"tensor '{t}': its source '{source}' spans [{lo}, {hi}], too many values to fit a fixed-point chain")
+        cfg = self.cfg
+        domain = np.arange(lo, hi + 1)
+        f = _run_chain(model, source, chain, t, domain.astype(np.float64))
+        f = f.reshape(len(domain), f.shape[1], -1)
+        if f.shape[2] != 1:
+            raise CompileError(f"chain [{', '.join(n.name for n in chain)}]: not per-channel")
+        f = f[:, :, 0].astype(np.float64)
+        if not np.all(np.isfinite(f)):
+            raise CompileError(f"chain [{', '.join(n.name for n in chain)}]: gives non-finite values on its input domain")
+        xnor_k = hi if kind == "xnor_conv" or kind == "xnor_dense" else 0
+        in_frac = cfg.frac if kind == "fixed" else 0
+        x = 2 * domain - xnor_k if xnor_k else domain  # what the golden layer reads
+        u = x * 2.0**-in_frac
+        g, a_pos, a_neg, z = _fit_pwl(u, f)
+        F, S = cfg.frac, cfg.slope_frac
+        G = np.round(g * 2.0**F).astype(np.int64)
+        P = np.round(a_pos * 2.0**S).astype(np.int64)
+        N = np.round(a_neg * 2.0**S).astype(np.int64)
+        Z = np.round(z * 2.0**F).astype(np.int64)
+        wide = FixedChainLayer("fit", (f.shape[1],), G, P, N, Z, in_frac, F, S, 40, (lo, hi), cfg.rounding, "sat")
+        codes = wide.forward(x[:, None]).astype(np.int64)
+        err = np.abs(codes * 2.0**-F - f)
+        slope = np.maximum(np.abs(a_pos), np.abs(a_neg))
+        tol = 2.0**-F * 1.5 + (np.abs(u).max() + np.abs(g)) * 2.0 ** -(S + 1) + slope * 2.0 ** -(F + 1)
+        bad = np.argwhere(err > tol[None, :])
+        names = ", ".join(n.name for n in chain)
+        if bad.size:
+            i, c = (int(v) for v in bad[0])
+            raise CompileError(
+                f"chain [{names}] -> '{t}': channel {c} is not a piecewise linear function with one breakpoint "
+                f"of its input (at input {x[i]}: {f[i, c]:.6g}, the fixed-point fit gives {codes[i, c] * 2.0**-F:.6g}); "
+                f"a real-valued shortcut tensor must be one (BatchNorm, RPReLU, FPReLU, PReLU)"
+            )
+        c_lo, c_hi = int(codes.min()), int(codes.max())
+        width = self._width(c_lo, c_hi)
+        if cfg.width is not None:
+            c_lo, c_hi = max(c_lo, -(1 << (width - 1))), min(c_hi, (1 << (width - 1)) - 1)
+        code = _new_name(model, f"{t}_fixed")
+        node = helper.make_node(
+            "FixedChain",
+            [source] + [_add_const(model, f"{code}_{k}", v) for k, v in (("G", G), ("P", P), ("N", N), ("Z", Z))],
+            [code],
+            domain="hw_bnn.custom_op",
+            name=_new_name(model, f"{chain[-1].name}_fixed"),
+            in_frac=in_frac, frac=F, slope_frac=S, width=width, rounding=cfg.rounding, overflow=cfg.overflow,
+            xnor_k=int(xnor_k), lo=c_lo, hi=c_hi,
+        )
+        idx = model.get_node_index(chain[0])
+        for n in chain:
+            model.graph.node.remove(n)
+        model.graph.node.insert(idx, node)
+        model.set_tensor_datatype(code, DataType[f"INT{width}"])
+        model.set_tensor_shape(code, model.get_tensor_shape(t))
+        self._materialize(model, t, code)
+        self._note(model, code, width)
+        return True
+
+    def _lower_add(self, model: ModelWrapper, n) -> None:
+        (alo, ahi, _, _), (blo, bhi, _, _) = (_source_info(model, t) for t in n.input)
+        lo, hi = alo + blo, ahi + bhi
+        width = self._width(lo, hi)
+        if self.cfg.width is not None:
+            lo, hi = max(lo, -(1 << (width - 1))), min(hi, (1 << (width - 1)) - 1)
+        out = n.output[0]
+        code = _new_name(model, f"{out}_fixed")
+        node = helper.make_node(
+            "FixedAdd", list(n.input), [code], domain="hw_bnn.custom_op", name=_new_name(model, f"{n.name}_fixed"),
+            width=width, overflow=self.cfg.overflow, lo=lo, hi=hi,
+        )
+        idx = model.get_node_index(n)
+        model.graph.node.remove(n)
+        model.graph.node.insert(idx, node)
+        model.set_tensor_datatype(code, DataType[f"INT{width}"])
+        model.set_tensor_shape(code, model.get_tensor_shape(out))
+        self._materialize(model, out, code)
+        self._note(model, code, width)
+
+    def _note(self, model: ModelWrapper, code: str, width: int) -> None:
+        meta = json.loads(model.get_metadata_prop(FIXED_KEY) or "{}")
+        if not meta:
+            meta = {"frac": self.cfg.frac, "slope_frac": self.cfg.slope_frac, "rounding": self.cfg.rounding, "overflow": self.cfg.overflow, "tensors": {}}
+        meta["tensors"][code] = width
+        model.set_metadata_prop(FIXED_KEY, json.dumps(meta))
+
+
 class FoldOutputChain(Transformation):
     """Last accumulator -> chain -> graph output  ==>  the integer accumulator as the output
     (``a = 2p - K`` for an XNOR layer, the integer product otherwise), plus the output affine
@@ -860,7 +1130,7 @@ class CheckIntegerOnly(Transformation):
         # a quantizer that could not be folded is the root cause: name it first
         nodes = sorted(model.graph.node, key=lambda n: n.op_type not in QUANTIZERS)
         for n in nodes:
-            if n.op_type in ("MultiThreshold", "XnorPopcountMatMul", "MaxPool", "Flatten", "Reshape"):
+            if n.op_type in ("MultiThreshold", "XnorPopcountMatMul", "MaxPool", "Flatten", "Reshape") or n.op_type in FIXED_OPS:
                 continue
             if n.op_type == "Pad" and _pad_value(model, n) == round(_pad_value(model, n)):
                 continue
@@ -927,9 +1197,14 @@ def load_onnx(path) -> ModelWrapper:
         raise CompileError(f"{path}: not an ONNX model ({type(e).__name__}: {e})") from None
 
 
-def compile_model(model: ModelWrapper, input_dtype: str = "UINT8", acc_bits: int | None = None) -> ModelWrapper:
+def compile_model(
+    model: ModelWrapper, input_dtype: str = "UINT8", acc_bits: int | None = None, fixed: FixedPointConfig | None = None
+) -> ModelWrapper:
     """Exported QONNX -> integer-only folded graph.  ``acc_bits`` caps the accumulator and
-    threshold width: a layer that needs more raises :class:`CompileError` naming it."""
+    threshold width: a layer that needs more raises :class:`CompileError` naming it.
+    ``fixed`` sets how real-valued shortcuts become fixed point (networks with residual adds)."""
+    fixed = fixed or FixedPointConfig()
+    fixed.check()
     from qonnx.transformation.extract_conv_bias import ExtractBiasFromConv
     from qonnx.util.cleanup import cleanup_model
 
@@ -945,7 +1220,7 @@ def compile_model(model: ModelWrapper, input_dtype: str = "UINT8", acc_bits: int
     model = model.transform(CheckSupportedOps())
     model = model.transform(ExtractBiasFromConv())
     model = _fixed_point(model, [FoldWeightQuantizers()])
-    model = _fixed_point(model, [FoldQuantizerChains(), IntegerizeLinear()])
+    model = _fixed_point(model, [FoldQuantizerChains(), IntegerizeLinear(), LowerFixedPoint(fixed)])
     model = _fixed_point(model, [FoldOutputChain()])
     model = model.transform(CheckIntegerOnly())
     model = model.transform(SortGraph()).transform(GiveUniqueNodeNames()).transform(InferShapes())
@@ -968,13 +1243,21 @@ def output_affine(model: ModelWrapper):
 
 
 class _GoldenBuilder:
-    """Walks a folded graph from the input and collects the hardware layers."""
+    """Walks a folded graph from the input and collects the hardware layers.
+
+    The walk follows the main path; a tensor read by several nodes (a fixed-point shortcut
+    tensor) is remembered by the layer that made it, and a ``FixedAdd`` is taken when both of
+    its inputs exist.  A layer that does not read the previous layer's output names its input
+    layer (``inputs``)."""
 
     def __init__(self, model: ModelWrapper):
         self.model = model
         self.layers: list = []
         self.counts: dict[str, int] = {}
         self.out = model.graph.output[0].name
+        self.made_by: dict[str, str] = {}  # tensor -> golden layer name
+        self.visited: set[str] = set()
+        self.pending: list[str] = []  # tensors whose other readers are still to be walked
 
     def name(self, base: str) -> str:
         self.counts[base] = self.counts.get(base, 0) + 1
@@ -986,16 +1269,52 @@ class _GoldenBuilder:
             raise CompileError(f"folded graph: tensor '{t}' must feed exactly one layer")
         return consumers[0]
 
+    def ready(self, n) -> bool:
+        return n.name not in self.visited and all(
+            i in self.made_by or _is_graph_input(self.model, i) for i in n.input if i and self.model.get_initializer(i) is None
+        )
+
+    def next_node(self, t: str):
+        """The next node to turn into a layer: a reader of ``t`` (others wait in ``pending``)."""
+        readers = [c for c in self.model.find_consumers(t) if c.name not in self.visited]
+        if len(readers) > 1:
+            if any(c.op_type not in FIXED_OPS | {"MultiThreshold", "MaxPool"} for c in readers):
+                raise CompileError(f"folded graph: tensor '{t}' feeds several layers; only fixed-point tensors may")
+            self.pending.append(t)
+        for c in readers:
+            if self.ready(c):
+                return c
+        while self.pending:  # resume a branch that waits
+            p = self.pending[-1]
+            for c in self.model.find_consumers(p):
+                if self.ready(c):
+                    return c
+            self.pending.pop()
+        raise CompileError(f"folded graph: the walk stops at tensor '{t}': no layer can read it")
+
+    def add(self, layer, in_tensor: str | None, out_tensor: str, node):
+        """Append ``layer`` (reading ``in_tensor``) that makes ``out_tensor``."""
+        if in_tensor is not None and self.layers:
+            src = self.made_by.get(in_tensor)
+            if src is not None and src != self.layers[-1].name:
+                layer.inputs = (src,)
+        self.layers.append(layer)
+        self.made_by[out_tensor] = layer.name
+        self.visited.add(node.name)
+
     def thresholds_after(self, t: str, n_out: int, node):
         """(thresholds or None, tensor after the layer)."""
         if t == self.out:
             return None, t
         nxt = self.single_consumer(t)
+        if nxt.op_type == "FixedChain":
+            return None, t
         if nxt.op_type != "MultiThreshold":
-            raise CompileError(f"folded graph: node {node.name} must be followed by thresholds or be the output")
+            raise CompileError(f"folded graph: node {node.name} must be followed by thresholds, a fixed-point chain or be the output")
         thr = self.model.get_initializer(nxt.input[1]).astype(np.int64)
         if thr.shape[0] == 1 and n_out != 1:
             thr = np.repeat(thr, n_out, axis=0)
+        self.visited.add(nxt.name)
         return thr, nxt.output[0]
 
 
@@ -1011,18 +1330,31 @@ def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> Golden
     in_shape = tuple(int(v) for v in model.get_tensor_shape(t)[1:])
     levels = in_range[1]  # codes arriving at the next layer are 0..levels
     hwc = (in_shape[1], in_shape[2], in_shape[0]) if len(in_shape) == 3 else None
+    shapes = {t: hwc}  # image tensors: (H, W, C) in hardware order
     flat_chw = None  # (C, H, W) of the last flatten: the next dense layer's rows are permuted
     pending_pad = None
     while t != b.out:
-        n = b.single_consumer(t)
+        n = b.next_node(t)
         op = n.op_type
-        if op == "MultiThreshold" and not layers:
+        src_t = n.input[0]
+        hwc = shapes.get(src_t, hwc)
+        if op == "MultiThreshold" and (not layers or _source_info(model, src_t) is not None):
             thr = model.get_initializer(n.input[1]).astype(np.int64)
-            layers.append(ThresholdLayer("quant_in", thr, in_range))
+            rng = in_range
+            if layers:
+                lo, hi, _, _ = _source_info(model, src_t)
+                rng = (lo, hi)
+                c = hwc[2] if hwc is not None else int(model.get_tensor_shape(src_t)[1])
+                if thr.shape[0] == 1 and c != 1:
+                    thr = np.repeat(thr, c, axis=0)
+            b.add(ThresholdLayer(b.name("quant_in") if not layers else b.name("sign"), thr, rng), src_t, n.output[0], n)
             levels, t = int(thr.shape[1]), n.output[0]
         elif op == "Pad":
             pending_pad = (_spatial_pad(model, n), int(_pad_value(model, n)))
+            b.visited.add(n.name)
             t = n.output[0]
+            shapes[t] = hwc
+            b.made_by[t] = b.made_by.get(src_t)
         elif op == "Conv":
             w = model.get_initializer(n.input[1])
             a = _attrs(n)
@@ -1035,6 +1367,8 @@ def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> Golden
             nxt = b.single_consumer(n.output[0]) if n.output[0] != b.out else None
             xnor = nxt is not None and nxt.op_type == "Add" and _is_xnor_conv(model, n, nxt)
             after = nxt.output[0] if xnor else n.output[0]
+            if xnor:
+                b.visited.add(nxt.name)
             thr, t = b.thresholds_after(after, w.shape[0], n)
             name = b.name("conv")
             layer = ConvLayer(
@@ -1049,20 +1383,49 @@ def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> Golden
                 thr,
                 in_levels=max(1, levels),
             )
-            layers.append(layer)
+            b.add(layer, src_t, t, n)
             hwc = layer.out_shape
+            shapes[t] = hwc
             levels = layer.levels
+        elif op == "FixedChain":
+            a = _attrs(n)
+            g, pp, nn_, zz = (model.get_initializer(i).astype(np.int64) for i in n.input[1:5])
+            prev_lo, prev_hi = (layers[-1].out_range() if layers else in_range)
+            src_info = _source_info(model, src_t)
+            if src_info is not None and src_info[2] == "fixed":
+                prev_lo, prev_hi = src_info[0], src_info[1]
+            shape = hwc if hwc is not None else (int(model.get_tensor_shape(src_t)[1]),)
+            layer = FixedChainLayer(
+                b.name("fixed"), shape, g, pp, nn_, zz, int(a["in_frac"]), int(a["frac"]), int(a["slope_frac"]),
+                int(a["width"]), (prev_lo, prev_hi), _str_attr(a, "rounding", "rnd_conv"), _str_attr(a, "overflow", "sat"),
+            )
+            b.add(layer, src_t, n.output[0], n)
+            t = n.output[0]
+            shapes[t] = hwc
+        elif op == "FixedAdd":
+            a = _attrs(n)
+            ins = tuple(b.made_by[i] for i in n.input[:2])
+            layer = FixedAddLayer(b.name("add"), hwc, int(a["width"]), ins, _str_attr(a, "overflow", "sat"))
+            b.layers.append(layer)
+            b.made_by[n.output[0]] = layer.name
+            b.visited.add(n.name)
+            t = n.output[0]
+            shapes[t] = hwc
         elif op == "MaxPool":
             a = _attrs(n)
-            layer = MaxPoolLayer(b.name("pool"), hwc, int(a["kernel_shape"][0]), int(next(iter(a.get("strides", a["kernel_shape"])))), max(1, levels))
-            layers.append(layer)
+            info = _source_info(model, src_t)
+            lo, hi = (info[0], info[1]) if info is not None and info[2] == "fixed" else (0, max(1, levels))
+            layer = MaxPoolLayer(b.name("pool"), hwc, int(a["kernel_shape"][0]), int(next(iter(a.get("strides", a["kernel_shape"])))), hi, lo)
+            b.add(layer, src_t, n.output[0], n)
             hwc, t = layer.out_shape, n.output[0]
+            shapes[t] = hwc
         elif op in ("Flatten", "Reshape"):
             if hwc is None:
                 raise CompileError(f"folded graph: node {n.name} ({op}) flattens a tensor that is not an image")
-            layers.append(FlattenLayer(b.name("flatten"), hwc, max(1, levels)))
+            b.add(FlattenLayer(b.name("flatten"), hwc, max(1, levels)), src_t, n.output[0], n)
             flat_chw = (hwc[2], hwc[0], hwc[1])
             hwc, t = None, n.output[0]
+            shapes[t] = None
         elif op in ("XnorPopcountMatMul", "MatMul"):
             w = model.get_initializer(n.input[1])
             if flat_chw is not None:
@@ -1084,8 +1447,9 @@ def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> Golden
             else:
                 thr, t = b.thresholds_after(n.output[0], w.shape[1], n)
                 layer = IntDenseLayer(name, w.astype(np.int8), thr, in_levels=max(1, levels))
-            layers.append(layer)
+            b.add(layer, src_t, t, n)
             levels = layer.levels
+            shapes[t] = None
         else:
             raise CompileError(f"folded graph: node {n.name} (op {op}) is not a supported hardware layer")
     if acc_bits is not None:

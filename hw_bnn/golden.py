@@ -43,6 +43,27 @@ thresholds by the compiler, so the hardware never sees it.  Layer semantics:
     ``(H, W, C) -> H*W*C`` in ``(h, w, c)`` order (the compiler permutes the next dense
     layer's weight rows from the exported ``(c, h, w)`` order).
 
+``fixed_chain``  (real-valued tensors in fixed point: ReActNet-style shortcuts)
+    Input: integers ``x`` that stand for ``x * 2**-in_frac`` (an accumulator: ``in_frac = 0``;
+    a fixed-point tensor: ``in_frac = frac``).  Per channel ``c``, a one-breakpoint piecewise
+    linear function with integer parameters, computed exactly as ``ap_fixed`` does::
+
+        t = x * 2**(frac - in_frac) - G[c]                       (frac bits: frac)
+        p = t * (P[c] if t >= 0 else N[c]) + Z[c] * 2**slope_frac   (frac + slope_frac)
+        y = overflow(round(p / 2**slope_frac))                    (frac bits: frac)
+
+    ``round`` is the quantization mode (``rnd_conv``: AP_RND_CONV, half to even; ``rnd``:
+    AP_RND, half towards +inf; ``trn``: AP_TRN, floor) and ``overflow`` the overflow mode
+    (``sat``: AP_SAT, clip to the signed ``width``-bit range; ``wrap``: AP_WRAP, two's
+    complement wrap-around).  ``y`` is an ``ap_fixed<width, width - frac>`` code.  A BatchNorm
+    (one slope), an RPReLU, an FPReLU or a PReLU after one are all this function.
+
+``fixed_add``  (the shortcut add: a stream merge of two fixed-point tensors)
+    ``y = overflow(a + b)`` with both inputs and the output at the same ``frac``.
+
+A layer reads the previous layer's output unless it names its ``inputs`` (layer names):
+residual networks are a graph, run in list order.
+
 Images enter in the exported model's NCHW layout; the model works in NHWC (as the
 streaming hardware does) and every traced 4-D output is NHWC.
 
@@ -77,6 +98,37 @@ def bits_for_range(lo: int, hi: int) -> tuple[int, bool]:
     return width, True
 
 
+ROUNDING_MODES = {"rnd_conv": "AP_RND_CONV", "rnd": "AP_RND", "trn": "AP_TRN"}
+OVERFLOW_MODES = {"sat": "AP_SAT", "wrap": "AP_WRAP"}
+
+
+def ap_round_shift(v: np.ndarray, shift: int, rounding: str) -> np.ndarray:
+    """``v / 2**shift`` rounded to an integer as ``ap_fixed`` quantizes (``v`` int64)."""
+    v = np.asarray(v, dtype=np.int64)
+    if shift <= 0:
+        return v << -shift
+    q = v >> shift  # floor
+    if rounding == "trn":
+        return q
+    r = v - (q << shift)
+    half = np.int64(1) << (shift - 1)
+    if rounding == "rnd":
+        return q + (r >= half)
+    if rounding == "rnd_conv":
+        return q + ((r > half) | ((r == half) & ((q & 1) == 1)))
+    raise ValueError(f"unknown rounding mode {rounding!r} ({', '.join(ROUNDING_MODES)})")
+
+
+def ap_overflow(v: np.ndarray, width: int, overflow: str) -> np.ndarray:
+    """Signed ``width``-bit result of ``v`` under the overflow mode (``sat`` or ``wrap``)."""
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    if overflow == "sat":
+        return np.clip(v, lo, hi)
+    if overflow == "wrap":
+        return ((v - lo) & ((1 << width) - 1)) + lo
+    raise ValueError(f"unknown overflow mode {overflow!r} ({', '.join(OVERFLOW_MODES)})")
+
+
 def _threshold_codes(acc: np.ndarray, t_acc: np.ndarray) -> np.ndarray:
     """``sum_k [acc[..., c] >= t_acc[c, k]]`` as float32 codes."""
     if t_acc.shape[1] == 1:
@@ -94,6 +146,7 @@ class ThresholdLayer:
     name: str
     thresholds: np.ndarray  # int64, (C, L) or (1, L)
     in_range: tuple[int, int] = (0, 255)
+    inputs: tuple = ()
     kind: str = field(default="threshold", init=False)
 
     @property
@@ -326,7 +379,9 @@ class MaxPoolLayer:
     in_shape: tuple[int, int, int]
     kernel: int
     stride: int
-    in_levels: int = 1
+    in_levels: int = 1  # largest input code
+    in_lo: int = 0  # smallest input code (negative for fixed-point tensors)
+    inputs: tuple = ()
     kind: str = field(default="maxpool", init=False)
 
     def __post_init__(self):
@@ -338,10 +393,10 @@ class MaxPoolLayer:
         return conv_out_size(h, self.kernel, self.stride, 0), conv_out_size(w, self.kernel, self.stride, 0), c
 
     def acc_range(self) -> tuple[int, int]:
-        return 0, self.in_levels
+        return self.in_lo, self.in_levels
 
     def out_range(self) -> tuple[int, int]:
-        return 0, self.in_levels
+        return self.in_lo, self.in_levels
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         k, s = self.kernel, self.stride
@@ -390,8 +445,89 @@ class FlattenLayer:
         return self.forward(x).astype(np.int32)
 
 
+@dataclass
+class FixedChainLayer:
+    """Per-channel piecewise linear function into fixed point (see the module docstring)."""
+
+    name: str
+    shape: tuple[int, ...]  # (H, W, C) or (C,)
+    breakpoint: np.ndarray  # G (C,) int64, frac bits: frac
+    pos_slope: np.ndarray  # P (C,) int64, frac bits: slope_frac
+    neg_slope: np.ndarray  # N (C,)
+    offset: np.ndarray  # Z (C,) int64, frac bits: frac
+    in_frac: int
+    frac: int
+    slope_frac: int
+    width: int
+    in_range: tuple[int, int]
+    rounding: str = "rnd_conv"
+    overflow: str = "sat"
+    inputs: tuple = ()
+    kind: str = field(default="fixed_chain", init=False)
+
+    def __post_init__(self):
+        self.shape = tuple(int(v) for v in self.shape)
+        self.in_range = tuple(int(v) for v in self.in_range)
+        for f in ("breakpoint", "pos_slope", "neg_slope", "offset"):
+            setattr(self, f, np.asarray(getattr(self, f), dtype=np.int64).reshape(-1))
+        if self.frac < self.in_frac:
+            raise ValueError(f"layer {self.name}: frac {self.frac} must be >= in_frac {self.in_frac}")
+        ROUNDING_MODES[self.rounding], OVERFLOW_MODES[self.overflow]  # noqa: B018 - validates
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    def acc_range(self) -> tuple[int, int]:
+        return self.in_range
+
+    def out_range(self) -> tuple[int, int]:
+        return -(1 << (self.width - 1)), (1 << (self.width - 1)) - 1
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        t = (np.asarray(x).astype(np.int64) << (self.frac - self.in_frac)) - self.breakpoint
+        prod = t * np.where(t >= 0, self.pos_slope, self.neg_slope) + (self.offset << self.slope_frac)
+        y = ap_overflow(ap_round_shift(prod, self.slope_frac, self.rounding), self.width, self.overflow)
+        return y.astype(np.float32)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x).astype(np.int32)
+
+
+@dataclass
+class FixedAddLayer:
+    """``overflow(a + b)`` of two fixed-point tensors with the same frac bits."""
+
+    name: str
+    shape: tuple[int, ...]
+    width: int
+    inputs: tuple  # two layer names
+    overflow: str = "sat"
+    kind: str = field(default="fixed_add", init=False)
+
+    def __post_init__(self):
+        self.shape = tuple(int(v) for v in self.shape)
+        self.inputs = tuple(str(v) for v in self.inputs)
+        if len(self.inputs) != 2:
+            raise ValueError(f"layer {self.name}: a fixed-point add takes two inputs, got {self.inputs}")
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    def acc_range(self) -> tuple[int, int]:
+        return self.out_range()
+
+    def out_range(self) -> tuple[int, int]:
+        return -(1 << (self.width - 1)), (1 << (self.width - 1)) - 1
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        s = np.asarray(a).astype(np.int64) + np.asarray(b).astype(np.int64)
+        return ap_overflow(s, self.width, self.overflow).astype(np.float32)
+
+
 Layer = ThresholdLayer | XnorDenseLayer | IntDenseLayer | ConvLayer | MaxPoolLayer | FlattenLayer
-_SPATIAL = ("conv", "maxpool", "flatten")
+_SPATIAL = ("conv", "maxpool", "flatten", "fixed_chain", "fixed_add")
 
 
 @dataclass
@@ -434,12 +570,24 @@ class GoldenModel:
         if not any(layer.kind in _SPATIAL for layer in self.layers) and not self.is_image:
             return self._run_dense(x, trace)
         outs = {}
+        graph = any(getattr(layer, "inputs", ()) for layer in self.layers)
+        vals = {}  # layer outputs a later layer reads by name
         cur = x.astype(np.float32)
         for layer in self.layers:
-            if isinstance(layer, ThresholdLayer):
-                cur = layer.run(cur).astype(np.float32)
+            ins = tuple(getattr(layer, "inputs", ()))
+            if ins:
+                missing = [n for n in ins if n not in vals]
+                if missing:
+                    raise ValueError(f"golden model: layer {layer.name} reads {missing}, which no earlier layer makes")
+                args = [vals[n] for n in ins]
             else:
-                cur = layer.forward(cur)
+                args = [cur]
+            if isinstance(layer, ThresholdLayer):
+                cur = layer.run(args[0]).astype(np.float32)
+            else:
+                cur = layer.forward(*args)
+            if graph:
+                vals[layer.name] = cur
             if trace:
                 outs[layer.name] = cur.astype(np.int32)
         return outs if trace else cur.astype(np.int32)
@@ -493,11 +641,16 @@ class GoldenModel:
 
     # --- persistence (plain .npz, readable with NumPy alone) -------------------------
     _FIELDS = {
-        "threshold": ("thresholds", "in_range"),
+        "threshold": ("thresholds", "in_range", "inputs"),
         "xnor_dense": ("weights", "thresholds"),
         "int_dense": ("weights", "thresholds", "in_levels"),
         "conv": ("in_shape", "kernel", "stride", "pad", "pad_value", "weights", "xnor", "thresholds", "in_levels"),
-        "maxpool": ("in_shape", "kernel", "stride", "in_levels"),
+        "maxpool": ("in_shape", "kernel", "stride", "in_levels", "in_lo", "inputs"),
+        "fixed_chain": (
+            "shape", "breakpoint", "pos_slope", "neg_slope", "offset", "in_frac", "frac", "slope_frac",
+            "width", "in_range", "rounding", "overflow", "inputs",
+        ),
+        "fixed_add": ("shape", "width", "inputs", "overflow"),
         "flatten": ("in_shape", "in_levels"),
     }
     _CLASSES = {
@@ -507,6 +660,8 @@ class GoldenModel:
         "conv": ConvLayer,
         "maxpool": MaxPoolLayer,
         "flatten": FlattenLayer,
+        "fixed_chain": FixedChainLayer,
+        "fixed_add": FixedAddLayer,
     }
 
     def save(self, path) -> None:
@@ -525,7 +680,7 @@ class GoldenModel:
         for i, layer in enumerate(self.layers):
             for f in self._FIELDS[layer.kind]:
                 v = getattr(layer, f)
-                if v is not None:
+                if v is not None and not (f == "inputs" and not v):
                     arrays[f"l{i}_{f}"] = np.asarray(v)
         with open(path, "wb") as f:
             np.savez(f, **arrays)
@@ -544,9 +699,13 @@ class GoldenModel:
                     if key not in z:
                         continue
                     v = z[key]
-                    if f in ("in_shape", "in_range"):
+                    if f in ("in_shape", "in_range", "shape"):
                         v = tuple(int(e) for e in v)
-                    elif f in ("kernel", "stride", "pad", "pad_value", "in_levels"):
+                    elif f == "inputs":
+                        v = tuple(str(e) for e in v)
+                    elif f in ("rounding", "overflow"):
+                        v = str(v)
+                    elif f in ("kernel", "stride", "pad", "pad_value", "in_levels", "in_lo", "in_frac", "frac", "slope_frac", "width"):
                         v = int(v)
                     elif f == "xnor":
                         v = bool(v)
