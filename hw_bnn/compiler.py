@@ -56,6 +56,7 @@ from hw_bnn.errors import CompileError
 from hw_bnn.golden import (
     OVERFLOW_MODES,
     ROUNDING_MODES,
+    ConcatLayer,
     ConvLayer,
     FixedAddLayer,
     FixedChainLayer,
@@ -78,7 +79,8 @@ QUANTIZERS = {"BipolarQuant", "Quant"}
 LINEAR = {"MatMul", "Conv"}
 CODE_PATH = {"Pad", "MaxPool", "Flatten", "Reshape"}  # may sit between codes and a linear op
 FIXED_OPS = {"FixedChain", "FixedAdd"}  # hw_bnn.custom_op: fixed-point shortcuts
-SUPPORTED = ELEMENTWISE | QUANTIZERS | LINEAR | CODE_PATH | {"MultiThreshold", "XnorPopcountMatMul"}
+HW_DOMAIN = "hw_bnn.custom_op"
+SUPPORTED = ELEMENTWISE | QUANTIZERS | LINEAR | CODE_PATH | {"MultiThreshold", "XnorPopcountMatMul", "Concat"}
 AFFINE_KEY = "hw_bnn.output_affine"
 MAX_DOMAIN = 1 << 20  # accumulator values evaluated exhaustively per chain; beyond: search
 SEARCH_GRID = 4097  # points of the monotonicity check on larger domains
@@ -171,6 +173,9 @@ def _source_info(model: ModelWrapper, tensor: str):
     if p.op_type in FIXED_OPS:
         a = _attrs(p)
         return int(a["lo"]), int(a["hi"]), "fixed", p
+    if p.op_type == "IntConcat":
+        a = _attrs(p)
+        return int(a["lo"]), int(a["hi"]), "concat", p
     if p.op_type == "MaxPool":
         inner = _source_info(model, p.input[0])
         return (inner[0], inner[1], "fixed", p) if inner is not None and inner[2] == "fixed" else None
@@ -390,6 +395,8 @@ class CheckSupportedOps(Transformation):
                     raise CompileError(f"node {n.name} (MaxPool): padding and ceil_mode are not supported")
             elif n.op_type == "Pad":
                 _spatial_pad(model, n)
+            elif n.op_type == "Concat" and int(a.get("axis", 1)) != 1:
+                raise CompileError(f"node {n.name} (Concat): only channel concatenation (axis=1) is supported")
             elif n.op_type == "Flatten" and int(a.get("axis", 1)) != 1:
                 raise CompileError(f"node {n.name} (Flatten): only axis=1 is supported")
             elif n.op_type == "Reshape":
@@ -480,7 +487,9 @@ class FoldQuantizerChains(Transformation):
                 continue
             lo, hi, kind, prod = _source_info(model, source)
             levels, code_fn, out_scale, out_bias, out_dt = _quantizer_levels(model, q)
-            can_flip = kind not in ("input", "fixed") and model.get_tensor_fanout(source) == 1
+            can_flip = kind not in ("input", "fixed", "concat") and model.get_tensor_fanout(source) == 1
+            # else compare -x on decreasing channels (a tensor the hardware keeps and others read)
+            can_negate = not can_flip and kind in ("fixed", "concat", "int")
             n_ch = int(model.get_tensor_shape(source)[1])
 
             def codes_at(values, chain=chain, q=q, source=source, code_fn=code_fn, n_ch=n_ch):
@@ -493,20 +502,28 @@ class FoldQuantizerChains(Transformation):
             try:
                 if hi - lo + 1 <= MAX_DOMAIN:
                     domain = np.arange(lo, hi + 1)
-                    thr, flipped = thresholds_from_codes(domain, codes_at(domain), levels, allow_flip=can_flip)
+                    thr, flipped = thresholds_from_codes(domain, codes_at(domain), levels, allow_flip=can_flip or can_negate)
                 else:
-                    thr, flipped = _thresholds_by_search(codes_at, lo, hi, levels, can_flip)
+                    thr, flipped = _thresholds_by_search(codes_at, lo, hi, levels, can_flip or can_negate)
             except NonMonotoneError as e:
                 names = ", ".join(n.name for n in chain)
                 raise CompileError(f"node {q.name}: the chain [{names}] before it: {e.reason}") from None
-            if flipped.any():
+            mt_in = source
+            negate_node = None
+            if flipped.any() and can_negate:
+                # code = sum_k [lo + hi - a >= T'_k] = sum_k [-a >= T'_k - lo - hi]
+                thr = np.where(flipped[:, None], thr - lo - hi, thr)
+                sign = np.where(flipped, -1.0, 1.0).astype(np.float32).reshape([1, -1] + [1] * (len(model.get_tensor_shape(source)) - 2))
+                mt_in = _new_name(model, f"{source}_negated")
+                negate_node = helper.make_node("Mul", [source, _add_const(model, f"{q.name}_negate", sign, "INT2")], [mt_in], name=f"{q.name}_negate")
+            elif flipped.any():
                 _flip_channels(model, kind, prod, flipped)
             if np.all(thr == thr[:1]):
                 thr = thr[:1]
             tname = _add_const(model, f"{q.name}_thresholds", thr, _int_dtype(int(thr.min()), int(thr.max())))
             mt = helper.make_node(
                 "MultiThreshold",
-                [source, tname],
+                [mt_in, tname],
                 [q.output[0]],
                 domain=QONNX_DOMAIN,
                 name=f"{q.name}_thresholds",
@@ -518,6 +535,9 @@ class FoldQuantizerChains(Transformation):
             for n in chain + [q]:
                 model.graph.node.remove(n)
             model.graph.node.insert(idx, mt)
+            if negate_node is not None:
+                model.graph.node.insert(idx, negate_node)
+                model.set_tensor_datatype(mt_in, DataType[f"INT{bits_for_range(-hi, -lo if lo < 0 else hi)[0] + 1}"])
             model.set_tensor_datatype(q.output[0], DataType[out_dt])
             return model, True
         return model, False
@@ -841,6 +861,18 @@ class FixedPointConfig:
 FIXED_KEY = "hw_bnn.fixed_point"
 
 
+def _remove_dead(model: ModelWrapper) -> None:
+    """Drop nodes whose outputs nobody reads (copies left behind by a rewrite)."""
+    outputs = {o.name for o in model.graph.output}
+    changed = True
+    while changed:
+        changed = False
+        for n in list(model.graph.node):
+            if all(o not in outputs and not model.find_consumers(o) for o in n.output):
+                model.graph.node.remove(n)
+                changed = True
+
+
 def _is_residual_add(model: ModelWrapper, n) -> bool:
     return n.op_type == "Add" and len(n.input) == 2 and all(model.get_initializer(i) is None for i in n.input)
 
@@ -1045,6 +1077,137 @@ class LowerFixedPoint(Transformation):
         model.set_metadata_prop(FIXED_KEY, json.dumps(meta))
 
 
+class LowerConcat(Transformation):
+    """Channel concatenation (BinaryDenseNet) ==> ``IntConcat`` of integer tensors.
+
+    Every input of a ``Concat`` must be an exact integer affine of an integer source (the
+    raw XNOR / integer accumulator of a convolution, or an earlier concatenation): per
+    channel ``value = m * x + o`` with ``x`` the integer the hardware holds.  Each input is
+    first re-read from its source through its own copy of that affine (so the other readers
+    of the input keep their chains and fold into thresholds); once every input is such a
+    copy, the ``Concat`` becomes ``IntConcat(x_1, x_2, ...)`` followed, for each reader, by the
+    per-channel affine of the concatenation.  The chains from it to the next quantizers fold
+    into per-channel thresholds over the concatenated integers."""
+
+    def __init__(self):
+        super().__init__()
+        self.views: dict[str, tuple] = {}  # concat input tensor -> (integer tensor, xnor K, m (C,), o (C,))
+
+    def apply(self, model):
+        for n in list(model.graph.node):
+            if n.op_type != "Concat":
+                continue
+            for i, t in enumerate(n.input):
+                if t in self.views:
+                    continue
+                r = self._resolve(model, t, n)
+                if r is None:
+                    continue
+                view = self._affine_nodes(model, r, f"{n.name}_in{i}", before=n)
+                n.input[i] = view
+                self.views[view] = r
+                _remove_dead(model)
+                return model, True
+            if all(t in self.views for t in n.input):
+                self._lower(model, n)
+                _remove_dead(model)
+                return model, True
+        return model, False
+
+    def _resolve(self, model: ModelWrapper, t: str, concat):
+        source, chain = _walk_chain_up(model, t)
+        if chain is None:
+            return None
+        lo, hi, kind, _ = _source_info(model, source)
+        if kind not in ("xnor_conv", "int", "concat"):
+            raise CompileError(
+                f"node {concat.name} (Concat): input '{t}' comes from {kind} '{source}'; a concatenation takes "
+                f"convolution accumulators or earlier concatenations"
+            )
+        k = hi if kind == "xnor_conv" else 0
+        ends = np.array([lo, hi], dtype=np.float64)
+        if chain:
+            f = _run_chain(model, source, chain, t, ends)
+            f = f.reshape(2, f.shape[1], -1)[:, :, 0].astype(np.float64)
+        else:
+            c = int(model.get_tensor_shape(source)[1])
+            f = np.repeat(ends[:, None], c, axis=1)
+        x = (2 * ends - k) if k else ends
+        m = ((f[1] - f[0]) / (x[1] - x[0])).astype(np.float32) if hi > lo else np.ones(f.shape[1], np.float32)
+        o = (f[0] - m.astype(np.float64) * x[0]).astype(np.float32)
+        # the copy must give the chain's float32 values exactly, on the whole domain
+        dom = np.arange(lo, hi + 1)
+        xs = (2 * dom - k) if k else dom
+        want = _run_chain(model, source, chain, t, dom.astype(np.float64)) if chain else np.repeat(dom[:, None], len(m), 1)
+        want = np.asarray(want, dtype=np.float32).reshape(len(dom), len(m), -1)[:, :, 0]
+        got = (xs[:, None].astype(np.float32) * m[None, :]).astype(np.float32) + o[None, :]
+        bad = np.argwhere(got != want)
+        if bad.size:
+            i, c = (int(v) for v in bad[0])
+            names = ", ".join(n.name for n in chain)
+            raise CompileError(
+                f"node {concat.name} (Concat): input '{t}' (chain [{names}]) is not an exact integer affine of "
+                f"'{source}' (channel {c}, at {xs[i]}: {want[i, c]!r} vs {got[i, c]!r}); put BatchNorm after the concatenation"
+            )
+        return source, k, m, o
+
+    def _affine_nodes(self, model: ModelWrapper, r, base: str, before) -> str:
+        """Float value ``m * x + o`` of integer tensor ``r`` (a popcount read as ``2 p - K``)."""
+        source, k, m, o = r
+        rank = len(model.get_tensor_shape(source))
+        shape = [1, -1] + [1] * (rank - 2)
+        nodes, cur = [], source
+        if k:
+            two = _new_name(model, f"{base}_2p")
+            nodes.append(helper.make_node("Mul", [cur, _add_const(model, f"{base}_two", np.float32(2.0))], [two], name=two))
+            a = _new_name(model, f"{base}_acc")
+            nodes.append(helper.make_node("Add", [two, _add_const(model, f"{base}_minus_k", np.float32(-k))], [a], name=a))
+            cur = a
+        mul = _new_name(model, f"{base}_scaled")
+        nodes.append(helper.make_node("Mul", [cur, _add_const(model, f"{base}_m", m.reshape(shape))], [mul], name=mul))
+        out = _new_name(model, f"{base}_value")
+        nodes.append(helper.make_node("Add", [mul, _add_const(model, f"{base}_o", o.reshape(shape))], [out], name=out))
+        idx = model.get_node_index(before)
+        for j, node in enumerate(nodes):
+            model.graph.node.insert(idx + j, node)
+        return out
+
+    def _lower(self, model: ModelWrapper, n) -> None:
+        parts = [self.views.pop(t) for t in n.input]
+        # drop the copies that fed the concatenation
+        for t in n.input:
+            cur = t
+            while cur not in [p[0] for p in parts]:
+                prod = model.find_producer(cur)
+                if prod is None or len(model.find_consumers(cur)) > 1:
+                    break
+                model.graph.node.remove(prod)
+                cur = prod.input[0]
+        ranges = []
+        for source, k, _, _ in parts:
+            lo, hi, _, _ = _source_info(model, source)
+            ranges.append((-k, k) if k else (lo, hi))
+        lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        out = n.output[0]
+        code = _new_name(model, f"{out}_int")
+        node = helper.make_node(
+            "IntConcat", [p[0] for p in parts], [code], domain=HW_DOMAIN, name=_new_name(model, f"{n.name}_int"),
+            xnor_ks=[int(p[1]) for p in parts], lo=int(lo), hi=int(hi),
+        )
+        idx = model.get_node_index(n)
+        model.graph.node.remove(n)
+        model.graph.node.insert(idx, node)
+        model.set_tensor_shape(code, model.get_tensor_shape(out))
+        model.set_tensor_datatype(code, DataType[_int_dtype(int(lo), int(hi))])
+        m = np.concatenate([p[2] for p in parts])
+        o = np.concatenate([p[3] for p in parts])
+        for c in list(model.find_consumers(out)):
+            view = self._affine_nodes(model, (code, 0, m, o), f"{c.name}_concat", before=c)
+            for j, i in enumerate(c.input):
+                if i == out:
+                    c.input[j] = view
+
+
 class FoldOutputChain(Transformation):
     """Last accumulator -> chain -> graph output  ==>  the integer accumulator as the output
     (``a = 2p - K`` for an XNOR layer, the integer product otherwise), plus the output affine
@@ -1130,7 +1293,7 @@ class CheckIntegerOnly(Transformation):
         # a quantizer that could not be folded is the root cause: name it first
         nodes = sorted(model.graph.node, key=lambda n: n.op_type not in QUANTIZERS)
         for n in nodes:
-            if n.op_type in ("MultiThreshold", "XnorPopcountMatMul", "MaxPool", "Flatten", "Reshape") or n.op_type in FIXED_OPS:
+            if n.op_type in ("MultiThreshold", "XnorPopcountMatMul", "MaxPool", "Flatten", "Reshape", "IntConcat") or n.op_type in FIXED_OPS:
                 continue
             if n.op_type == "Pad" and _pad_value(model, n) == round(_pad_value(model, n)):
                 continue
@@ -1220,7 +1383,7 @@ def compile_model(
     model = model.transform(CheckSupportedOps())
     model = model.transform(ExtractBiasFromConv())
     model = _fixed_point(model, [FoldWeightQuantizers()])
-    model = _fixed_point(model, [FoldQuantizerChains(), IntegerizeLinear(), LowerFixedPoint(fixed)])
+    model = _fixed_point(model, [FoldQuantizerChains(), IntegerizeLinear(), LowerFixedPoint(fixed), LowerConcat()])
     model = _fixed_point(model, [FoldOutputChain()])
     model = model.transform(CheckIntegerOnly())
     model = model.transform(SortGraph()).transform(GiveUniqueNodeNames()).transform(InferShapes())
@@ -1278,8 +1441,8 @@ class _GoldenBuilder:
         """The next node to turn into a layer: a reader of ``t`` (others wait in ``pending``)."""
         readers = [c for c in self.model.find_consumers(t) if c.name not in self.visited]
         if len(readers) > 1:
-            if any(c.op_type not in FIXED_OPS | {"MultiThreshold", "MaxPool"} for c in readers):
-                raise CompileError(f"folded graph: tensor '{t}' feeds several layers; only fixed-point tensors may")
+            if any(c.op_type not in FIXED_OPS | {"MultiThreshold", "MaxPool", "IntConcat", "Mul"} for c in readers):
+                raise CompileError(f"folded graph: tensor '{t}' feeds several layers; only shortcut and concatenated tensors may")
             self.pending.append(t)
         for c in readers:
             if self.ready(c):
@@ -1306,9 +1469,10 @@ class _GoldenBuilder:
         """(thresholds or None, tensor after the layer)."""
         if t == self.out:
             return None, t
+        readers = self.model.find_consumers(t)
+        if len(readers) > 1 or readers[0].op_type in ("FixedChain", "IntConcat"):
+            return None, t  # the raw accumulator: a shortcut chain, a concatenation, thresholds
         nxt = self.single_consumer(t)
-        if nxt.op_type == "FixedChain":
-            return None, t
         if nxt.op_type != "MultiThreshold":
             raise CompileError(f"folded graph: node {node.name} must be followed by thresholds, a fixed-point chain or be the output")
         thr = self.model.get_initializer(nxt.input[1]).astype(np.int64)
@@ -1338,17 +1502,46 @@ def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> Golden
         op = n.op_type
         src_t = n.input[0]
         hwc = shapes.get(src_t, hwc)
+        negate = None
+        if op == "Mul" and len(model.find_consumers(n.output[0])) == 1 and model.find_consumer(n.output[0]).op_type == "MultiThreshold":
+            d = model.get_initializer(n.input[1])
+            if d is None or not np.all(np.abs(d) == 1):
+                raise CompileError(f"folded graph: node {n.name} (Mul) before thresholds must negate channels (+-1)")
+            negate = d.reshape(-1) < 0
+            b.visited.add(n.name)
+            n = model.find_consumer(n.output[0])
+            op = n.op_type
         if op == "MultiThreshold" and (not layers or _source_info(model, src_t) is not None):
             thr = model.get_initializer(n.input[1]).astype(np.int64)
             rng = in_range
             if layers:
-                lo, hi, _, _ = _source_info(model, src_t)
+                lo, hi, kind, _ = _source_info(model, src_t)
                 rng = (lo, hi)
                 c = hwc[2] if hwc is not None else int(model.get_tensor_shape(src_t)[1])
                 if thr.shape[0] == 1 and c != 1:
                     thr = np.repeat(thr, c, axis=0)
-            b.add(ThresholdLayer(b.name("quant_in") if not layers else b.name("sign"), thr, rng), src_t, n.output[0], n)
+                if kind == "xnor_conv":  # the golden convolution gives a = 2 p - K: p >= T <=> a >= 2 T - K
+                    thr, rng = 2 * thr - hi, (-hi, hi)
+                if negate is not None:
+                    negate = np.broadcast_to(negate, (thr.shape[0],)).copy()
+                    rng = (-rng[1], rng[1]) if rng[0] >= 0 else (min(rng[0], -rng[1]), max(rng[1], -rng[0]))
+            layer = ThresholdLayer(b.name("quant_in") if not layers else b.name("sign"), thr, rng, negate=negate)
+            b.add(layer, src_t, n.output[0], n)
             levels, t = int(thr.shape[1]), n.output[0]
+        elif op == "IntConcat":
+            ins = tuple(b.made_by[i] for i in n.input)
+            ranges = []
+            for i in n.input:
+                lo, hi, kind, _ = _source_info(model, i)
+                ranges.append((-hi, hi) if kind == "xnor_conv" else (lo, hi))
+            shape = tuple(hwc[:2]) + (int(model.get_tensor_shape(n.output[0])[1]),)
+            layer = ConcatLayer(b.name("concat"), shape, ins, ranges)
+            b.layers.append(layer)
+            b.made_by[n.output[0]] = layer.name
+            b.visited.add(n.name)
+            t = n.output[0]
+            hwc = shape
+            shapes[t] = hwc
         elif op == "Pad":
             pending_pad = (_spatial_pad(model, n), int(_pad_value(model, n)))
             b.visited.add(n.name)
@@ -1364,7 +1557,8 @@ def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> Golden
                 pad, pad_value = pending_pad
                 pending_pad = None
             wm = w.transpose(2, 3, 1, 0).reshape(-1, w.shape[0])  # rows in (kh, kw, c) order
-            nxt = b.single_consumer(n.output[0]) if n.output[0] != b.out else None
+            readers = model.find_consumers(n.output[0]) if n.output[0] != b.out else []
+            nxt = readers[0] if len(readers) == 1 else None
             xnor = nxt is not None and nxt.op_type == "Add" and _is_xnor_conv(model, n, nxt)
             after = nxt.output[0] if xnor else n.output[0]
             if xnor:

@@ -97,3 +97,37 @@ class FixedAdd(_FixedOp):
 
 
 custom_op = {"FixedChain": FixedChain, "FixedAdd": FixedAdd}
+
+
+class IntConcat(CustomOp):
+    """Channel concatenation of integer tensors (BinaryDenseNet).  Input ``i`` is taken as it is,
+    or, when ``xnor_ks[i]`` is non-zero, as a popcount ``p`` that stands for the bipolar
+    accumulator ``a = 2 p - xnor_ks[i]`` (what the golden XNOR convolution outputs)."""
+
+    def get_nodeattr_types(self):
+        return {"xnor_ks": ("ints", True, []), "lo": ("i", True, 0), "hi": ("i", True, 0)}
+
+    def make_shape_compatible_op(self, model):
+        node = self.onnx_node
+        return helper.make_node("Concat", list(node.input), [node.output[0]], axis=1)
+
+    def infer_node_datatype(self, model):
+        from hw_bnn.golden import bits_for_range
+
+        w, signed = bits_for_range(self.get_nodeattr("lo"), self.get_nodeattr("hi"))
+        model.set_tensor_datatype(self.onnx_node.output[0], DataType[f"{'INT' if signed else 'UINT'}{w}"])
+
+    def verify_node(self):
+        return []
+
+    def execute_node(self, context, graph):
+        node = self.onnx_node
+        ks = list(self.get_nodeattr("xnor_ks"))
+        parts = []
+        for i, k in zip(node.input, ks):
+            v = context[i]
+            parts.append(2 * v - k if k else v)
+        context[node.output[0]] = np.concatenate(parts, axis=1).astype(np.float32)
+
+
+custom_op["IntConcat"] = IntConcat

@@ -58,6 +58,10 @@ thresholds by the compiler, so the hardware never sees it.  Layer semantics:
     complement wrap-around).  ``y`` is an ``ap_fixed<width, width - frac>`` code.  A BatchNorm
     (one slope), an RPReLU, an FPReLU or a PReLU after one are all this function.
 
+``concat``  (BinaryDenseNet's concatenation: a stream merge)
+    The channels of its ``inputs`` side by side, in order (``(H, W, C1 + C2 + ...)``).  Each
+    channel keeps its own integer meaning; the next layer's per-channel thresholds take it.
+
 ``fixed_add``  (the shortcut add: a stream merge of two fixed-point tensors)
     ``y = overflow(a + b)`` with both inputs and the output at the same ``frac``.
 
@@ -147,6 +151,8 @@ class ThresholdLayer:
     thresholds: np.ndarray  # int64, (C, L) or (1, L)
     in_range: tuple[int, int] = (0, 255)
     inputs: tuple = ()
+    # (C,) bool or None: these channels compare -x (a chain that decreases in its input)
+    negate: np.ndarray | None = None
     kind: str = field(default="threshold", init=False)
 
     @property
@@ -159,10 +165,16 @@ class ThresholdLayer:
     def acc_range(self) -> tuple[int, int]:
         return self.in_range
 
+    def _signed(self, x: np.ndarray) -> np.ndarray:
+        if self.negate is None or not np.any(self.negate):
+            return x
+        return np.where(np.asarray(self.negate, dtype=bool), -x, x)
+
     def pm1(self, x: np.ndarray) -> np.ndarray:
         """One-level output as +-1 float32 (the next XNOR layer's operand)."""
         lo, hi = self.in_range
-        if self.thresholds.shape[0] == 1 and hi - lo < 65536:
+        x = self._signed(x)
+        if self.thresholds.shape[0] == 1 and hi - lo < 65536 and (self.negate is None or not np.any(self.negate)):
             # shared threshold over a small integer domain: a lookup table
             lut = np.where(np.arange(lo, hi + 1) >= self.thresholds[0, 0], np.float32(1), np.float32(-1))
             idx = x if np.issubdtype(x.dtype, np.integer) else x.astype(np.int64)
@@ -171,6 +183,7 @@ class ThresholdLayer:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         t = self.thresholds
+        x = self._signed(x)
         if t.shape[1] == 1:
             return (x >= t[:, 0]).astype(np.int32)
         return np.sum(x[..., None] >= t, axis=-1, dtype=np.int32)
@@ -244,6 +257,7 @@ class XnorDenseLayer(_MatrixUnit):
     name: str
     weights: np.ndarray  # uint8 bits, (MW, MH)
     thresholds: np.ndarray | None = None  # int64, (MH, L), popcount domain
+    inputs: tuple = ()
     kind: str = field(default="xnor_dense", init=False)
     xnor: bool = field(default=True, init=False)
     in_levels: int = field(default=1, init=False)
@@ -278,6 +292,7 @@ class IntDenseLayer(_MatrixUnit):
     weights: np.ndarray  # int8, (MW, MH)
     thresholds: np.ndarray | None = None  # int64, (MH, L), accumulator domain
     in_levels: int = 1  # input codes are in [0, in_levels]
+    inputs: tuple = ()
     kind: str = field(default="int_dense", init=False)
     xnor: bool = field(default=False, init=False)
 
@@ -330,6 +345,7 @@ class ConvLayer(_MatrixUnit):
     xnor: bool
     thresholds: np.ndarray | None = None  # int64 (C_out, L): popcount (xnor) or accumulator domain
     in_levels: int = 1
+    inputs: tuple = ()
     kind: str = field(default="conv", init=False)
 
     def __post_init__(self):
@@ -422,6 +438,7 @@ class FlattenLayer:
     name: str
     in_shape: tuple[int, int, int]
     in_levels: int = 1
+    inputs: tuple = ()
     kind: str = field(default="flatten", init=False)
 
     def __post_init__(self):
@@ -526,8 +543,39 @@ class FixedAddLayer:
         return ap_overflow(s, self.width, self.overflow).astype(np.float32)
 
 
+@dataclass
+class ConcatLayer:
+    """Channel concatenation of the named input layers' outputs (a stream merge)."""
+
+    name: str
+    shape: tuple[int, ...]  # output (H, W, C_total)
+    inputs: tuple
+    in_ranges: np.ndarray  # (n_inputs, 2) int64: the integer range of each input
+    kind: str = field(default="concat", init=False)
+
+    def __post_init__(self):
+        self.shape = tuple(int(v) for v in self.shape)
+        self.inputs = tuple(str(v) for v in self.inputs)
+        self.in_ranges = np.asarray(self.in_ranges, dtype=np.int64).reshape(-1, 2)
+        if len(self.inputs) < 2 or len(self.inputs) != len(self.in_ranges):
+            raise ValueError(f"layer {self.name}: a concatenation takes two or more inputs with one range each")
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    def acc_range(self) -> tuple[int, int]:
+        return self.out_range()
+
+    def out_range(self) -> tuple[int, int]:
+        return int(self.in_ranges[:, 0].min()), int(self.in_ranges[:, 1].max())
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(x, dtype=np.float32) for x in xs], axis=-1)
+
+
 Layer = ThresholdLayer | XnorDenseLayer | IntDenseLayer | ConvLayer | MaxPoolLayer | FlattenLayer
-_SPATIAL = ("conv", "maxpool", "flatten", "fixed_chain", "fixed_add")
+_SPATIAL = ("conv", "maxpool", "flatten", "fixed_chain", "fixed_add", "concat")
 
 
 @dataclass
@@ -641,17 +689,18 @@ class GoldenModel:
 
     # --- persistence (plain .npz, readable with NumPy alone) -------------------------
     _FIELDS = {
-        "threshold": ("thresholds", "in_range", "inputs"),
-        "xnor_dense": ("weights", "thresholds"),
-        "int_dense": ("weights", "thresholds", "in_levels"),
-        "conv": ("in_shape", "kernel", "stride", "pad", "pad_value", "weights", "xnor", "thresholds", "in_levels"),
+        "threshold": ("thresholds", "in_range", "inputs", "negate"),
+        "concat": ("shape", "inputs", "in_ranges"),
+        "xnor_dense": ("weights", "thresholds", "inputs"),
+        "int_dense": ("weights", "thresholds", "in_levels", "inputs"),
+        "conv": ("in_shape", "kernel", "stride", "pad", "pad_value", "weights", "xnor", "thresholds", "in_levels", "inputs"),
         "maxpool": ("in_shape", "kernel", "stride", "in_levels", "in_lo", "inputs"),
         "fixed_chain": (
             "shape", "breakpoint", "pos_slope", "neg_slope", "offset", "in_frac", "frac", "slope_frac",
             "width", "in_range", "rounding", "overflow", "inputs",
         ),
         "fixed_add": ("shape", "width", "inputs", "overflow"),
-        "flatten": ("in_shape", "in_levels"),
+        "flatten": ("in_shape", "in_levels", "inputs"),
     }
     _CLASSES = {
         "threshold": ThresholdLayer,
@@ -662,6 +711,7 @@ class GoldenModel:
         "flatten": FlattenLayer,
         "fixed_chain": FixedChainLayer,
         "fixed_add": FixedAddLayer,
+        "concat": ConcatLayer,
     }
 
     def save(self, path) -> None:

@@ -68,6 +68,8 @@ class Recipe:
     recorded: dict = field(default_factory=dict)
     norm: str = "bn"  # bn | bkn (Batch Kalman Norm) | gn (GroupNorm, training only)
     nonlin: str = "none"  # reactnet only: rprelu | fprelu | none (the block non-linearity)
+    transition_bits: int = 8  # densenet only: weight bits of the 1x1 transition convolutions
+    transition_act_bits: int = 4  # densenet only: bits of the ReLU activations into them
 
     def to_dict(self) -> dict:
         return {
@@ -77,6 +79,11 @@ class Recipe:
             "conv": copy.deepcopy(self.conv),
             **({"norm": self.norm} if self.norm != "bn" else {}),
             **({"nonlin": self.nonlin} if self.nonlin != "none" else {}),
+            **(
+                {"transition_bits": self.transition_bits, "transition_act_bits": self.transition_act_bits}
+                if self.arch == "densenet"
+                else {}
+            ),
             "weight_bits": self.weight_bits,
             "act_bits": self.act_bits,
             "input_bits": self.input_bits,
@@ -131,6 +138,8 @@ def load_recipe(name_or_path: str) -> Recipe:
         recorded=dict(raw.get("recorded") or {}),
         norm=str(raw.get("norm", "bn")),
         nonlin=str(raw.get("nonlin", "none")),
+        transition_bits=int(raw.get("transition_bits", 8)),
+        transition_act_bits=int(raw.get("transition_act_bits", 4)),
     )
     check_recipe(r, path)
     return r
@@ -138,9 +147,16 @@ def load_recipe(name_or_path: str) -> Recipe:
 
 def parse_conv_spec(entry, where="recipe"):
     """One ``conv`` entry -> ``("conv", out, kernel, stride, pad)``, ``("pool", kernel, stride)``
-    or (``reactnet`` only) ``("res",)`` for ``R``, a residual block."""
+    or (``reactnet`` only) ``("res",)`` for ``R``, a residual block, or (``densenet`` only)
+    ``("dense", k)`` for ``D<k>`` (a dense layer of growth rate k) and ``("trans", c)`` for
+    ``T<c>`` (a transition to c channels)."""
     if entry == "R":
         return ("res",)
+    if isinstance(entry, str) and re.fullmatch(r"[DT]\d+", entry.strip()):
+        n = int(entry.strip()[1:])
+        if n < 1:
+            raise HwBnnError(f"{where}: {entry!r} needs a positive number")
+        return ("dense" if entry.strip()[0] == "D" else "trans", n)
     if isinstance(entry, str):
         m = re.fullmatch(r"M(?:(\d+)s(\d+))?", entry.strip())
         if not m:
@@ -162,8 +178,8 @@ def parse_conv_spec(entry, where="recipe"):
 def check_recipe(r: Recipe, path="recipe") -> None:
     if r.norm not in ("bn", "bkn", "gn"):
         raise HwBnnError(f"{path}: norm {r.norm!r} is not supported (bn, bkn or gn)")
-    if r.arch not in ("fc", "cnv", "reactnet"):
-        raise HwBnnError(f"{path}: arch {r.arch!r} is not supported (supported: fc, cnv, reactnet)")
+    if r.arch not in ("fc", "cnv", "reactnet", "densenet"):
+        raise HwBnnError(f"{path}: arch {r.arch!r} is not supported (supported: fc, cnv, reactnet, densenet)")
     if r.nonlin not in ("none", "rprelu", "fprelu") or (r.nonlin != "none" and r.arch != "reactnet"):
         raise HwBnnError(f"{path}: nonlin {r.nonlin!r}: rprelu, fprelu or none, and only with arch reactnet")
     if r.weight_bits not in (1, 2) or r.act_bits not in (1, 2):
@@ -179,8 +195,15 @@ def check_recipe(r: Recipe, path="recipe") -> None:
         specs = [parse_conv_spec(e, str(path)) for e in r.conv]
         if not specs or specs[0][0] != "conv":
             raise HwBnnError(f"{path}: arch {r.arch} needs a conv list that starts with a convolution")
-        if r.arch == "cnv" and any(s[0] == "res" for s in specs):
+        if r.arch != "reactnet" and any(s[0] == "res" for s in specs):
             raise HwBnnError(f"{path}: residual blocks (R) need arch reactnet")
+        if r.arch != "densenet" and any(s[0] in ("dense", "trans") for s in specs):
+            raise HwBnnError(f"{path}: dense layers (D<k>) and transitions (T<c>) need arch densenet")
+        if r.arch == "densenet":
+            if (r.weight_bits, r.act_bits) != (1, 1):
+                raise HwBnnError(f"{path}: arch densenet is binary (weight_bits: 1, act_bits: 1)")
+            if not 2 <= r.transition_bits <= 8 or not 2 <= r.transition_act_bits <= 8:
+                raise HwBnnError(f"{path}: transition_bits and transition_act_bits must be 2..8")
         if r.arch == "reactnet" and (r.weight_bits, r.act_bits) != (1, 1):
             raise HwBnnError(f"{path}: arch reactnet is binary (weight_bits: 1, act_bits: 1)")
 
@@ -447,8 +470,102 @@ def build_model(recipe: Recipe, input_shape, weights: str = "quant", acts: str =
             b = self.head_sign(self.head_act(y))
             return self.out_norm(self.classifier(self.head(torch.flatten(b, 1))))
 
+    class DenseCNN(nn.Module):
+        """BinaryDenseNet (Bethge et al. 2018), small, trained from scratch without scaling factors.
+
+        ``conv`` list: the stem ``[out, k, stride, pad]`` (binary-weight convolution of the
+        8-bit pixels scaled by 1/256, no normalization: the dense layers normalize what they
+        read), then
+
+        * ``D<k>``, a dense layer: ``BN -> sign -> binary 3x3 conv (k channels, -1 padding)``,
+          its output concatenated to its input (``C -> C + k`` channels);
+        * ``T<c>``, a transition: ``BN -> ReLU -> unsigned fixed-point quantizer
+          (transition_act_bits) -> 2x2 max pooling -> 1x1 conv with transition_bits-bit
+          weights (power-of-two scale) to c channels``.  ReLU comes before the pooling (the
+          paper pools first): the quantized codes are what the hardware pools, and with a
+          non-negative BatchNorm scale the two orders give the same values;
+        * ``M``: max pooling of the features (before a transition it would pool accumulators).
+
+        Head: BN, sign, flatten, the binary ``hidden`` layers and the binary classifier with a
+        scalar TensorNorm.  In hardware a concatenation is a stream merge; the transition is an
+        integer matrix-vector unit."""
+
+        def __init__(self, in_shape, conv, hidden, num_classes):
+            super().__init__()
+            from brevitas.nn import QuantReLU
+            from brevitas.quant.fixed_point import Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+
+            self.input_shape = tuple(in_shape)
+            c, h, w = in_shape
+            self.blocks = nn.ModuleList()
+            for i, entry in enumerate(conv):
+                spec = parse_conv_spec(entry)
+                blk = nn.Module()
+                blk.kind = spec[0]
+                if spec[0] == "pool":
+                    _, k, st = spec
+                    blk.pool = nn.MaxPool2d(k, st)
+                    h, w = (h - k) // st + 1, (w - k) // st + 1
+                elif i == 0 and spec[0] == "conv":
+                    _, out, k, st, pad = spec
+                    blk.conv = QuantConv2d(c, out, k, stride=st, padding=pad, bias=False, weight_quant=weight_quant)
+                    c, h, w = out, (h + 2 * pad - k) // st + 1, (w + 2 * pad - k) // st + 1
+                elif spec[0] == "dense":
+                    blk.norm = make_norm(recipe.norm, c, spatial=True)
+                    blk.sign = act()
+                    blk.pad = nn.ConstantPad2d(1, -1.0 if acts == "quant" else 0.0)
+                    blk.conv = QuantConv2d(c, spec[1], 3, padding=0, bias=False, weight_quant=weight_quant)
+                    c += spec[1]
+                elif spec[0] == "trans":
+                    blk.norm = make_norm(recipe.norm, c, spatial=True)
+                    if acts == "quant":
+                        blk.relu = QuantReLU(
+                            act_quant=Uint8ActPerTensorFixedPoint, bit_width=recipe.transition_act_bits, return_quant_tensor=False
+                        )
+                    else:
+                        blk.relu = nn.ReLU()
+                    blk.pool = nn.MaxPool2d(2, 2)
+                    tq = None if weights == "float" else Int8WeightPerTensorFixedPoint
+                    kw = {} if tq is None else {"weight_bit_width": recipe.transition_bits}
+                    blk.conv = QuantConv2d(c, spec[1], 1, bias=False, weight_quant=tq, **kw)
+                    c, h, w = spec[1], h // 2, w // 2
+                else:
+                    raise HwBnnError(f"recipe {recipe.name}: conv entry {entry!r} is not a densenet entry (stem, D<k>, T<c>, M)")
+                self.blocks.append(blk)
+            if h < 1 or w < 1:
+                raise HwBnnError(f"recipe {recipe.name}: the conv stack shrinks the {in_shape} input to nothing")
+            self.head_norm = make_norm(recipe.norm, c, spatial=True)
+            self.head_sign = act()
+            head = []
+            prev = c * h * w
+            for n in hidden:
+                head += [QuantLinear(prev, n, bias=False, weight_quant=weight_quant), make_norm(recipe.norm, n, spatial=False), act()]
+                prev = n
+            self.head = nn.Sequential(*head)
+            self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=weight_quant)
+            self.out_norm = TensorNorm()
+            for m in self.modules():  # binary layers start uniform in the sign's clipping range
+                if isinstance(m, QuantLinear) or (isinstance(m, QuantConv2d) and m.kernel_size != (1, 1)):
+                    nn.init.uniform_(m.weight, -1.0, 1.0)
+
+        def forward(self, x):
+            y = x * (1.0 / 256.0)
+            for blk in self.blocks:
+                if blk.kind == "pool":
+                    y = blk.pool(y)
+                elif blk.kind == "conv":
+                    y = blk.conv(y)
+                elif blk.kind == "dense":
+                    y = torch.cat([y, blk.conv(blk.pad(blk.sign(blk.norm(y))))], dim=1)
+                else:
+                    y = blk.conv(blk.pool(blk.relu(blk.norm(y))))
+            b = self.head_sign(self.head_norm(y))
+            return self.out_norm(self.classifier(self.head(torch.flatten(b, 1))))
+
     t = recipe.train
-    if recipe.arch == "reactnet":
+    if recipe.arch == "densenet":
+        net = DenseCNN(tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes)
+    elif recipe.arch == "reactnet":
         net = ReActCNN(tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes)
     elif recipe.arch == "cnv":
         net = BinaryCNV(tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes)
