@@ -134,10 +134,13 @@ def run(args) -> int:
 
         for name in available_models():
             r = load_recipe(name)
-            convs = [parse_conv_spec(e) for e in r.conv]
-            conv = " ".join(f"c{c[1]}" + (f"/s{c[3]}" if c[3] > 1 else "") if c[0] == "conv" else "M" for c in convs)
+            short = {"pool": lambda c: "M", "res": lambda c: "R", "dense": lambda c: f"D{c[1]}", "trans": lambda c: f"T{c[1]}"}
+            conv = " ".join(
+                f"c{c[1]}" + (f"/s{c[3]}" if c[3] > 1 else "") if c[0] == "conv" else short[c[0]](c)
+                for c in (parse_conv_spec(e) for e in r.conv)
+            )
             layers = (f"conv=[{conv}]  " if conv else "") + f"hidden={r.hidden}"
-            print(f"{name:18s} {r.arch:4s} w{r.weight_bits}a{r.act_bits}  {layers}  dataset={r.dataset}")
+            print(f"{name:22s} {r.arch:8s} w{r.weight_bits}a{r.act_bits}  {layers}  dataset={r.dataset}")
         return 0
     if args.command == "zoo":
         import json

@@ -45,7 +45,11 @@ def layer_table(golden) -> list[dict]:
     shape_in = tuple(golden.input_shape)
     if len(shape_in) == 3:
         shape_in = (shape_in[1], shape_in[2], shape_in[0])  # the hardware is NHWC
+    shapes = {}  # layer name -> output shape (graphs: a layer may read an earlier layer)
     for layer in golden.layers:
+        inputs = tuple(getattr(layer, "inputs", ()))
+        if inputs:
+            shape_in = shapes[inputs[0]]
         lo, hi = layer.acc_range()
         acc_bits, acc_signed = bits_for_range(lo, hi)
         olo, ohi = layer.out_range()
@@ -61,7 +65,7 @@ def layer_table(golden) -> list[dict]:
         weight_mem, wbits = 0, 0
         if isinstance(layer, ThresholdLayer):
             shape_out = shape_in
-        elif layer.kind in ("conv", "maxpool", "flatten"):
+        elif layer.kind in ("conv", "maxpool", "flatten", "fixed_chain", "fixed_add", "concat"):
             shape_out = tuple(layer.out_shape)
         else:
             shape_out = (layer.mh,)
@@ -74,7 +78,14 @@ def layer_table(golden) -> list[dict]:
             shape += f" (k{layer.kernel} s{layer.stride} p{layer.pad}{' xnor' if layer.xnor else ''})"
         elif layer.kind == "maxpool":
             shape += f" (k{layer.kernel} s{layer.stride})"
+        elif layer.kind == "fixed_chain":
+            shape += f" (ap_fixed<{layer.width},{layer.width - layer.frac}> {layer.rounding}/{layer.overflow})"
+        elif layer.kind == "fixed_add":
+            shape += f" (ap_fixed<{layer.width}> {layer.overflow})"
+        if inputs:
+            shape += f" <- {', '.join(inputs)}"
         shape_in = shape_out
+        shapes[layer.name] = shape_out
         rows.append(
             {
                 "name": layer.name,

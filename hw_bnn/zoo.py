@@ -49,6 +49,7 @@ def summarize(recipe: Recipe) -> dict:
                 "weights": int(w.numel()),
                 "macs": int(w.shape[0]) * fan_in * positions,
                 "first": mod is quant_layers[0],
+                "transition": recipe.arch == "densenet" and isinstance(mod, QuantConv2d) and tuple(mod.kernel_size) == (1, 1),
             }
         )
 
@@ -65,8 +66,10 @@ def summarize(recipe: Recipe) -> dict:
         layer["name"] = f"{layer['name']}{counts[layer['name']]}"
         layer["input_bits"] = first_in_bits if layer.pop("first") else recipe.act_bits
         layer["weight_bits"] = recipe.weight_bits
+        if layer.pop("transition"):  # BinaryDenseNet's 1x1 transitions: multi-bit weights and codes
+            layer["weight_bits"], layer["input_bits"] = recipe.transition_bits, recipe.transition_act_bits
         layer["binary"] = layer["input_bits"] == 1 and recipe.weight_bits == 1
-        layer["weight_memory_bits"] = layer["weights"] * recipe.weight_bits
+        layer["weight_memory_bits"] = layer["weights"] * layer["weight_bits"]
         order.append(layer["name"])
     quant_ids = {id(m.weight) for m in quant_layers}
     skip = {id(p) for m in model.modules() if isinstance(m, QuantIdentity) for p in m.parameters()}
@@ -100,13 +103,13 @@ def _human(n: float) -> str:
 
 
 def render(rows: list[dict], layers: bool = False) -> str:
-    hdr = f"{'network':18s} {'arch':4s} {'bits':5s} {'weights':>8s} {'memory':>10s} {'binary MACs':>11s} {'int MACs':>9s} {'folded':>7s}  recorded accuracy"
+    hdr = f"{'network':18s} {'arch':8s} {'bits':5s} {'weights':>8s} {'memory':>10s} {'binary MACs':>11s} {'int MACs':>9s} {'folded':>7s}  recorded accuracy"
     out = [hdr, "-" * len(hdr)]
     for r in rows:
         rec = r["recorded"]
         acc = f"{rec['accuracy']:.4f} ({rec.get('measured_on', '?')})" if "accuracy" in rec else "-"
         out.append(
-            f"{r['name']:18s} {r['arch']:4s} {r['bits']:5s} {_human(r['weights']):>8s} "
+            f"{r['name']:18s} {r['arch']:8s} {r['bits']:5s} {_human(r['weights']):>8s} "
             f"{r['weight_memory_bits'] / 8192:>7.1f}KiB {_human(r['binary_macs']):>11s} {_human(r['integer_macs']):>9s} "
             f"{_human(r['folded_float_parameters']):>7s}  {acc}"
         )
