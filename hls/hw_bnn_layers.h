@@ -38,6 +38,7 @@
 #ifndef HW_BNN_LAYERS_H_
 #define HW_BNN_LAYERS_H_
 
+#include "ap_fixed.h"
 #include "ap_int.h"
 #include "hls_stream.h"
 
@@ -178,6 +179,85 @@ void multithreshold(hls::stream<data_T> &data, hls::stream<res_T> &res,
     #pragma HLS ARRAY_PARTITION variable=y complete
     unpack_stream<data_T, CONFIG_T::n_in>(data, x);
     multithreshold<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(x, y, thresholds);
+    pack_stream<res_T, CONFIG_T::n_in>(y, res);
+}
+
+// Multi-threshold with per-channel negation (golden ThresholdLayer.negate, for channels whose
+// preceding function decreases): channel c compares v = negate[c] ? -x : x,
+//       y[c] = sum_{k < L} [ v >= T[r(c), k] ]
+// cmp_t holds x, -x and every (clipped) threshold.  Same folding / pixel-stream structure as
+// multithreshold.
+template <typename CONFIG_T, class x_T>
+typename CONFIG_T::count_t threshold_count_neg(const x_T &x, unsigned c, const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr],
+                                               const ap_uint<1> negate[CONFIG_T::n_chan]) {
+    #pragma HLS INLINE
+    const typename CONFIG_T::cmp_t xv = x;
+    const typename CONFIG_T::cmp_t v = negate[c] ? typename CONFIG_T::cmp_t(-xv) : xv;
+    const unsigned row = CONFIG_T::shared ? 0 : c;
+    typename CONFIG_T::count_t count = 0;
+LevelLoop:
+    for (unsigned l = 0; l < CONFIG_T::n_levels; l++) {
+        #pragma HLS UNROLL
+        const typename CONFIG_T::cmp_t t = thresholds[row * CONFIG_T::n_levels + l];
+        if (v >= t)
+            count++;
+    }
+    return count;
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void multithreshold_neg(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in],
+                        const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr], const ap_uint<1> negate[CONFIG_T::n_chan]) {
+    const unsigned fold_words = CONFIG_T::shared ? CONFIG_T::n_thr : CONFIG_T::n_pe * CONFIG_T::n_levels;
+    #pragma HLS ARRAY_RESHAPE variable=thresholds cyclic factor=fold_words dim=1
+    #pragma HLS ARRAY_RESHAPE variable=negate cyclic factor=CONFIG_T::n_pe dim=1
+FoldLoop:
+    for (unsigned r = 0; r < CONFIG_T::n_fold; r++) {
+        #pragma HLS PIPELINE II=1
+    PeLoop:
+        for (unsigned k = 0; k < CONFIG_T::n_pe; k++) {
+            #pragma HLS UNROLL
+            const unsigned i = r * CONFIG_T::n_pe + k;
+            if (i < CONFIG_T::n_in)
+                res[i] = threshold_count_neg<CONFIG_T>(data[i], i % CONFIG_T::n_chan, thresholds, negate);
+        }
+    }
+}
+
+// images: one pixel (all C channels) per transaction
+template <class data_T, class res_T, typename CONFIG_T>
+void multithreshold_neg_pixels(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                               const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr], const ap_uint<1> negate[CONFIG_T::n_chan]) {
+    #pragma HLS ARRAY_PARTITION variable=thresholds complete dim=1
+    #pragma HLS ARRAY_PARTITION variable=negate complete dim=1
+PixelLoop:
+    for (unsigned i = 0; i < CONFIG_T::n_in / data_T::size; i++) {
+        #pragma HLS PIPELINE II=1
+        const data_T pkt = data.read();
+        res_T out;
+    ChanLoop:
+        for (unsigned e = 0; e < data_T::size; e++) {
+            #pragma HLS UNROLL
+            out[e] = threshold_count_neg<CONFIG_T>(pkt[e], (i * data_T::size + e) % CONFIG_T::n_chan, thresholds, negate);
+        }
+        res.write(out);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void multithreshold_neg(hls::stream<data_T> &data, hls::stream<res_T> &res,
+                        const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr], const ap_uint<1> negate[CONFIG_T::n_chan]) {
+    if (data_T::size != CONFIG_T::n_in) {
+        multithreshold_neg_pixels<data_T, res_T, CONFIG_T>(data, res, thresholds, negate);
+        return;
+    }
+    // a vector: one transaction, folded as in io_parallel
+    typename data_T::value_type x[CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable=x complete
+    typename res_T::value_type y[CONFIG_T::n_in];
+    #pragma HLS ARRAY_PARTITION variable=y complete
+    unpack_stream<data_T, CONFIG_T::n_in>(data, x);
+    multithreshold_neg<typename data_T::value_type, typename res_T::value_type, CONFIG_T>(x, y, thresholds, negate);
     pack_stream<res_T, CONFIG_T::n_in>(y, res);
 }
 
@@ -675,7 +755,213 @@ PixelLoop:
     pack_stream<res_T, CONFIG_T::n_out>(buf, res);
 }
 
+// =============================================================================================
+// Fixed-point layers of ReActNet-style residual networks: fixed_chain and fixed_add
+// (golden.py's fixed_chain and fixed_add), io_stream (pixel streams or one vector transaction)
+// and io_parallel (arrays).
+//
+// Codes on the streams.  A fixed-point tensor travels as its integer codes (ap_int<width>, the
+// hls4ml type of the stream): code y of a tensor with `frac` fraction bits stands for y * 2^-frac.
+// Accumulators and unsigned codes are tensors with frac = 0.  Inside the kernels a code is placed
+// bit for bit into an ap_fixed with the right number of fraction bits (fx_from_code), all
+// arithmetic is ap_fixed arithmetic, and the output code is the raw bits of an
+//     out_fx_t = ap_fixed<width, width - frac, Q, O>
+// (code_from_fx).  The rounding and overflow of the result are therefore ap_fixed's own:
+//     Q = AP_RND_CONV (round half to even) | AP_RND (half towards +inf) | AP_TRN (floor)
+//     O = AP_SAT (clip to the signed width-bit range) | AP_WRAP (two's complement wrap-around)
+// ap_fixed quantizes first and then applies the overflow mode to the rounded value.
+//
+//   fixed_chain  (per channel c = the element's index in the last axis; integer parameters
+//                 G[c], Z[c] with frac fraction bits, P[c], N[c] with slope_frac fraction bits)
+//       xf = x                              in_fx_t = ap_[u]fixed<Wx, Wx - in_frac>   (x: input code)
+//       t  = xf - G                         t_fx_t  = ap_fixed<Wt, Wt - frac>           exact
+//       s  = t >= 0 ? P : N                 s_fx_t  = ap_fixed<Ws, Ws - slope_frac>
+//       p  = t * s + Z                      p_fx_t  = ap_fixed<Wp, Wp - frac - slope_frac> exact
+//       y  = p                              out_fx_t: Q drops the slope_frac extra bits, O wraps/clips
+//     i.e. in codes  y = O(Q((t * S + Z * 2^slope_frac) / 2^slope_frac))  with
+//     t = x * 2^(frac - in_frac) - G, as golden.py computes it in int64.  Wt, Wp (computed in Python
+//     from the input type's range and the parameters) make t and p exact for every input code.
+//     Parameters are stored as ap_int raw bits (g_t, s_t, z_t) of their ap_fixed twins.
+//
+//   fixed_add  (two inputs with the same frac, same shape)
+//       y = a + b                           the exact sum assigned to
+//                                           out_fx_t = ap_fixed<width, width - frac, AP_TRN, O>
+//
+// Both are elementwise: one stream transaction (a pixel of C channels, or the whole vector) per
+// II=1 iteration, all elements of a transaction in parallel.
+
+// the value whose raw bits are `code` (sign- or zero-extended to FX::width first)
+template <class FX, class CODE> inline FX fx_from_code(const CODE &code) {
+    #pragma HLS INLINE
+    const ap_int<FX::width> bits = code;
+    FX f;
+    f.range(FX::width - 1, 0) = bits.range(FX::width - 1, 0);
+    return f;
+}
+
+// the code (raw bits) of a fixed-point value
+template <class CODE, class FX> inline CODE code_from_fx(const FX &f) {
+    #pragma HLS INLINE
+    ap_int<FX::width> bits;
+    bits.range(FX::width - 1, 0) = f.range(FX::width - 1, 0);
+    return CODE(bits);
+}
+
+struct fixed_chain_config {
+    static const unsigned n_in = 1, n_chan = 1;                  // elements; element i is channel i % n_chan
+    static const unsigned in_frac = 0, frac = 0, slope_frac = 0; // (documentation: the types below carry them)
+    typedef ap_int<2> g_t;                                       // G raw bits
+    typedef ap_int<2> s_t;                                       // P and N raw bits
+    typedef ap_int<2> z_t;                                       // Z raw bits
+    typedef ap_fixed<2, 2> in_fx_t;                              // input code as a value (in_frac)
+    typedef ap_fixed<2, 2> g_fx_t;                               // frac
+    typedef ap_fixed<2, 2> s_fx_t;                               // slope_frac
+    typedef ap_fixed<2, 2> z_fx_t;                               // frac
+    typedef ap_fixed<3, 3> t_fx_t;                               // frac, exact
+    typedef ap_fixed<5, 5> p_fx_t;                               // frac + slope_frac, exact
+    typedef ap_fixed<2, 2, AP_RND_CONV, AP_SAT> out_fx_t;        // ap_fixed<width, width - frac, Q, O>
+};
+
+template <typename CONFIG_T, class x_T>
+typename CONFIG_T::out_fx_t fixed_chain_value(const x_T &x, unsigned c, const typename CONFIG_T::g_t G[CONFIG_T::n_chan],
+                                              const typename CONFIG_T::s_t P[CONFIG_T::n_chan],
+                                              const typename CONFIG_T::s_t N[CONFIG_T::n_chan],
+                                              const typename CONFIG_T::z_t Z[CONFIG_T::n_chan]) {
+    #pragma HLS INLINE
+    const typename CONFIG_T::in_fx_t xf = fx_from_code<typename CONFIG_T::in_fx_t>(x);
+    const typename CONFIG_T::t_fx_t t = xf - fx_from_code<typename CONFIG_T::g_fx_t>(G[c]);
+    const typename CONFIG_T::s_fx_t s = fx_from_code<typename CONFIG_T::s_fx_t>(t >= 0 ? P[c] : N[c]);
+    const typename CONFIG_T::p_fx_t p = t * s + fx_from_code<typename CONFIG_T::z_fx_t>(Z[c]);
+    const typename CONFIG_T::out_fx_t y = p; // quantization mode, then overflow mode
+    return y;
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void fixed_chain(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::g_t G[CONFIG_T::n_chan],
+                 const typename CONFIG_T::s_t P[CONFIG_T::n_chan], const typename CONFIG_T::s_t N[CONFIG_T::n_chan],
+                 const typename CONFIG_T::z_t Z[CONFIG_T::n_chan]) {
+    #pragma HLS ARRAY_PARTITION variable=G complete
+    #pragma HLS ARRAY_PARTITION variable=P complete
+    #pragma HLS ARRAY_PARTITION variable=N complete
+    #pragma HLS ARRAY_PARTITION variable=Z complete
+PixelLoop:
+    for (unsigned i = 0; i < CONFIG_T::n_in / data_T::size; i++) {
+        #pragma HLS PIPELINE II=1
+        const data_T pkt = data.read();
+        res_T out;
+    ChanLoop:
+        for (unsigned e = 0; e < data_T::size; e++) {
+            #pragma HLS UNROLL
+            const unsigned c = (i * data_T::size + e) % CONFIG_T::n_chan;
+            out[e] = code_from_fx<typename res_T::value_type>(fixed_chain_value<CONFIG_T>(pkt[e], c, G, P, N, Z));
+        }
+        res.write(out);
+    }
+}
+
+template <class data_T, class res_T, typename CONFIG_T>
+void fixed_chain(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_in], const typename CONFIG_T::g_t G[CONFIG_T::n_chan],
+                 const typename CONFIG_T::s_t P[CONFIG_T::n_chan], const typename CONFIG_T::s_t N[CONFIG_T::n_chan],
+                 const typename CONFIG_T::z_t Z[CONFIG_T::n_chan]) {
+    #pragma HLS ARRAY_PARTITION variable=G complete
+    #pragma HLS ARRAY_PARTITION variable=P complete
+    #pragma HLS ARRAY_PARTITION variable=N complete
+    #pragma HLS ARRAY_PARTITION variable=Z complete
+ElemLoop:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        res[i] = code_from_fx<res_T>(fixed_chain_value<CONFIG_T>(data[i], i % CONFIG_T::n_chan, G, P, N, Z));
+    }
+}
+
+struct fixed_add_config {
+    static const unsigned n_in = 1;                       // elements of each input
+    static const unsigned frac = 0;                       // (documentation: the types carry it)
+    typedef ap_fixed<2, 2> a_fx_t;                        // first input code as a value
+    typedef ap_fixed<2, 2> b_fx_t;                        // second input code as a value
+    typedef ap_fixed<2, 2, AP_TRN, AP_SAT> out_fx_t;      // ap_fixed<width, width - frac, AP_TRN, O>
+};
+
+template <typename CONFIG_T, class a_T, class b_T>
+typename CONFIG_T::out_fx_t fixed_add_value(const a_T &a, const b_T &b) {
+    #pragma HLS INLINE
+    const typename CONFIG_T::out_fx_t y =
+        fx_from_code<typename CONFIG_T::a_fx_t>(a) + fx_from_code<typename CONFIG_T::b_fx_t>(b); // exact sum, then O
+    return y;
+}
+
+// stream merge: one transaction of each input per II=1 iteration (both inputs have the same shape,
+// so the same packing)
+template <class in1_T, class in2_T, class res_T, typename CONFIG_T>
+void fixed_add(hls::stream<in1_T> &a, hls::stream<in2_T> &b, hls::stream<res_T> &res) {
+AddLoop:
+    for (unsigned i = 0; i < CONFIG_T::n_in / res_T::size; i++) {
+        #pragma HLS PIPELINE II=1
+        const in1_T pa = a.read();
+        const in2_T pb = b.read();
+        res_T out;
+    ElemLoop:
+        for (unsigned e = 0; e < res_T::size; e++) {
+            #pragma HLS UNROLL
+            out[e] = code_from_fx<typename res_T::value_type>(fixed_add_value<CONFIG_T>(pa[e], pb[e]));
+        }
+        res.write(out);
+    }
+}
+
+template <class in1_T, class in2_T, class res_T, typename CONFIG_T>
+void fixed_add(in1_T a[CONFIG_T::n_in], in2_T b[CONFIG_T::n_in], res_T res[CONFIG_T::n_in]) {
+ElemLoop:
+    for (unsigned i = 0; i < CONFIG_T::n_in; i++) {
+        #pragma HLS UNROLL
+        res[i] = code_from_fx<res_T>(fixed_add_value<CONFIG_T>(a[i], b[i]));
+    }
+}
+
+// concat  (BinaryDenseNet's concatenation: golden.py's concat).  A stream merge: each output pixel
+// is the c1 channels of the first input's pixel followed by the c2 channels of the second's.  The
+// codes keep their integer values (the output type holds both ranges); the next layer's
+// per-channel thresholds give each channel its meaning.  For synthesis the first input (the
+// block's input, read also by the dense layer's convolution) needs a FIFO of about (k - pad) * W
+// pixels: the convolution consumes that much before its first output pixel.
+struct concat_config {
+    static const unsigned n_pix = 1;   // pixels (H * W)
+    static const unsigned c1 = 1, c2 = 1;
+};
+
+template <class in1_T, class in2_T, class res_T, typename CONFIG_T>
+void concat(hls::stream<in1_T> &a, hls::stream<in2_T> &b, hls::stream<res_T> &res) {
+ConcatLoop:
+    for (unsigned p = 0; p < CONFIG_T::n_pix; p++) {
+        #pragma HLS PIPELINE II=1
+        const in1_T pa = a.read();
+        const in2_T pb = b.read();
+        res_T out;
+    FirstLoop:
+        for (unsigned e = 0; e < CONFIG_T::c1; e++) {
+            #pragma HLS UNROLL
+            out[e] = typename res_T::value_type(pa[e]);
+        }
+    SecondLoop:
+        for (unsigned e = 0; e < CONFIG_T::c2; e++) {
+            #pragma HLS UNROLL
+            out[CONFIG_T::c1 + e] = typename res_T::value_type(pb[e]);
+        }
+        res.write(out);
+    }
+}
+
+template <class in1_T, class in2_T, class res_T, typename CONFIG_T>
+void concat(in1_T a[CONFIG_T::n_pix * CONFIG_T::c1], in2_T b[CONFIG_T::n_pix * CONFIG_T::c2],
+            res_T res[CONFIG_T::n_pix * (CONFIG_T::c1 + CONFIG_T::c2)]) {
+    for (unsigned p = 0; p < CONFIG_T::n_pix; p++) {
+        #pragma HLS UNROLL
+        for (unsigned e = 0; e < CONFIG_T::c1; e++) res[p * (CONFIG_T::c1 + CONFIG_T::c2) + e] = a[p * CONFIG_T::c1 + e];
+        for (unsigned e = 0; e < CONFIG_T::c2; e++)
+            res[p * (CONFIG_T::c1 + CONFIG_T::c2) + CONFIG_T::c1 + e] = b[p * CONFIG_T::c2 + e];
+    }
+}
+
 } // namespace hw_bnn_hls
 
 #endif
-

@@ -990,10 +990,11 @@ class LowerFixedPoint(Transformation):
         if chain is None or not chain:
             return False
         lo, hi, kind, prod = _source_info(model, source)
-        if hi - lo + 1 > MAX_DOMAIN:
-            raise CompileError(f"tensor '{t}': its source '{source}' spans [{lo}, {hi}], too many values to fit a fixed-point chain")
         cfg = self.cfg
-        domain = np.arange(lo, hi + 1)
+        if hi - lo + 1 <= MAX_DOMAIN:
+            domain = np.arange(lo, hi + 1)  # every value: the fit is checked exhaustively
+        else:  # a wide fixed-point source: fit and check on an even grid of SEARCH_GRID * 16 values
+            domain = np.unique(np.linspace(lo, hi, SEARCH_GRID * 16).round().astype(np.int64))
         f = _run_chain(model, source, chain, t, domain.astype(np.float64))
         f = f.reshape(len(domain), f.shape[1], -1)
         if f.shape[2] != 1:

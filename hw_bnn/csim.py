@@ -18,6 +18,14 @@ layer's output variable), so every layer with a function call and ``trace=True``
 switches tracing on for every hw-bnn layer first; note that hls4ml's ``trace()`` always rewrites and
 recompiles the project (one extra g++ build) and leaves the library compiled with the trace hooks
 (inactive outside ``trace()``, so ``csim_predict`` keeps working).
+
+Graph models (residual networks) need nothing special: the trace hook of a layer saves its own
+output stream right after the layer's call, before hls4ml's ``Clone`` node (inserted for a tensor
+with several readers, not one of our layers and so not traced) copies it; the trace dict holds
+exactly the golden layer names, in the golden list order (a topological order, which is what
+``hw_bnn.flow._first_divergence`` relies on to name the first diverging layer).  Fixed-point
+tensors travel as their integer codes, so the traced values compare directly with
+``golden.run(x, trace=True)``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,25 @@ default) picks ``io_stream`` for image networks and ``io_parallel`` otherwise; a
 ``io_parallel`` for an image network is refused.  Testbench inputs are given like
 ``golden.run`` takes them (NCHW for images) and written the way the hardware reads them (NHWC,
 flattened per image); expected outputs are ``golden.run`` flattened (NHWC for image outputs).
+
+Graphs (residual networks): a golden layer that names its ``inputs`` reads those layers' outputs,
+any other layer the previous layer's output, as in ``GoldenModel.run``; the hls4ml layer dicts get
+the same ``inputs``.  ``plan_network`` walks the list in order and keeps every tensor's shape,
+range and fixed-point ``frac`` (0 for codes and accumulators), so each layer is checked against the
+tensor it really reads: a named input must be an earlier layer, a ``FixedAddLayer`` reads two
+tensors of equal shape and frac, a ``FixedChainLayer``'s ``in_frac`` is the frac of what it reads,
+and every layer but the last must be read by some layer (an unread stream would stall the
+hardware).  Per layer the plan records ``inputs`` (``None``: the network input), ``readers`` and
+``frac``.  In ``io_stream`` a tensor with several readers (at most 7) is copied by hls4ml's
+``clone_output`` pass (``nnet::clone_stream``).
+
+FIFO depths (real synthesis; C simulation streams are unbounded): hls4ml gives every stream the
+depth of a whole tensor (H*W pixel transactions), which always suffices.  The stream that carries a
+shortcut to its ``FixedAddLayer`` must hold every pixel the residual branch takes in before it
+gives out its first one: for a k x k, pad p, stride 1 conv in the branch (the line buffer reads
+whole rows before it computes) about ``(k - p) * W`` pixels plus a few for the elementwise layers,
+so ``2 W`` for 3x3 pad 1; hls4ml's FIFO depth optimization (co-simulation) may shrink the depths,
+but not below that.
 """
 
 from __future__ import annotations
@@ -29,7 +48,12 @@ import numpy as np
 
 from hw_bnn import hls_ext
 from hw_bnn.golden import (
+    OVERFLOW_MODES,
+    ROUNDING_MODES,
     ConvLayer,
+    ConcatLayer,
+    FixedAddLayer,
+    FixedChainLayer,
     FlattenLayer,
     GoldenModel,
     IntDenseLayer,
@@ -48,6 +72,7 @@ FLOAT_EXACT = 2**24
 BACKENDS = {"vivado": "Vivado", "vitis": "Vitis"}
 IO_TYPES = ("io_parallel", "io_stream")
 PROJECT_INFO = "hw_bnn_project.json"
+MAX_STREAM_READERS = 7  # hls4ml's nnet::clone_stream makes 2..7 copies of a stream
 _BAD_NAME = re.compile(r"[\"\\\x00-\x1f\x7f]")
 
 
@@ -110,21 +135,22 @@ def _check_int_thresholds(layer, n_units: int) -> int:
     return int(t.shape[1])
 
 
-def _prev_name(golden: GoldenModel, i: int) -> str:
-    return f"layer {golden.layers[i - 1].name!r}" if i else "the network input"
+def _src_name(src: str | None) -> str:
+    """How an error message names the tensor a layer reads: a layer's output or the network input."""
+    return f"layer {src!r}" if src is not None else "the network input"
 
 
-def _check_codes(golden, i, layer, cur_lo, cur_hi, xnor: bool) -> None:
+def _check_codes(src, layer, cur_lo, cur_hi, xnor: bool) -> None:
     if xnor and (cur_lo < 0 or cur_hi > 1):
         raise EmitError(
-            f"layer {layer.name!r}: XNOR inputs must be bits (0..1), but {_prev_name(golden, i)} gives values in "
+            f"layer {layer.name!r}: XNOR inputs must be bits (0..1), but {_src_name(src)} gives values in "
             f"[{cur_lo}, {cur_hi}]"
         )
     if not xnor:
         levels = max(1, int(layer.in_levels))
         if cur_lo < 0 or cur_hi > levels:
             raise EmitError(
-                f"layer {layer.name!r}: {_prev_name(golden, i)} gives values in [{cur_lo}, {cur_hi}], outside the "
+                f"layer {layer.name!r}: {_src_name(src)} gives values in [{cur_lo}, {cur_hi}], outside the "
                 f"layer's input codes 0..{levels} (in_levels)"
             )
 
@@ -140,11 +166,11 @@ def _mvu_weights(layer, rows: int, xnor: bool) -> np.ndarray:
     return w.astype(np.int64)
 
 
-def _check_image(golden, i, layer, cur_shape) -> tuple[int, int, int]:
+def _check_image(src, layer, cur_shape) -> tuple[int, int, int]:
     want = tuple(int(v) for v in layer.in_shape)
     if len(cur_shape) != 3 or tuple(cur_shape) != want:
         raise EmitError(
-            f"layer {layer.name!r}: expects an (H, W, C) = {want} input, but {_prev_name(golden, i)} gives "
+            f"layer {layer.name!r}: expects an (H, W, C) = {want} input, but {_src_name(src)} gives "
             f"shape {tuple(cur_shape)}"
         )
     return want
@@ -154,6 +180,110 @@ def _fan_in(shape) -> int:
     return int(np.prod(shape))
 
 
+def _threshold_negate(layer, n_chan: int):
+    """The ThresholdLayer's per-channel ``negate`` flags as a bool array, or None when no channel is
+    negated (then the emitted code is the plain multithreshold)."""
+    neg = getattr(layer, "negate", None)
+    if neg is None:
+        return None
+    neg = np.asarray(neg)
+    if neg.shape != (n_chan,) or not (neg.dtype == bool or np.issubdtype(neg.dtype, np.integer)) or np.any((neg != 0) & (neg != 1)):
+        raise EmitError(f"layer {layer.name!r}: negate must be {n_chan} booleans (one per channel), got {neg.dtype} {neg.shape}")
+    neg = neg.astype(bool)
+    return neg if neg.any() else None
+
+
+_SUPPORTED = (
+    ThresholdLayer, XnorDenseLayer, IntDenseLayer, ConvLayer, MaxPoolLayer, FlattenLayer, FixedChainLayer, FixedAddLayer, ConcatLayer,
+)
+
+
+def _layer_sources(layer, prev: str | None, tensors: dict) -> list:
+    """The tensors a layer reads: its named ``inputs`` (earlier layers), else the previous layer's
+    output (``None``: the network input).  A fixed-point add reads two tensors, every other layer one."""
+    named = tuple(getattr(layer, "inputs", ()) or ())
+    for n in named:
+        if not isinstance(n, str) or n not in tensors or n is None:
+            raise EmitError(
+                f"layer {layer.name!r}: reads {n!r}, which is not the output of an earlier layer "
+                "(inputs name layers that come before it in the list)"
+            )
+    if not isinstance(layer, _SUPPORTED):
+        raise EmitError(f"layer {getattr(layer, 'name', '?')!r}: unsupported layer type {type(layer).__name__}")
+    srcs = list(named) if named else [prev]
+    want = 2 if isinstance(layer, (FixedAddLayer, ConcatLayer)) else 1
+    if len(srcs) != want:
+        raise EmitError(f"layer {layer.name!r}: reads {len(srcs)} tensor(s) {list(named)}, but a {layer.kind} layer reads {want}")
+    return srcs
+
+
+def _check_fixed_format(layer, width, frac) -> None:
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or int(width) < 1:
+        raise EmitError(f"layer {layer.name!r}: width must be a positive integer, got {width!r}")
+    if not 0 <= int(frac) < int(width):
+        raise EmitError(
+            f"layer {layer.name!r}: the fixed-point format ap_fixed<{width}, {int(width) - int(frac)}> needs "
+            f"0 <= frac < width (frac {frac}, width {width})"
+        )
+    if int(width) > 25:
+        raise EmitError(f"layer {layer.name!r}: width {width} exceeds 25 bits (codes must stay within +-2**24 for the C-sim path)")
+
+
+def _plan_fixed_chain(layer, src, shape, lo, hi, frac) -> tuple[int, int]:
+    """Check a FixedChainLayer against the tensor it reads; returns the range of the exact wide value
+    ``p`` (its 'accumulator')."""
+    if tuple(int(v) for v in layer.shape) != tuple(shape):
+        raise EmitError(f"layer {layer.name!r}: declared shape {tuple(layer.shape)}, but {_src_name(src)} gives shape {tuple(shape)}")
+    for attr, modes in (("rounding", ROUNDING_MODES), ("overflow", OVERFLOW_MODES)):
+        if getattr(layer, attr) not in modes:
+            raise EmitError(f"layer {layer.name!r}: unknown {attr} mode {getattr(layer, attr)!r} ({', '.join(modes)})")
+    _check_fixed_format(layer, layer.width, layer.frac)
+    in_frac, sf = int(layer.in_frac), int(layer.slope_frac)
+    if in_frac != frac:
+        kind = "an integer tensor (frac 0)" if frac == 0 else f"a fixed-point tensor with frac {frac}"
+        raise EmitError(f"layer {layer.name!r}: in_frac {in_frac}, but {_src_name(src)} gives {kind}")
+    if not in_frac <= int(layer.frac) or not 0 <= sf <= hls_ext.MAX_SLOPE_FRAC:
+        raise EmitError(
+            f"layer {layer.name!r}: need in_frac <= frac and 0 <= slope_frac <= {hls_ext.MAX_SLOPE_FRAC} "
+            f"(in_frac {in_frac}, frac {layer.frac}, slope_frac {sf})"
+        )
+    n_chan = int(shape[-1])
+    for attr in ("breakpoint", "pos_slope", "neg_slope", "offset"):
+        v = np.asarray(getattr(layer, attr))
+        if v.shape != (n_chan,) or not np.issubdtype(v.dtype, np.integer):
+            raise EmitError(f"layer {layer.name!r}: {attr} must hold {n_chan} integers (one per channel), got {v.dtype} {v.shape}")
+    l_lo, l_hi = (int(v) for v in layer.in_range)
+    if lo < l_lo or hi > l_hi:
+        raise EmitError(
+            f"layer {layer.name!r}: {_src_name(src)} gives values in [{lo}, {hi}], outside the layer's input range [{l_lo}, {l_hi}]"
+        )
+    r = hls_ext.fixed_chain_ranges(lo, hi, in_frac, int(layer.frac), sf, layer.breakpoint, layer.pos_slope, layer.neg_slope, layer.offset)
+    if r["mag"] >= hls_ext.GOLDEN_INT_LIMIT:
+        raise EmitError(f"layer {layer.name!r}: intermediate values up to {r['mag']} exceed the golden model's int64 range")
+    return r["p"]
+
+
+def _plan_fixed_add(layer, srcs, tensors) -> tuple[tuple[int, int], int]:
+    """Check a FixedAddLayer's two inputs (same shape, same frac); returns (range of a + b, frac)."""
+    (sa, alo, ahi, fa), (sb, blo, bhi, fb) = tensors[srcs[0]], tensors[srcs[1]]
+    if tuple(sa) != tuple(sb):
+        raise EmitError(
+            f"layer {layer.name!r}: adds {_src_name(srcs[0])} of shape {tuple(sa)} and {_src_name(srcs[1])} of shape "
+            f"{tuple(sb)} (need equal shapes)"
+        )
+    if tuple(int(v) for v in layer.shape) != tuple(sa):
+        raise EmitError(f"layer {layer.name!r}: declared shape {tuple(layer.shape)}, but its inputs have shape {tuple(sa)}")
+    if fa != fb:
+        raise EmitError(
+            f"layer {layer.name!r}: adds {_src_name(srcs[0])} with frac {fa} and {_src_name(srcs[1])} with frac {fb} "
+            "(need the same fixed-point frac)"
+        )
+    if layer.overflow not in OVERFLOW_MODES:
+        raise EmitError(f"layer {layer.name!r}: unknown overflow mode {layer.overflow!r} ({', '.join(OVERFLOW_MODES)})")
+    _check_fixed_format(layer, layer.width, fa)
+    return (alo + blo, ahi + bhi), fa
+
+
 def plan_network(golden: GoldenModel) -> dict:
     """Check that the golden network fits the hls4ml layers and compute every range, shape and width.
 
@@ -161,8 +291,12 @@ def plan_network(golden: GoldenModel) -> dict:
     ``in_range`` / ``out_range`` and the widths ``in_width`` (input code), ``acc_width`` (popcount
     for thresholded XNOR units, else the accumulator), ``thr_width`` (stored thresholds, clipped
     to what can matter), ``out_width``; ``n_units`` is what ReuseFactor folds (``n_pe``/``n_fold``
-    are added by ``emit_project``).  Raises ``EmitError`` (a ``ValueError``) naming the layer when
-    something does not fit.
+    are added by ``emit_project``).  Graph fields: ``inputs`` (the tensors the layer reads: layer
+    names, ``None`` for the network input), ``readers`` (the layers that read its output) and
+    ``frac`` (fraction bits of its output codes: 0 for codes and accumulators).  Fixed-point
+    layers add ``width``, ``overflow`` and (``fixed_chain``) ``in_frac``, ``slope_frac``,
+    ``rounding`` and ``p_width`` (the exact wide value), or (``fixed_add``) ``sum_width``.  Raises
+    ``EmitError`` (a ``ValueError``) naming the layer when something does not fit.
     """
     if not golden.layers:
         raise EmitError("golden model: no layers")
@@ -179,17 +313,27 @@ def plan_network(golden: GoldenModel) -> dict:
     in_shape = _input_shape(golden)
     in_width, in_signed = bits_for_range(lo, hi)
     layers = []
-    cur_lo, cur_hi, cur_shape = lo, hi, in_shape
+    # every tensor a layer can read: None = the network input, else a layer's output
+    tensors: dict = {None: (tuple(in_shape), lo, hi, 0)}  # (shape, lo, hi, frac)
+    readers: dict = {None: []}
+    prev = None
     for i, layer in enumerate(golden.layers):
+        srcs = _layer_sources(layer, prev, tensors)
+        for s_ in srcs:
+            readers[s_].append(layer.name)
+        src = srcs[0]
+        cur_shape, cur_lo, cur_hi, cur_frac = tensors[src]
         info = {
             "name": layer.name,
             "kind": layer.kind,
+            "inputs": list(srcs),
             "in_shape": list(cur_shape),
             "in_range": [cur_lo, cur_hi],
             "n_in": _fan_in(cur_shape),
             "in_width": bits_for_range(cur_lo, cur_hi)[0],
         }
         acc = thr = None  # (lo, hi) of the accumulator / of the stored thresholds
+        out_frac = 0  # codes and accumulators are integers (frac 0)
         if isinstance(layer, ThresholdLayer):
             t = np.asarray(layer.thresholds)
             n_chan = int(cur_shape[-1])
@@ -199,26 +343,30 @@ def plan_network(golden: GoldenModel) -> dict:
                 )
             if not np.issubdtype(t.dtype, np.integer):
                 raise EmitError(f"layer {layer.name!r}: thresholds must be integers, got {t.dtype}")
+            neg = _threshold_negate(layer, n_chan)
+            # the compared values: x, or -x on the negated channels
+            cmp_lo, cmp_hi = hls_ext.negated_range(cur_lo, cur_hi, neg)
             l_lo, l_hi = (int(v) for v in layer.in_range)
-            if cur_lo < l_lo or cur_hi > l_hi:
+            if cmp_lo < l_lo or cmp_hi > l_hi:
                 raise EmitError(
-                    f"layer {layer.name!r}: incoming values [{cur_lo}, {cur_hi}] do not fit the layer's "
-                    f"input range [{l_lo}, {l_hi}]"
+                    f"layer {layer.name!r}: incoming values [{cmp_lo}, {cmp_hi}]"
+                    + (" (x and -x: some channels are negated)" if neg is not None else "")
+                    + f" do not fit the layer's input range [{l_lo}, {l_hi}]"
                 )
-            acc = (cur_lo, cur_hi)
-            tc = np.clip(t.astype(np.int64), cur_lo, cur_hi + 1)
+            acc = (cmp_lo, cmp_hi)
+            tc = np.clip(t.astype(np.int64), cmp_lo, cmp_hi + 1)
             thr = (int(tc.min()), int(tc.max()))
             cur_lo, cur_hi = 0, int(t.shape[1])
-            info.update(levels=int(t.shape[1]), shared=bool(t.shape[0] == 1))
+            info.update(levels=int(t.shape[1]), shared=bool(t.shape[0] == 1), negated=0 if neg is None else int(neg.sum()))
             # vectors: ReuseFactor folds the channels; images: one pixel (all C channels) per cycle
             image = len(cur_shape) == 3
             info.update(n_units=n_chan if image else info["n_in"], folded=not image)
         elif isinstance(layer, (XnorDenseLayer, IntDenseLayer)):
             xnor = isinstance(layer, XnorDenseLayer)
-            _check_codes(golden, i, layer, cur_lo, cur_hi, xnor)
+            _check_codes(src, layer, cur_lo, cur_hi, xnor)
             if layer.mw != info["n_in"]:
                 raise EmitError(
-                    f"layer {layer.name!r}: fan-in MW={layer.mw} but {_prev_name(golden, i)} gives {info['n_in']} values"
+                    f"layer {layer.name!r}: fan-in MW={layer.mw} but {_src_name(src)} gives {info['n_in']} values"
                     + (f" (shape {tuple(cur_shape)}; add a flatten layer)" if len(cur_shape) > 1 else "")
                 )
             if len(cur_shape) > 1:
@@ -241,8 +389,8 @@ def plan_network(golden: GoldenModel) -> dict:
             if xnor:
                 info["pop_width"] = bits_for_range(0, layer.mw)[0]
         elif isinstance(layer, ConvLayer):
-            h, w_, c = _check_image(golden, i, layer, cur_shape)
-            _check_codes(golden, i, layer, cur_lo, cur_hi, layer.xnor)
+            h, w_, c = _check_image(src, layer, cur_shape)
+            _check_codes(src, layer, cur_lo, cur_hi, layer.xnor)
             k, s, pad = int(layer.kernel), int(layer.stride), int(layer.pad)
             if k < 1 or s < 1 or pad < 0:
                 raise EmitError(f"layer {layer.name!r}: bad kernel/stride/pad ({k}, {s}, {pad})")
@@ -272,16 +420,53 @@ def plan_network(golden: GoldenModel) -> dict:
             cur_shape = (ho, wo, co)
             info.update(levels=levels, n_units=co, folded=True, kernel=k, stride=s, pad=pad, pad_value=int(layer.pad_value), xnor=bool(layer.xnor))
         elif isinstance(layer, MaxPoolLayer):
-            h, w_, c = _check_image(golden, i, layer, cur_shape)
+            h, w_, c = _check_image(src, layer, cur_shape)
             k, s = int(layer.kernel), int(layer.stride)
             if k < 1 or s < 1 or k > h or k > w_:
                 raise EmitError(f"layer {layer.name!r}: bad pooling kernel/stride ({k}, {s}) for a {h}x{w_} input")
             cur_shape = tuple(int(v) for v in layer.out_shape)
+            out_frac = cur_frac  # max of codes: the same fixed-point format
             info.update(n_units=c, folded=False, kernel=k, stride=s)
         elif isinstance(layer, FlattenLayer):
-            c = _check_image(golden, i, layer, cur_shape)[2]
+            c = _check_image(src, layer, cur_shape)[2]
             cur_shape = (_fan_in(cur_shape),)
+            out_frac = cur_frac
             info.update(n_units=c, folded=False)
+        elif isinstance(layer, FixedChainLayer):
+            # the exact wide value p never leaves the kernel (no float-path limit): p_width, not acc_width
+            p_lo, p_hi = _plan_fixed_chain(layer, src, cur_shape, cur_lo, cur_hi, cur_frac)
+            # the codes it can really make (the stream type stays ap_int<width>)
+            cur_lo, cur_hi = hls_ext.fixed_chain_out_range(
+                cur_lo, cur_hi, int(layer.in_frac), int(layer.frac), int(layer.slope_frac), layer.breakpoint, layer.pos_slope,
+                layer.neg_slope, layer.offset, int(layer.width), layer.rounding, layer.overflow,
+            )
+            out_frac = int(layer.frac)
+            info.update(
+                n_units=int(cur_shape[-1]), folded=False, in_frac=int(layer.in_frac), slope_frac=int(layer.slope_frac),
+                width=int(layer.width), rounding=layer.rounding, overflow=layer.overflow,
+                p_width=hls_ext.signed_width(p_lo, p_hi),
+            )
+        elif isinstance(layer, ConcatLayer):
+            (sa, alo, ahi, fa), (sb, blo, bhi, fb) = tensors[srcs[0]], tensors[srcs[1]]
+            if len(sa) != 3 or len(sb) != 3 or tuple(sa[:2]) != tuple(sb[:2]):
+                raise EmitError(
+                    f"layer {layer.name!r}: concatenates {_src_name(srcs[0])} of shape {tuple(sa)} and {_src_name(srcs[1])} of "
+                    f"shape {tuple(sb)} (need images of the same height and width)"
+                )
+            if fa or fb:
+                raise EmitError(f"layer {layer.name!r}: concatenates fixed-point tensors (frac {fa}, {fb}); it takes integer codes")
+            cur_shape = (int(sa[0]), int(sa[1]), int(sa[2]) + int(sb[2]))
+            if tuple(int(v) for v in layer.shape) != cur_shape:
+                raise EmitError(f"layer {layer.name!r}: declared shape {tuple(layer.shape)}, but its inputs give {cur_shape}")
+            cur_lo, cur_hi = min(alo, blo), max(ahi, bhi)
+            info.update(n_units=int(cur_shape[-1]), folded=False, c1=int(sa[2]), c2=int(sb[2]))
+        elif isinstance(layer, FixedAddLayer):
+            (s_lo, s_hi), out_frac = _plan_fixed_add(layer, srcs, tensors)
+            cur_lo, cur_hi = hls_ext.fixed_out_range(s_lo, s_hi, 0, "trn", int(layer.width), layer.overflow)
+            info.update(
+                n_units=int(cur_shape[-1]), folded=False, width=int(layer.width), overflow=layer.overflow,
+                sum_width=hls_ext.signed_width(s_lo, s_hi),
+            )
         else:
             raise EmitError(f"layer {getattr(layer, 'name', i)!r}: unsupported layer type {type(layer).__name__}")
         if max(abs(cur_lo), abs(cur_hi)) > FLOAT_EXACT or (acc is not None and max(abs(acc[0]), abs(acc[1])) >= FLOAT_EXACT):
@@ -289,11 +474,26 @@ def plan_network(golden: GoldenModel) -> dict:
         info["out_shape"] = list(cur_shape)
         info["n_out"] = _fan_in(cur_shape)
         info["out_range"] = [cur_lo, cur_hi]
+        info["frac"] = out_frac
         info["out_type"] = hls_ext.int_precision_str(cur_lo, cur_hi)
         info["out_width"] = bits_for_range(cur_lo, cur_hi)[0]
+        if isinstance(layer, (FixedChainLayer, FixedAddLayer)):
+            # out_range: the codes it can make; the stream carries the whole ap_fixed<width, .> code
+            info["out_type"], info["out_width"] = hls_ext.int_type_str(int(layer.width), True), int(layer.width)
         info["acc_width"] = None if acc is None else bits_for_range(*acc)[0]
         info["thr_width"] = None if thr is None else bits_for_range(*thr)[0]
         layers.append(info)
+        tensors[layer.name] = (tuple(int(v) for v in cur_shape), cur_lo, cur_hi, out_frac)
+        readers[layer.name] = []
+        prev = layer.name
+    for name, who in readers.items():
+        if name is not None and name != prev and not who:
+            raise EmitError(
+                f"layer {name!r}: its output is read by no later layer (a stream nobody reads would stall the "
+                "hardware; drop the layer or read it)"
+            )
+    for info in layers:
+        info["readers"] = readers[info["name"]]
     return {
         "input_shape": list(in_shape),
         "n_inputs": _fan_in(in_shape),
@@ -333,6 +533,9 @@ def _layer_list(golden: GoldenModel, plan: dict, input_name: str) -> list[dict]:
                 shared=bool(t.shape[0] == 1),
                 thresholds_data=t,
             )
+            neg = _threshold_negate(layer, int(info["in_shape"][-1]))
+            if neg is not None:
+                d["negate_data"] = neg.astype(np.uint8)
         elif isinstance(layer, XnorDenseLayer):
             d.update(
                 class_name=hls_ext.XNOR_DENSE_KIND,
@@ -373,9 +576,40 @@ def _layer_list(golden: GoldenModel, plan: dict, input_name: str) -> list[dict]:
         elif isinstance(layer, MaxPoolLayer):
             h, w, c = info["in_shape"]
             d.update(class_name=hls_ext.MAXPOOL_KIND, in_h=h, in_w=w, n_chan=c, kernel=int(layer.kernel), stride=int(layer.stride))
+        elif isinstance(layer, FixedChainLayer):
+            d.update(
+                class_name=hls_ext.FIXED_CHAIN_KIND,
+                n_in=int(info["n_in"]),
+                n_chan=int(info["in_shape"][-1]),
+                in_frac=int(layer.in_frac),
+                frac=int(layer.frac),
+                slope_frac=int(layer.slope_frac),
+                width=int(layer.width),
+                rounding=str(layer.rounding),
+                overflow=str(layer.overflow),
+                **{f"{a}_data": np.asarray(getattr(layer, a), dtype=np.int64) for a in ("breakpoint", "pos_slope", "neg_slope", "offset")},
+            )
+        elif isinstance(layer, ConcatLayer):
+            h, w, _ = info["out_shape"]
+            d.update(
+                class_name=hls_ext.CONCAT_KIND, n_pix=int(h) * int(w), c1=int(info["c1"]), c2=int(info["c2"]),
+                out_lo=int(info["out_range"][0]), out_hi=int(info["out_range"][1]),
+            )
+        elif isinstance(layer, FixedAddLayer):
+            d.update(
+                class_name=hls_ext.FIXED_ADD_KIND,
+                n_in=int(info["n_in"]),
+                frac=int(info["frac"]),
+                width=int(layer.width),
+                overflow=str(layer.overflow),
+            )
         else:
             h, w, c = info["in_shape"]
             d.update(class_name=hls_ext.FLATTEN_KIND, in_h=h, in_w=w, n_chan=c)
+        named = tuple(getattr(layer, "inputs", ()) or ())
+        if named:
+            # hls4ml's graph: a layer dict may name several inputs (else it reads the previous layer)
+            d["inputs"] = [str(n) for n in named]
         out.append(d)
     return out
 
@@ -473,6 +707,13 @@ def emit_project(
         clock_period = clock_period.item()
     plan = plan_network(golden)
     io_type = resolve_io_type(plan, io_type)
+    if io_type == "io_stream":
+        for info in plan["layers"]:
+            if len(info["readers"]) > MAX_STREAM_READERS:
+                raise EmitError(
+                    f"layer {info['name']!r}: its output is read by {len(info['readers'])} layers; io_stream copies a "
+                    f"stream to at most {MAX_STREAM_READERS} readers (hls4ml clone_stream)"
+                )
     rfs = {layer.name: _rf_for(reuse_factor, layer.name) for layer in golden.layers}
     if isinstance(reuse_factor, Mapping):
         unknown = set(reuse_factor) - set(rfs) - {"default"}

@@ -10,10 +10,11 @@ thresholds of the layer that made them; bits for ``L = 1``).  What a code means 
 exported float model (``value = alpha * code + beta``) is folded into the next layer's
 thresholds by the compiler, so the hardware never sees it.  Layer semantics:
 
-``threshold``  (the input quantizer)
+``threshold``  (the input quantizer; in graphs also the sign of a stored tensor)
     ``y[n, c] = sum_k [x[n, c] >= T[c, k]]`` for integer inputs ``x``
     (8-bit pixels for the built-in networks).  ``T`` has shape ``(C, L)`` or
-    ``(1, L)`` (one set of thresholds shared by every channel).
+    ``(1, L)`` (one set of thresholds shared by every channel).  Channels flagged in
+    ``negate`` compare ``-x`` instead (a chain that decreases in a tensor other layers read).
 
 ``xnor_dense``  (binary matrix-vector unit, XNOR-popcount)
     Input bits ``x in {0,1}^MW`` (1 codes +1, 0 codes -1), weight bits
@@ -109,6 +110,8 @@ OVERFLOW_MODES = {"sat": "AP_SAT", "wrap": "AP_WRAP"}
 def ap_round_shift(v: np.ndarray, shift: int, rounding: str) -> np.ndarray:
     """``v / 2**shift`` rounded to an integer as ``ap_fixed`` quantizes (``v`` int64)."""
     v = np.asarray(v, dtype=np.int64)
+    if not -62 <= shift <= 62:
+        raise ValueError(f"shift {shift}: int64 arithmetic takes shifts of at most 62 bits")
     if shift <= 0:
         return v << -shift
     q = v >> shift  # floor
@@ -489,6 +492,8 @@ class FixedChainLayer:
             setattr(self, f, np.asarray(getattr(self, f), dtype=np.int64).reshape(-1))
         if self.frac < self.in_frac:
             raise ValueError(f"layer {self.name}: frac {self.frac} must be >= in_frac {self.in_frac}")
+        if not 0 <= self.frac < self.width or not 0 <= self.slope_frac <= 62:
+            raise ValueError(f"layer {self.name}: need 0 <= frac < width and 0 <= slope_frac <= 62")
         ROUNDING_MODES[self.rounding], OVERFLOW_MODES[self.overflow]  # noqa: B018 - validates
 
     @property
@@ -574,7 +579,10 @@ class ConcatLayer:
         return np.concatenate([np.asarray(x, dtype=np.float32) for x in xs], axis=-1)
 
 
-Layer = ThresholdLayer | XnorDenseLayer | IntDenseLayer | ConvLayer | MaxPoolLayer | FlattenLayer
+Layer = (
+    ThresholdLayer | XnorDenseLayer | IntDenseLayer | ConvLayer | MaxPoolLayer | FlattenLayer | FixedChainLayer | FixedAddLayer
+    | ConcatLayer
+)
 _SPATIAL = ("conv", "maxpool", "flatten", "fixed_chain", "fixed_add", "concat")
 
 

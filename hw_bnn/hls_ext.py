@@ -1,9 +1,10 @@
 """hw-bnn layers for hls4ml, registered through hls4ml's extension API.
 
-Six hls4ml layer classes mirror the golden model (``hw_bnn.golden``):
+Eight hls4ml layer classes mirror the golden model (``hw_bnn.golden``):
 
 ``HwBnnThreshold``  elementwise multi-threshold ``y[c] = sum_k [x[c] >= T[c or 0, k]]`` (vectors,
-                    or NHWC pixel streams with per-channel thresholds)
+                    or NHWC pixel streams with per-channel thresholds); channels flagged in the
+                    golden layer's ``negate`` compare ``-x`` (``multithreshold_neg``)
 ``HwBnnXnorDense``  XNOR-popcount dense, with fused thresholds (codes ``0..L``) or, without
                     thresholds, the signed accumulator ``2 p - MW``
 ``HwBnnIntDense``   integer dense ``a = x @ W`` on codes, thresholds on ``a`` or ``a`` itself
@@ -11,6 +12,19 @@ Six hls4ml layer classes mirror the golden model (``hw_bnn.golden``):
                     + XNOR-popcount (packed words) or integer MVU, thresholds or accumulators
 ``HwBnnMaxPool``    max pooling of codes (OR of bits) over a pixel stream
 ``HwBnnFlatten``    pixel stream -> one (h, w, c)-ordered vector for a dense layer
+``HwBnnFixedChain`` per-channel piecewise-linear function into fixed point (BatchNorm / RPReLU /
+                    PReLU of ReActNet-style networks), computed with ``ap_fixed`` types: the exact
+                    wide value is assigned to ``ap_fixed<width, width - frac, Q, O>`` so that the
+                    quantization mode Q (AP_RND_CONV / AP_RND / AP_TRN) and the overflow mode O
+                    (AP_SAT / AP_WRAP) are ap_fixed's own
+``HwBnnFixedAdd``   the shortcut add of two fixed-point tensors (two input streams, same frac),
+                    ``y = a + b`` assigned to ``ap_fixed<width, width - frac, AP_TRN, O>``
+
+Fixed-point tensors travel between layers as their integer *codes* (``ap_int<width>``; a code ``y``
+of a tensor with ``frac`` fraction bits stands for ``y * 2**-frac``), exactly what ``hw_bnn.golden``
+calls the code: thresholds, max pooling, the C-sim bridge and the trace all see integers.  The
+fixed-point kernels place the code's bits into an ``ap_fixed`` with ``frac`` fraction bits, compute
+with ap_fixed and put the raw bits of the result back on the stream (no arithmetic: wires).
 
 ``register()`` adds them to hls4ml for the ``Vivado`` and ``Vitis`` backends: the layer classes
 (``hls4ml.model.layers.register_layer``), a config and a function-call template per layer
@@ -22,6 +36,11 @@ the ReuseFactor folding (over neurons / output channels) is derived in the confi
 the ``reuse_factor`` attribute that hls4ml's own ``init_base_layer`` pass sets from the HLS
 config.  hls4ml is neither forked nor patched, and none of its binary/XNOR passes is used (they
 match hls4ml's Dense layers only).
+
+Graphs: a layer may read several tensors (``inputs`` in hls4ml's layer list, from the golden
+layers' ``inputs``).  In ``io_stream`` a tensor read by several layers is duplicated by hls4ml's
+own ``clone_output`` pass (it matches any layer, ours included, and inserts an ``nnet::clone_stream``
+node with up to 7 copies); ``HwBnnFixedAdd`` merges two streams.
 
 Registration is idempotent: calling ``register()`` twice (or with another header folder, which
 then replaces the registered source) is safe.
@@ -36,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 from hw_bnn.errors import HwBnnError
-from hw_bnn.golden import bits_for_range
+from hw_bnn.golden import OVERFLOW_MODES, ROUNDING_MODES, bits_for_range
 
 HEADER_NAME = "hw_bnn_layers.h"
 HLS_DIR_ENV = "HW_BNN_HLS_DIR"
@@ -57,6 +76,11 @@ INT_DENSE_KIND = "HwBnnIntDense"
 CONV_KIND = "HwBnnConv"
 MAXPOOL_KIND = "HwBnnMaxPool"
 FLATTEN_KIND = "HwBnnFlatten"
+FIXED_CHAIN_KIND = "HwBnnFixedChain"
+FIXED_ADD_KIND = "HwBnnFixedAdd"
+CONCAT_KIND = "HwBnnConcat"
+GOLDEN_INT_LIMIT = 2**62  # |intermediate| bound of the golden model's int64 emulation (with headroom)
+MAX_SLOPE_FRAC = 62  # golden's ap_round_shift works on int64 shifts
 XNOR_WORD_BITS = 32  # packed XNOR words (weights are written as text: values stay exact below 2**53)
 
 
@@ -116,6 +140,78 @@ def int_acc_range(weights, in_hi: int) -> tuple[int, int]:
     """Accumulator range of ``a = x @ W`` for codes ``x in [0, in_hi]`` (always contains 0)."""
     w = np.asarray(weights, dtype=np.int64) * max(0, int(in_hi))
     return int(np.minimum(w, 0).sum(axis=0).min(initial=0)), int(np.maximum(w, 0).sum(axis=0).max(initial=0))
+
+
+def negated_range(lo: int, hi: int, negate) -> tuple[int, int]:
+    """Range of the values a multithreshold compares: ``x in [lo, hi]``, or ``-x`` on the channels
+    flagged in ``negate`` (None or all False: ``[lo, hi]``)."""
+    if negate is None or not np.any(negate):
+        return int(lo), int(hi)
+    neg = np.asarray(negate, dtype=bool)
+    parts = [(-int(hi), -int(lo))] + ([(int(lo), int(hi))] if not neg.all() else [])
+    return min(p[0] for p in parts), max(p[1] for p in parts)
+
+
+def signed_width(lo: int, hi: int) -> int:
+    """Smallest two's-complement width holding [lo, hi] (signed even when lo >= 0)."""
+    return bits_for_range(min(int(lo), -1), max(int(hi), 0))[0]
+
+
+def fixed_type_str(width: int, frac: int, signed: bool = True, rounding: str | None = None, overflow: str | None = None) -> str:
+    """``ap_[u]fixed<W, W - frac[, Q, O]>``; ``W`` is widened to ``frac + 1`` when smaller so that every
+    internal type keeps at least one integer bit (the value, and so the raw bits, are unchanged)."""
+    w = max(int(width), int(frac) + 1)
+    modes = ""
+    if rounding is not None or overflow is not None:
+        modes = f", {ROUNDING_MODES[rounding or 'trn']}, {OVERFLOW_MODES[overflow or 'wrap']}"
+    return f"ap_{'' if signed else 'u'}fixed<{w}, {w - int(frac)}{modes}>"
+
+
+def fixed_chain_ranges(x_lo: int, x_hi: int, in_frac: int, frac: int, slope_frac: int, g, p, n, z) -> dict:
+    """Exact ranges (Python ints) of the golden ``fixed_chain`` intermediates over input codes
+    ``x in [x_lo, x_hi]`` and every channel: ``t = x * 2**(frac - in_frac) - G`` and
+    ``p = t * (P if t >= 0 else N) + Z * 2**slope_frac``; ``mag`` bounds every intermediate
+    magnitude (the golden model computes in int64)."""
+    sh = int(frac) - int(in_frac)
+    t_lo = t_hi = p_lo = p_hi = None
+    mag = 0
+    for gc, pc, nc, zc in zip(*(np.asarray(a, dtype=np.int64).tolist() for a in (g, p, n, z))):
+        lo, hi = (int(x_lo) << sh) - gc, (int(x_hi) << sh) - gc
+        zs = zc << int(slope_frac)
+        cands = []
+        if hi >= 0:  # positive piece on [max(lo, 0), hi]
+            cands += [max(lo, 0) * pc, hi * pc]
+        if lo < 0:  # negative piece on [lo, min(hi, -1)]
+            cands += [lo * nc, min(hi, -1) * nc]
+        ps = [c + zs for c in cands]
+        t_lo, t_hi = (lo if t_lo is None else min(t_lo, lo)), (hi if t_hi is None else max(t_hi, hi))
+        p_lo, p_hi = (min(ps) if p_lo is None else min(p_lo, *ps)), (max(ps) if p_hi is None else max(p_hi, *ps))
+        mag = max(mag, abs(int(x_lo) << sh), abs(int(x_hi) << sh), abs(lo), abs(hi), abs(zs), *(abs(c) for c in cands), *(abs(v) for v in ps))
+    return {"t": (t_lo, t_hi), "p": (p_lo, p_hi), "mag": mag}
+
+
+def fixed_out_range(v_lo: int, v_hi: int, shift: int, rounding: str, width: int, overflow: str) -> tuple[int, int]:
+    """Range of ``overflow(round(v / 2**shift))`` (golden ``ap_round_shift`` / ``ap_overflow``) over
+    ``v in [v_lo, v_hi]``: both are monotone, so the ends map to the ends, unless ``wrap`` acts."""
+    from hw_bnn.golden import ap_overflow, ap_round_shift
+
+    r = ap_round_shift(np.asarray([v_lo, v_hi], dtype=np.int64), int(shift), rounding)
+    lo, hi = -(1 << (int(width) - 1)), (1 << (int(width) - 1)) - 1
+    if overflow == "wrap" and (int(r[0]) < lo or int(r[1]) > hi):
+        return lo, hi
+    y = ap_overflow(r, int(width), overflow)
+    return int(y[0]), int(y[1])
+
+
+def fixed_chain_out_range(x_lo: int, x_hi: int, in_frac: int, frac: int, slope_frac: int, g, p, n, z, width: int, rounding: str, overflow: str) -> tuple[int, int]:
+    """Reachable output codes of a fixed_chain over input codes in ``[x_lo, x_hi]`` (union over the
+    channels of each channel's exact range; the full ``width`` range when ``wrap`` acts)."""
+    lo = hi = None
+    for c in range(len(np.asarray(g).reshape(-1))):
+        pc = fixed_chain_ranges(x_lo, x_hi, in_frac, frac, slope_frac, *(np.asarray(a).reshape(-1)[c : c + 1] for a in (g, p, n, z)))["p"]
+        y_lo, y_hi = fixed_out_range(pc[0], pc[1], slope_frac, rounding, width, overflow)
+        lo, hi = (y_lo if lo is None else min(lo, y_lo)), (y_hi if hi is None else max(hi, y_hi))
+    return lo, hi
 
 
 def xnor_word_layout(n_chan: int) -> tuple[int, int]:
@@ -247,6 +343,17 @@ def _make_layer_classes() -> dict[str, type]:
             if t.ndim != 2 or t.shape[1] < 1 or t.shape[0] not in (1, n_chan):
                 raise EmitError(f"layer {self.name!r}: thresholds must have shape ({n_chan} or 1, L>=1), got {t.shape}")
             levels = int(t.shape[1])
+            neg = self.get_attr("negate_data", None)
+            if neg is not None:
+                neg = np.asarray(neg)
+                if neg.shape != (n_chan,) or np.any((neg != 0) & (neg != 1)):
+                    raise EmitError(f"layer {self.name!r}: negate must be {n_chan} flags (0/1), got {neg.shape}")
+                neg = neg.astype(np.uint8) if neg.any() else None
+            # compared values: x, or -x on the negated channels
+            lo, hi = negated_range(lo, hi, neg)
+            self.set_attr("negated", neg is not None)
+            if neg is not None:
+                _add_weights(self, "negate", "neg{index}_t", IntegerPrecisionType(width=1, signed=False), neg)
             # x >= T with T <= lo is always true and with T > hi always false for every representable x:
             # clipping to [lo, hi + 1] keeps the function and gives the smallest threshold width.
             t = np.clip(t, lo, hi + 1)
@@ -407,12 +514,151 @@ def _make_layer_classes() -> dict[str, type]:
             self.set_attr("n_out", h * w_ * c)
             self.add_output_variable([h * w_ * c], precision=self.get_input_variable().type.precision)
 
+
+    def _fixed_param(layer, name: str, var: str, data, width: int) -> None:
+        """A per-channel integer parameter stored as ``ap_int<width>`` (the raw bits of its ap_fixed twin)."""
+        prec = IntegerPrecisionType(width=int(width), signed=True)
+        layer.add_weights_variable(name=name, var_name=var + "{index}", type_name=var + "{index}_t", precision=prec, data=data)
+
+    def _fixed_input(layer, var, frac: int) -> tuple[int, int, bool, str]:
+        """(lo, hi, signed, ap_fixed type of the code seen as a value with ``frac`` fraction bits)."""
+        try:
+            lo, hi = precision_range(var.type.precision)
+        except TypeError as e:
+            raise EmitError(f"layer {layer.name!r}: {e}") from None
+        signed = bool(var.type.precision.signed)
+        return lo, hi, signed, fixed_type_str(int(var.type.precision.width), frac, signed)
+
+    def _check_fixed_modes(layer, width: int, frac: int) -> None:
+        if width < 1 or frac < 0 or frac >= width:
+            raise EmitError(
+                f"layer {layer.name!r}: fixed-point output ap_fixed<{width}, {width - frac}> needs 0 <= frac < width "
+                f"(frac {frac}, width {width})"
+            )
+        for attr, modes in (("rounding", ROUNDING_MODES), ("overflow", OVERFLOW_MODES)):
+            v = layer.get_attr(attr, "trn" if attr == "rounding" else "wrap")
+            if v not in modes:
+                raise EmitError(f"layer {layer.name!r}: unknown {attr} mode {v!r} ({', '.join(modes)})")
+
+    class HwBnnFixedChain(Layer):
+        """Per-channel piecewise linear function into fixed point (hw_bnn FixedChainLayer).
+
+        Types (config struct): the input code as ``in_fx_t = ap_[u]fixed<Wx, Wx - in_frac>``; G, Z as
+        ``ap_fixed<., . - frac>``; P, N as ``ap_fixed<., . - slope_frac>``; ``t = x - G`` in
+        ``t_fx_t`` (frac fraction bits) and ``p = t * S + Z`` in ``p_fx_t`` (frac + slope_frac
+        fraction bits), both wide enough to be exact for every code of the input type; the result
+        is ``out_fx_t = ap_fixed<width, width - frac, Q, O>`` whose raw bits (an ``ap_int<width>``
+        code) are the output.
+        """
+
+        _expected_attributes = [
+            Attribute("n_in"),
+            Attribute("n_chan"),
+            Attribute("in_frac"),
+            Attribute("frac"),
+            Attribute("slope_frac"),
+            Attribute("width"),
+            Attribute("rounding", value_type=str),
+            Attribute("overflow", value_type=str),
+            ConfigurableAttribute("reuse_factor", default=1),
+            *(a for w in ("breakpoint", "pos_slope", "neg_slope", "offset") for a in (WeightAttribute(w), TypeAttribute(w))),
+        ]
+
+        def initialize(self):
+            inp = self.get_input_variable()
+            shape = [int(v) for v in inp.shape]
+            n_in, n_chan = int(np.prod(shape)), int(shape[-1])
+            if n_in != int(self.get_attr("n_in")) or n_chan != int(self.get_attr("n_chan")):
+                raise EmitError(
+                    f"layer {self.name!r}: expects {self.get_attr('n_in')} values in {self.get_attr('n_chan')} channels, "
+                    f"gets shape {tuple(shape)}"
+                )
+            in_frac, frac, sf, width = (int(self.get_attr(a)) for a in ("in_frac", "frac", "slope_frac", "width"))
+            _check_fixed_modes(self, width, frac)
+            if not 0 <= in_frac <= frac or not 0 <= sf <= MAX_SLOPE_FRAC:
+                raise EmitError(
+                    f"layer {self.name!r}: need 0 <= in_frac <= frac and 0 <= slope_frac <= {MAX_SLOPE_FRAC} "
+                    f"(in_frac {in_frac}, frac {frac}, slope_frac {sf})"
+                )
+            params = {}
+            for a in ("breakpoint", "pos_slope", "neg_slope", "offset"):
+                v = np.asarray(self.get_attr(a + "_data"))
+                if v.shape != (n_chan,) or not np.issubdtype(v.dtype, np.integer):
+                    raise EmitError(f"layer {self.name!r}: {a} must be {n_chan} integers (one per channel), got {v.dtype} {v.shape}")
+                params[a] = v.astype(np.int64)
+            g, sp, sn, z = (params[a] for a in ("breakpoint", "pos_slope", "neg_slope", "offset"))
+            lo, hi, signed, in_fx = _fixed_input(self, inp, in_frac)
+            r = fixed_chain_ranges(lo, hi, in_frac, frac, sf, g, sp, sn, z)
+            if r["mag"] >= GOLDEN_INT_LIMIT:
+                raise EmitError(f"layer {self.name!r}: intermediate values up to {r['mag']} exceed the golden int64 range")
+            g_w = signed_width(int(g.min()), int(g.max()))
+            s_w = signed_width(int(min(sp.min(), sn.min())), int(max(sp.max(), sn.max())))
+            z_w = signed_width(int(z.min()), int(z.max()))
+            _fixed_param(self, "breakpoint", "fcg", g, g_w)
+            _fixed_param(self, "pos_slope", "fcp", sp, s_w)
+            _fixed_param(self, "neg_slope", "fcn", sn, s_w)
+            _fixed_param(self, "offset", "fcz", z, z_w)
+            self.set_attr("in_fx", in_fx)
+            self.set_attr("g_fx", fixed_type_str(g_w, frac))
+            self.set_attr("s_fx", fixed_type_str(s_w, sf))
+            self.set_attr("z_fx", fixed_type_str(z_w, frac))
+            self.set_attr("t_fx", fixed_type_str(signed_width(*r["t"]), frac))
+            self.set_attr("p_fx", fixed_type_str(signed_width(*r["p"]), frac + sf))
+            self.set_attr("out_fx", fixed_type_str(width, frac, True, self.get_attr("rounding"), self.get_attr("overflow")))
+            self.set_attr("t_width", signed_width(*r["t"]))
+            self.set_attr("p_width", signed_width(*r["p"]))
+            self.add_output_variable(shape, precision=IntegerPrecisionType(width=width, signed=True))
+
+    class HwBnnFixedAdd(Layer):
+        """Shortcut add of two fixed-point tensors with the same frac (hw_bnn FixedAddLayer): ``a + b``
+        (exact) assigned to ``out_fx_t = ap_fixed<width, width - frac, AP_TRN, O>``."""
+
+        _expected_attributes = [
+            Attribute("n_in"),
+            Attribute("frac"),
+            Attribute("width"),
+            Attribute("overflow", value_type=str),
+            ConfigurableAttribute("reuse_factor", default=1),
+        ]
+
+        def initialize(self):
+            if len(self.inputs) != 2:
+                raise EmitError(f"layer {self.name!r}: a fixed-point add reads two tensors, got {list(self.inputs)}")
+            a, b = (self.get_input_variable(name) for name in self.inputs)
+            sa, sb = [int(v) for v in a.shape], [int(v) for v in b.shape]
+            if sa != sb or int(np.prod(sa)) != int(self.get_attr("n_in")):
+                raise EmitError(f"layer {self.name!r}: inputs of shapes {tuple(sa)} and {tuple(sb)} (need equal shapes of {self.get_attr('n_in')} values)")
+            frac, width = int(self.get_attr("frac")), int(self.get_attr("width"))
+            _check_fixed_modes(self, width, frac)
+            self.set_attr("a_fx", _fixed_input(self, a, frac)[3])
+            self.set_attr("b_fx", _fixed_input(self, b, frac)[3])
+            self.set_attr("out_fx", fixed_type_str(width, frac, True, "trn", self.get_attr("overflow")))
+            self.add_output_variable(sa, precision=IntegerPrecisionType(width=width, signed=True))
+
+    class HwBnnConcat(Layer):
+        """Channel concatenation of two integer pixel streams (hw_bnn ConcatLayer): a stream merge."""
+
+        _expected_attributes = [Attribute("n_pix"), Attribute("c1"), Attribute("c2"), Attribute("out_lo"), Attribute("out_hi")]
+
+        def initialize(self):
+            if len(self.inputs) != 2:
+                raise EmitError(f"layer {self.name!r}: a concatenation reads two tensors, got {list(self.inputs)}")
+            a, b = (self.get_input_variable(name) for name in self.inputs)
+            sa, sb = [int(v) for v in a.shape], [int(v) for v in b.shape]
+            if sa[:-1] != sb[:-1]:
+                raise EmitError(f"layer {self.name!r}: inputs of shapes {tuple(sa)} and {tuple(sb)} differ in more than the channels")
+            lo, hi = int(self.get_attr("out_lo")), int(self.get_attr("out_hi"))
+            self.add_output_variable(sa[:-1] + [sa[-1] + sb[-1]], precision=_integer_precision(IntegerPrecisionType, lo, hi))
+
+    _LAYER_CLASSES[CONCAT_KIND] = HwBnnConcat
     _LAYER_CLASSES[THRESHOLD_KIND] = HwBnnThreshold
     _LAYER_CLASSES[XNOR_DENSE_KIND] = HwBnnXnorDense
     _LAYER_CLASSES[INT_DENSE_KIND] = HwBnnIntDense
     _LAYER_CLASSES[CONV_KIND] = HwBnnConv
     _LAYER_CLASSES[MAXPOOL_KIND] = HwBnnMaxPool
     _LAYER_CLASSES[FLATTEN_KIND] = HwBnnFlatten
+    _LAYER_CLASSES[FIXED_CHAIN_KIND] = HwBnnFixedChain
+    _LAYER_CLASSES[FIXED_ADD_KIND] = HwBnnFixedAdd
     return _LAYER_CLASSES
 
 
@@ -505,12 +751,45 @@ _MAXPOOL_CONFIG = _config_struct(
 
 _FLATTEN_CONFIG = _config_struct("flatten_config", _unsigned("in_h", "in_w", "n_chan"), _unsigned("n_out"))
 
+_FIXED_CHAIN_CONFIG = _config_struct(
+    "fixed_chain_config",
+    _unsigned("n_in", "n_chan"),
+    _unsigned("in_frac", "frac", "slope_frac"),
+    "typedef {g_t} g_t;",
+    "typedef {s_t} s_t;",
+    "typedef {z_t} z_t;",
+    "typedef {in_fx} in_fx_t;",
+    "typedef {g_fx} g_fx_t;",
+    "typedef {s_fx} s_fx_t;",
+    "typedef {z_fx} z_fx_t;",
+    "typedef {t_fx} t_fx_t;",
+    "typedef {p_fx} p_fx_t;",
+    "typedef {out_fx} out_fx_t;",
+)
+
+_FIXED_ADD_CONFIG = _config_struct(
+    "fixed_add_config",
+    _unsigned("n_in"),
+    _unsigned("frac"),
+    "typedef {a_fx} a_fx_t;",
+    "typedef {b_fx} b_fx_t;",
+    "typedef {out_fx} out_fx_t;",
+)
+
+_CONCAT_CONFIG = _config_struct("concat_config", _unsigned("n_pix", "c1", "c2"))
+
 _THRESHOLD_CALL = _call("multithreshold", "thr")
+_THRESHOLD_NEG_CALL = _call("multithreshold_neg", "thr", "neg")
 _XNOR_THR_CALL, _XNOR_ACC_CALL = _call("xnor_dense_thr", "w", "thr"), _call("xnor_dense_acc", "w")
 _INT_THR_CALL, _INT_ACC_CALL = _call("int_dense_thr", "w", "thr"), _call("int_dense_acc", "w")
 _CONV_THR_CALL, _CONV_ACC_CALL = _call("conv_thr", "w", "thr"), _call("conv_acc", "w")
 _MAXPOOL_CALL = _call("maxpool")
 _FLATTEN_CALL = _call("flatten")
+_FIXED_CHAIN_CALL = _call("fixed_chain", "g", "sp", "sn", "z")
+_FIXED_ADD_CALL = (
+    f"{CPP_NAMESPACE}::fixed_add<{{input1_t}}, {{input2_t}}, {{output_t}}, {{config}}>({{input1}}, {{input2}}, {{output}});"
+)
+_CONCAT_CALL = f"{CPP_NAMESPACE}::concat<{{input1_t}}, {{input2_t}}, {{output_t}}, {{config}}>({{input1}}, {{input2}}, {{output}});"
 
 
 # config entries computed from a node (added to hls4ml's default config parameters)
@@ -552,6 +831,8 @@ def _plain_call(call: str):
 
 
 def _threshold_call(node, params):
+    if node.get_attr("negated", False):  # some channels compare -x
+        return _THRESHOLD_NEG_CALL.format(thr=node.get_weights("thresholds").name, neg=node.get_weights("negate").name, **params)
     return _THRESHOLD_CALL.format(thr=node.get_weights("thresholds").name, **params)
 
 
@@ -566,6 +847,31 @@ def _mvu_call(thr_call: str, acc_call: str):
         return acc_call.format(**params)
 
     return call
+
+
+def _fixed_chain_params(node, params):
+    for key, w in (("g_t", "breakpoint"), ("s_t", "pos_slope"), ("z_t", "offset")):
+        params[key] = node.get_weights(w).type.name
+
+
+def _fixed_chain_call(node, params):
+    names = {k: node.get_weights(w).name for k, w in (("g", "breakpoint"), ("sp", "pos_slope"), ("sn", "neg_slope"), ("z", "offset"))}
+    return _FIXED_CHAIN_CALL.format(**names, **params)
+
+
+def _two_input_call(template: str):
+    def call(node, params):
+        """Two input streams/arrays; the input names are read at template time, after hls4ml's
+        ``clone_output`` pass may have renamed them to clone copies."""
+        for k, name in enumerate(node.inputs[:2], 1):
+            var = node.get_input_variable(name)
+            params[f"input{k}"], params[f"input{k}_t"] = var.name, var.type.name
+        return template.format(**params)
+
+    return call
+
+
+_fixed_add_call = _two_input_call(_FIXED_ADD_CALL)
 
 
 _TEMPLATE_CLASSES: list[type] = []
@@ -612,6 +918,9 @@ def _make_templates() -> list[type]:
         (CONV_KIND, _CONV_CONFIG, _mvu_params("n_filt"), _mvu_call(_CONV_THR_CALL, _CONV_ACC_CALL)),
         (MAXPOOL_KIND, _MAXPOOL_CONFIG, None, _plain_call(_MAXPOOL_CALL)),
         (FLATTEN_KIND, _FLATTEN_CONFIG, None, _plain_call(_FLATTEN_CALL)),
+        (FIXED_CHAIN_KIND, _FIXED_CHAIN_CONFIG, _fixed_chain_params, _fixed_chain_call),
+        (FIXED_ADD_KIND, _FIXED_ADD_CONFIG, None, _fixed_add_call),
+        (CONCAT_KIND, _CONCAT_CONFIG, None, _two_input_call(_CONCAT_CALL)),
     ]
     for kind, config, config_params, call in specs:
         _TEMPLATE_CLASSES.extend(template_pair(classes[kind], config, config_params, call))

@@ -392,7 +392,9 @@ def test_registration_is_idempotent_and_overridable(tmp_path):
     assert len(get_available_passes()) == n_passes
     for backend in hls_ext.BACKENDS:
         names = [p for p in get_available_passes() if p.startswith(backend.lower() + ":hwbnn")]
-        assert len(names) == 12, names  # config + function template for each of the 6 layers
+        n_layers = len(hls_ext.layer_classes())
+        assert n_layers == 9  # threshold, xnor/int dense, conv, maxpool, flatten, fixed chain/add, concat
+        assert len(names) == 2 * n_layers, names  # config + function template for each layer
         assert get_backend(backend).get_custom_source()[f"nnet_utils{os.sep}{hls_ext.HEADER_NAME}"] == header
     for kind, cls in hls_ext.layer_classes().items():
         assert layer_map[kind] is cls
