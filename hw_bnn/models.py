@@ -301,6 +301,19 @@ def build_model(recipe: Recipe, input_shape, weights: str = "quant", acts: str =
 
     import torch
 
+    def binary_head(features, hidden, num_classes):
+        """The flattened features' binary dense layers (+ norm + activation), the binary
+        classifier and the scalar output norm."""
+        head = []
+        for n in hidden:
+            head += [QuantLinear(features, n, bias=False, weight_quant=weight_quant), make_norm(recipe.norm, n, spatial=False), act()]
+            features = n
+        return nn.Sequential(*head), QuantLinear(features, num_classes, bias=False, weight_quant=weight_quant), TensorNorm()
+
+    def _check_size(h, w, in_shape):
+        if h < 1 or w < 1:
+            raise HwBnnError(f"recipe {recipe.name}: the conv stack shrinks the {in_shape} input to nothing")
+
     class BinaryFC(nn.Module):
         """FINN/Brevitas-style binary MLP (TFC/SFC/LFC): binarized 8-bit input, then per
         hidden layer a binary QuantLinear without bias, BatchNorm and a binary activation,
@@ -374,17 +387,9 @@ def build_model(recipe: Recipe, input_shape, weights: str = "quant", acts: str =
                 ]
                 c, h, w = out, (h + 2 * pad - k) // st + 1, (w + 2 * pad - k) // st + 1
                 first = False
-            if h < 1 or w < 1:
-                raise HwBnnError(f"recipe {recipe.name}: the conv stack shrinks the {in_shape} input to nothing")
+            _check_size(h, w, in_shape)
             self.features = nn.Sequential(*layers)
-            head = []
-            prev = c * h * w
-            for n in hidden:
-                head += [QuantLinear(prev, n, bias=False, weight_quant=weight_quant), make_norm(recipe.norm, n, spatial=False), act()]
-                prev = n
-            self.head = nn.Sequential(*head)
-            self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=weight_quant)
-            self.out_norm = TensorNorm()
+            self.head, self.classifier, self.out_norm = binary_head(c * h * w, hidden, num_classes)
             for m in self.modules():
                 if isinstance(m, (QuantLinear, QuantConv2d)):
                     nn.init.uniform_(m.weight, -1.0, 1.0)
@@ -442,18 +447,10 @@ def build_model(recipe: Recipe, input_shape, weights: str = "quant", acts: str =
                 blk.norm = make_norm(recipe.norm, out, spatial=True)
                 self.blocks.append(blk)
                 c, h, w = out, (h + 2 * pad - k) // st + 1, (w + 2 * pad - k) // st + 1
-            if h < 1 or w < 1:
-                raise HwBnnError(f"recipe {recipe.name}: the conv stack shrinks the {in_shape} input to nothing")
+            _check_size(h, w, in_shape)
             self.head_act = make_nonlin(recipe.nonlin, c)
             self.head_sign = RSign(c, act()) if acts == "quant" else RSign(c, nn.Hardtanh())
-            head = []
-            prev = c * h * w
-            for n in hidden:
-                head += [QuantLinear(prev, n, bias=False, weight_quant=weight_quant), make_norm(recipe.norm, n, spatial=False), act()]
-                prev = n
-            self.head = nn.Sequential(*head)
-            self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=weight_quant)
-            self.out_norm = TensorNorm()
+            self.head, self.classifier, self.out_norm = binary_head(c * h * w, hidden, num_classes)
             for m in self.modules():
                 if isinstance(m, (QuantLinear, QuantConv2d)):
                     nn.init.uniform_(m.weight, -1.0, 1.0)
@@ -532,18 +529,10 @@ def build_model(recipe: Recipe, input_shape, weights: str = "quant", acts: str =
                 else:
                     raise HwBnnError(f"recipe {recipe.name}: conv entry {entry!r} is not a densenet entry (stem, D<k>, T<c>, M)")
                 self.blocks.append(blk)
-            if h < 1 or w < 1:
-                raise HwBnnError(f"recipe {recipe.name}: the conv stack shrinks the {in_shape} input to nothing")
+            _check_size(h, w, in_shape)
             self.head_norm = make_norm(recipe.norm, c, spatial=True)
             self.head_sign = act()
-            head = []
-            prev = c * h * w
-            for n in hidden:
-                head += [QuantLinear(prev, n, bias=False, weight_quant=weight_quant), make_norm(recipe.norm, n, spatial=False), act()]
-                prev = n
-            self.head = nn.Sequential(*head)
-            self.classifier = QuantLinear(prev, num_classes, bias=False, weight_quant=weight_quant)
-            self.out_norm = TensorNorm()
+            self.head, self.classifier, self.out_norm = binary_head(c * h * w, hidden, num_classes)
             for m in self.modules():  # binary layers start uniform in the sign's clipping range
                 if isinstance(m, QuantLinear) or (isinstance(m, QuantConv2d) and m.kernel_size != (1, 1)):
                     nn.init.uniform_(m.weight, -1.0, 1.0)
