@@ -1526,7 +1526,7 @@ def folded_to_golden(model: ModelWrapper, acc_bits: int | None = None) -> Golden
                 if negate is not None:
                     negate = np.broadcast_to(negate, (thr.shape[0],)).copy()
                     rng = (-rng[1], rng[1]) if rng[0] >= 0 else (min(rng[0], -rng[1]), max(rng[1], -rng[0]))
-            layer = ThresholdLayer(b.name("quant_in") if not layers else b.name("sign"), thr, rng, negate=negate)
+            layer = ThresholdLayer("quant_in" if not layers else b.name("sign"), thr, rng, negate=negate)
             b.add(layer, src_t, n.output[0], n)
             levels, t = int(thr.shape[1]), n.output[0]
         elif op == "IntConcat":

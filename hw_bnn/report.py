@@ -182,6 +182,14 @@ def render_markdown(r: dict, build: Path) -> str:
             f = e["first_mismatch"]
             out.append(f"\nFirst mismatch: image {f['image']}, layer `{f['layer']}`, element {f.get('element')} "
                        f"(golden {f.get('golden')}, C-sim {f.get('csim')}).\n")
+    if any(e.get("fixed_point") for e in cc.values()):
+        out += ["", "Fixed-point shortcuts: the hardware (and folded.onnx, and the golden model) carries the real-valued "
+                "shortcut tensors in `ap_fixed`; against the float exported model:", ""]
+        out += ["| split | images | decisions that differ | exported accuracy | hardware accuracy |", "|---|---|---|---|---|"]
+        for name, e in cc.items():
+            out.append(
+                f"| {name} | {e['images']} | {e['decision_mismatches']} | {e['accuracy_exported']:.4f} | {e['accuracy_folded']:.4f} |"
+            )
     t = r.get("training") or {}
     if t:
         line = f"Training: validation accuracy {t['val_acc']:.4f} ({t['val_images']} images)"
