@@ -504,7 +504,7 @@ class FixedChainLayer:
         return self.in_range
 
     def out_range(self) -> tuple[int, int]:
-        return -(1 << (self.width - 1)), (1 << (self.width - 1)) - 1
+        return _signed_range(self.width)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         t = (np.asarray(x).astype(np.int64) << (self.frac - self.in_frac)) - self.breakpoint
@@ -516,8 +516,24 @@ class FixedChainLayer:
         return self.forward(x).astype(np.int32)
 
 
+def _signed_range(width: int) -> tuple[int, int]:
+    """The codes of a signed ``width``-bit (ap_fixed) tensor."""
+    return -(1 << (width - 1)), (1 << (width - 1)) - 1
+
+
+class _ShapedLayer:
+    """A graph layer that declares its output ``shape``; its accumulator is its output."""
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    def acc_range(self) -> tuple[int, int]:
+        return self.out_range()
+
+
 @dataclass
-class FixedAddLayer:
+class FixedAddLayer(_ShapedLayer):
     """``overflow(a + b)`` of two fixed-point tensors with the same frac bits."""
 
     name: str
@@ -533,15 +549,9 @@ class FixedAddLayer:
         if len(self.inputs) != 2:
             raise ValueError(f"layer {self.name}: a fixed-point add takes two inputs, got {self.inputs}")
 
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return self.shape
-
-    def acc_range(self) -> tuple[int, int]:
-        return self.out_range()
 
     def out_range(self) -> tuple[int, int]:
-        return -(1 << (self.width - 1)), (1 << (self.width - 1)) - 1
+        return _signed_range(self.width)
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         s = np.asarray(a).astype(np.int64) + np.asarray(b).astype(np.int64)
@@ -549,7 +559,7 @@ class FixedAddLayer:
 
 
 @dataclass
-class ConcatLayer:
+class ConcatLayer(_ShapedLayer):
     """Channel concatenation of the named input layers' outputs (a stream merge)."""
 
     name: str
@@ -565,12 +575,6 @@ class ConcatLayer:
         if len(self.inputs) < 2 or len(self.inputs) != len(self.in_ranges):
             raise ValueError(f"layer {self.name}: a concatenation takes two or more inputs with one range each")
 
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return self.shape
-
-    def acc_range(self) -> tuple[int, int]:
-        return self.out_range()
 
     def out_range(self) -> tuple[int, int]:
         return int(self.in_ranges[:, 0].min()), int(self.in_ranges[:, 1].max())
