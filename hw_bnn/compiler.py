@@ -831,19 +831,24 @@ def _fit_affine(acc: np.ndarray, y: np.ndarray):
     return None
 
 
+MAX_SLOPE_FRAC = 62  # the golden model's fixed_chain shifts int64 values
+
+
 @dataclass(frozen=True)
 class FixedPointConfig:
     """How real-valued shortcut tensors become fixed point (``ap_fixed<width, width - frac>``).
 
-    ``frac``: fraction bits of every shortcut tensor (the user's choice; default 8).
+    ``frac``: fraction bits of every shortcut tensor (the user's choice; default 12).
     ``width``: total bits; ``None`` lets the compiler choose each tensor's width from its exact
     value range (no overflow can happen then), a number fixes it for every tensor (values
     beyond it saturate or wrap, per ``overflow``).  ``slope_frac``: fraction bits of the
-    slopes.  ``rounding`` / ``overflow``: the ap_fixed quantization and overflow modes."""
+    slopes; ``None`` chooses them per chain from its input range so that the slopes' rounding
+    moves no output by more than 1/8 LSB (``auto_slope_frac``).  ``rounding`` / ``overflow``:
+    the ap_fixed quantization and overflow modes."""
 
-    frac: int = 8
+    frac: int = 12
     width: int | None = None
-    slope_frac: int = 16
+    slope_frac: int | None = None
     rounding: str = "rnd_conv"
     overflow: str = "sat"
 
@@ -856,6 +861,19 @@ class FixedPointConfig:
             raise CompileError(f"fixed-point rounding {self.rounding!r}: expected one of {', '.join(ROUNDING_MODES)}")
         if self.overflow not in OVERFLOW_MODES:
             raise CompileError(f"fixed-point overflow {self.overflow!r}: expected one of {', '.join(OVERFLOW_MODES)}")
+        if self.slope_frac is not None and not 0 <= self.slope_frac <= MAX_SLOPE_FRAC:
+            raise CompileError(f"fixed-point slope_frac {self.slope_frac}: expected 0..{MAX_SLOPE_FRAC}")
+
+
+def auto_slope_frac(t_max: int, slope_max: float, z_max: float) -> int:
+    """Fraction bits of a fixed_chain's slopes: enough that rounding a slope to ``2**-S``
+    moves the output ``t * P / 2**S`` by at most 1/8 LSB over ``|t| <= t_max`` (``t``: the
+    input minus the breakpoint, in output LSBs), and no more than keeps every intermediate of
+    the int64 golden arithmetic (``|t * P| + |Z| * 2**S``) below 2**62."""
+    s = max(0, int(np.ceil(np.log2(max(t_max, 1)))) + 2)
+    while s > 0 and (t_max * (slope_max + 1) + z_max + 1) * 2.0**s >= 2.0**62:
+        s -= 1
+    return min(s, MAX_SLOPE_FRAC)
 
 
 FIXED_KEY = "hw_bnn.fixed_point"
@@ -1007,8 +1025,12 @@ class LowerFixedPoint(Transformation):
         x = 2 * domain - xnor_k if xnor_k else domain  # what the golden layer reads
         u = x * 2.0**-in_frac
         g, a_pos, a_neg, z = _fit_pwl(u, f)
-        F, S = cfg.frac, cfg.slope_frac
+        F = cfg.frac
         G = np.round(g * 2.0**F).astype(np.int64)
+        t_max = int(np.abs((x.astype(np.int64)[:, None] << (F - in_frac)) - G[None, :]).max())
+        S = cfg.slope_frac
+        if S is None:
+            S = auto_slope_frac(t_max, float(max(np.abs(a_pos).max(), np.abs(a_neg).max())), float(np.abs(z).max() * 2.0**F))
         P = np.round(a_pos * 2.0**S).astype(np.int64)
         N = np.round(a_neg * 2.0**S).astype(np.int64)
         Z = np.round(z * 2.0**F).astype(np.int64)

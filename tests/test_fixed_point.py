@@ -184,3 +184,21 @@ def test_rsign_rprelu_fprelu_follow_their_equations():
     b3.sum().backward()
     inside = (shifted.abs() <= 1).float()
     assert torch.allclose(x3.grad, inside)
+
+
+@pytest.mark.parametrize("frac", [8, 16])
+def test_stem_fixed_point_tensor_is_within_one_lsb_of_the_float_chain(rprelu_net, frac):
+    """The stem's chain reads an accumulator of up to 9 * 255: the slopes need more fraction
+    bits than the tensor (auto slope_frac); a fixed 16 would put the codes thousands of LSBs
+    off at frac 16.  Compared per element with the float tensor of the exported graph."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    folded = compile_model(rprelu_net, fixed=FixedPointConfig(frac=frac))
+    stem = next(n for n in folded.graph.node if n.op_type == "FixedChain")
+    float_name = stem.output[0].rsplit("_fixed", 1)[0]
+    x = IMAGES[:20].astype(np.float32)
+    fx = execute_onnx(folded, {folded.graph.input[0].name: x[:1]}, return_full_exec_context=True)
+    fl = execute_onnx(rprelu_net, {rprelu_net.graph.input[0].name: x[:1]}, return_full_exec_context=True)
+    assert float_name in fl, f"no float tensor {float_name} in the exported graph"
+    err = np.abs(fx[stem.output[0]] * 2.0**-frac - fl[float_name]) * 2.0**frac
+    assert err.max() <= 1.0, f"stem codes are up to {err.max():.1f} LSB off the float chain"
