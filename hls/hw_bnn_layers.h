@@ -13,24 +13,37 @@
 //                       always on, T = MW + 1 always off)
 //       xnor_dense_acc: y[j] = a[j] = 2 p[j] - MW          (signed accumulator, in [-MW, MW])
 //
-// Storage (flat arrays, written by hw_bnn/hls_ext.py):
-//   weights    w[j * MW + i] = W[i, j]      one bit per entry (ap_uint<1>), neuron-major
-//   thresholds t[j * L + k]  = T[j, k]       (multithreshold: t[c * L + k], or t[k] when shared)
-// Thresholds are stored clipped to what can matter (multithreshold: [min x, max x + 1] of the
-// input type; XNOR: [0, MW + 1]), which keeps the function.  All widths (input, popcount,
-// threshold, comparison, accumulator, output) are the smallest that hold the ranges; they are
-// computed in Python and passed in through the config struct / the hls4ml types.
+// Thresholds t[j * L + k] = T[j, k] (multithreshold: t[c * L + k], or t[k] when shared) are stored
+// clipped to what can matter (multithreshold: [min x, max x + 1] of the input type; XNOR:
+// [0, MW + 1]), which keeps the function.  All widths (input, popcount, threshold, comparison,
+// accumulator, output) are the smallest that hold the ranges; they are computed in Python
+// (hw_bnn/hls_ext.py) and passed in through the config struct / the hls4ml types.
 //
-// ReuseFactor (hls4ml config, per layer or model-wide) -> folding:
-//   n_pe   = ceil(N / ReuseFactor)      parallel units (neurons, or channels for multithreshold)
-//   n_fold = ceil(N / n_pe) <= RF       sequential folds; the fold loop is pipelined with II=1.
-//   Fold r computes units j = r * n_pe + k, k < n_pe, in parallel (a full MW-wide XNOR + popcount
-//   adder tree per neuron).  The weight / threshold arrays are reshaped cyclically by the width of
-//   one fold (n_pe * MW bits, n_pe * L thresholds), so each fold reads exactly one wide word of
-//   depth-n_fold memory (FINN-style PE folding, SIMD = MW); a layer takes about n_fold (<= RF)
-//   cycles per sample.  ReuseFactor = 1 is a single, fully parallel fold.
-//   With io_parallel and ReuseFactor = 1 everywhere, hls4ml pipelines the top function; with any
-//   ReuseFactor > 1 hw_bnn.emit asks for the DATAFLOW pipeline style so that the folds survive.
+// Folding of the matrix-vector units (XNOR / integer dense, conv): PE and SIMD, as FINN's MVAU.
+//   A unit maps MW inputs to MH outputs (dense: MW inputs, MH outputs; conv, per output pixel:
+//   MW = K = kernel * kernel * C_in window values, MH = C_out).  pe outputs (rows) and simd inputs
+//   (columns) are processed in parallel, in nf = ceil(MH / pe) neuron folds of sf = MW / simd
+//   synapse folds each (simd divides MW; hw_bnn.emit also requires pe to divide MH, see below).
+//   One loop of nf * sf steps, pipelined with II=1 (per vector, or per output pixel): at step
+//   (n, s) PE k adds the simd-wide partial result of output j = n * pe + k over inputs
+//   s * simd .. s * simd + simd - 1 (XNOR: popcount of simd xnor'ed bits; integer: simd products)
+//   to its accumulator; after the last synapse fold it writes y[j] (thresholds, or the
+//   accumulator).  Accumulators keep the exact width of the whole sum: every partial sum of
+//   a column lies between its negative and its positive part, hence in the accumulator range.
+//   Weight memory: entry ((n * sf + s) * pe + k) * chunk_words + q is word q of PE k's slice at
+//   step (n, s): XNOR packs the slice's simd bits W[s * simd + q * word_bits + b, j] into
+//   chunk_words words of word_bits = min(simd, 32) bits (bit b; unused high bits 0, in the input
+//   words too, so they never mismatch); integer: chunk_words = simd weights.  The weights are
+//   reshaped cyclically by pe * chunk_words (one pe * simd-wide word per step, nf * sf deep), the
+//   thresholds by pe * L (one word per neuron fold), the input vector is kept in a buffer of sf
+//   words of simd values.  hls4ml's ReuseFactor of such a layer is nf * sf (bookkeeping: the
+//   kernels read pe and simd from the config).  pe = ceil(MH / ReuseFactor), simd = MW (the
+//   folding when a layer has no PE/SIMD) may leave the last neuron fold with idle PEs (the weight
+//   memory holds zero rows for them, their outputs are not written).
+//   Multithreshold folds with ReuseFactor: n_pe = ceil(N / RF) channels per fold, n_fold =
+//   ceil(N / n_pe) folds (II=1).  With io_parallel and nothing folded (every ReuseFactor 1),
+//   hls4ml pipelines the top function; otherwise hw_bnn.emit asks for the DATAFLOW style so that
+//   the fold loops survive.
 //
 // io_stream: one stream transaction per layer (the whole vector, as hls4ml packs a 1-D tensor);
 // the stream overloads unpack it, call the io_parallel kernel and repack the result.
@@ -60,15 +73,25 @@ struct multithreshold_config {
     typedef ap_int<10> cmp_t;               // holds every input and every threshold
 };
 
-struct xnor_dense_config {
+// members of every matrix-vector unit's config (MW inputs, MH outputs; see the folding above)
+struct mvu_folding_config {
+    static const unsigned mw = 1, mh = 1;   // MW, MH
+    static const unsigned pe = 1;           // outputs in parallel (PE)
+    static const unsigned simd = 1;         // inputs in parallel (SIMD), divides MW
+    static const unsigned nf = 1;           // neuron folds ceil(MH / pe)
+    static const unsigned sf = 1;           // synapse folds MW / simd
+    static const unsigned word_bits = 1;    // XNOR: bits per packed weight / input word (min(simd, 32))
+    static const unsigned chunk_words = 1;  // weight entries per PE and step (XNOR: ceil(simd / word_bits), integer: simd)
+    static const unsigned reuse_factor = 1; // hls4ml's bookkeeping: nf * sf
+};
+
+struct xnor_dense_config : mvu_folding_config {
     static const unsigned n_in = 1;         // MW
     static const unsigned n_out = 1;        // MH
     static const unsigned n_levels = 1;     // L (thresholded variant)
-    static const unsigned n_weights = 1;    // MW * MH
+    static const unsigned n_weights = 1;    // nf * pe * sf * chunk_words packed words
     static const unsigned n_thr = 1;        // MH * L
-    static const unsigned reuse_factor = 1;
-    static const unsigned n_pe = 1;         // neurons per fold
-    static const unsigned n_fold = 1;       // folds
+    typedef ap_uint<1> word_t;              // packed bits (= weight_t)
     typedef ap_uint<1> thr_t;               // thresholds (unused by the accumulator variant)
     typedef ap_uint<1> pop_t;               // 0..MW
     typedef ap_uint<1> count_t;             // 0..L
@@ -265,19 +288,16 @@ void multithreshold_neg(hls::stream<data_T> &data, hls::stream<res_T> &res,
 // Convolutional and multi-bit layers (io_stream for images; int_dense also io_parallel).
 //
 //   int_dense_thr / int_dense_acc  (integer matrix-vector unit)
-//       a[j] = sum_i x[i] W[i, j]  (x: unsigned codes, W: small signed integers, stored
-//       w[j * MW + i] = W[i, j]); y[j] = sum_k [a[j] >= T[j, k]] or y[j] = a[j].
+//       a[j] = sum_i x[i] W[i, j]  (x: unsigned codes, W: small signed integers);
+//       y[j] = sum_k [a[j] >= T[j, k]] or y[j] = a[j].
 //
 //   conv  (sliding window + XNOR or integer MVU, NHWC pixel stream)
 //       input stream: in_h * in_w transactions, row-major, each one pixel of n_chan codes;
 //       output stream: out_h * out_w transactions of n_filt values (codes or accumulators).
-//       Window of output (oh, ow): input rows oh*s - pad + kh, columns ow*s - pad + kw,
-//       (kh, kw, c) order; positions outside the image read the pad code.
-//       XNOR: pixels are packed into pix_words words of word_bits bits (channel c -> word
-//       c / word_bits, bit c % word_bits; unused high bits 0).  The weights of filter f are
-//       stored in the same layout, w[f * win_words + (kh*k + kw) * pix_words + q], unused bits 0,
-//       so p = K - sum_q popcount(x_q ^ w_q) (unused bits never mismatch).  Integer: codes are
-//       kept unpacked and a = sum_i x_i * W[i, f] with w[f * K + i] = W[i, f].
+//       Window of output (oh, ow): input rows oh*s - pad + kh, columns ow*s - pad + kw, flattened
+//       in (kh, kw, c) order into the MVU's input vector of MW = K = kernel^2 * n_chan codes
+//       (bits for XNOR); positions outside the image read the pad code.  The MVU (PE / SIMD
+//       folding above, simd any divisor of K) then runs nf * sf steps per output pixel.
 //
 //   maxpool  (NHWC pixel stream, square kernel / stride, no padding, floor): max of codes (OR
 //       on bits), per channel.
@@ -291,12 +311,10 @@ void multithreshold_neg(hls::stream<data_T> &data, hls::stream<res_T> &res,
 // bottom padding) is computed; its window rows are then all in the buffer.  Rows that no window
 // uses are read and dropped.
 //
-// ReuseFactor -> folding over output channels/neurons: n_pe = ceil(C_out / RF) filters in
-// parallel, n_fold = ceil(C_out / n_pe) folds per output pixel (II=1 fold loop).
-//
-// C-sim speed: popcounts are computed on packed words with a branch-free SWAR reduction
-// (shifts, masks and adds: synthesizable, and fast on a CPU); integer products use plain int
-// arithmetic on the (small) code and weight values, assigned to the exact-width accumulator.
+// C-sim speed: XNOR slices are packed into words once per input vector (window) and popcounts
+// are computed on those words with a branch-free SWAR reduction (shifts, masks and adds:
+// synthesizable, and fast on a CPU); integer products use plain int arithmetic on the (small)
+// code and weight values, assigned to the exact-width accumulator.
 
 // ---------------------------------------------------------------------------------------------
 // shared helpers
@@ -332,93 +350,127 @@ LevelLoop:
 }
 
 // ---------------------------------------------------------------------------------------------
-// Matrix-vector units.  An MVU kind gives the value of unit j (XNOR: the popcount p, integer: the
-// accumulator a) and the accumulator output of that value; mvu_fold runs the folded unit loop
-// that every dense and conv kernel shares, with fused thresholds (THR) or the accumulator output.
+// The matrix-vector unit (MVU) that every dense and conv kernel runs, folded by PE and SIMD.
+//
+// A SIMD kind says how one slice of simd inputs meets one PE's weights (in_T: input element type):
+//   buf_t, n_buf          the input buffer, sf slices (XNOR: packed words, integer: the codes)
+//   load(in, buf)         fill it from the MW-value input vector
+//   partial(buf, w, s, b) the slice-s result of the PE whose weight entries start at b
+//   value_t, output(v)    the accumulated value (XNOR: popcount p, integer: a) and the
+//                         accumulator output of a full sum (XNOR: 2p - MW, integer: a)
 
-// XNOR accumulator 2p - N: each ap_int addition widens by one bit, so the intermediate is exact.
-template <typename CONFIG_T, unsigned N> typename CONFIG_T::accum_t xnor_accumulator(typename CONFIG_T::pop_t p) {
+// XNOR accumulator 2p - MW: each ap_int addition widens by one bit, so the intermediate is exact.
+template <typename CONFIG_T> typename CONFIG_T::accum_t xnor_accumulator(typename CONFIG_T::pop_t p) {
     #pragma HLS INLINE
     const typename CONFIG_T::accum_t pa = p;
-    const typename CONFIG_T::accum_t n = N;
+    const typename CONFIG_T::accum_t n = CONFIG_T::mw;
     return (pa + pa) - n;
 }
 
-// XNOR on N unpacked bits (dense): p = popcount(xnor(x, W[:, j])), a balanced adder tree after unrolling.
-template <typename CONFIG_T, unsigned N> struct xnor_bit_mvu {
-    typedef typename CONFIG_T::pop_t value_t;
-    template <class in_T>
-    static value_t value(const in_T data[N], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned j) {
+// XNOR-popcount: slice s of the input is packed into chunk_words words of word_bits bits (input
+// value i = s * simd + q * word_bits + b -> bit b of word q, unused high bits 0), so
+// p_s = simd - sum_q popcount(x_q ^ w_q).
+template <typename CONFIG_T, class in_T> struct xnor_simd {
+    typedef typename CONFIG_T::word_t buf_t;
+    typedef typename CONFIG_T::pop_t value_t; // 0..MW
+    static const unsigned n_buf = CONFIG_T::sf * CONFIG_T::chunk_words;
+    static void load(const in_T in[CONFIG_T::mw], buf_t buf[n_buf]) {
         #pragma HLS INLINE
-        value_t p = 0;
-    PopLoop:
-        for (unsigned i = 0; i < N; i++) {
+        const unsigned S = CONFIG_T::simd, B = CONFIG_T::word_bits, CW = CONFIG_T::chunk_words;
+    SliceLoop:
+        for (unsigned s = 0; s < CONFIG_T::sf; s++) {
             #pragma HLS UNROLL
-            const ap_uint<1> x = data[i];
-            const ap_uint<1> w = weights[j * N + i];
-            p += (x == w) ? 1 : 0; // xnor
+            for (unsigned q = 0; q < CW; q++) {
+                #pragma HLS UNROLL
+                unsigned v = 0;
+                for (unsigned b = 0; b < B; b++) {
+                    #pragma HLS UNROLL
+                    if (q * B + b < S && in[s * S + q * B + b] != 0)
+                        v |= 1u << b;
+                }
+                buf[s * CW + q] = v;
+            }
         }
-        return p;
     }
-    static typename CONFIG_T::accum_t accumulator(value_t p) { return xnor_accumulator<CONFIG_T, N>(p); }
-};
-
-// XNOR on N packed words of n_k bits (conv window): p = n_k - sum_q popcount(x_q ^ w_q).
-template <typename CONFIG_T, unsigned N> struct xnor_word_mvu {
-    typedef typename CONFIG_T::pop_t value_t;
-    template <class in_T>
-    static value_t value(const in_T win[N], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned f) {
+    static unsigned partial(const buf_t buf[n_buf], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned s,
+                            unsigned base) {
         #pragma HLS INLINE
         unsigned mismatches = 0;
     WordLoop:
-        for (unsigned q = 0; q < N; q++) {
+        for (unsigned q = 0; q < CONFIG_T::chunk_words; q++) {
             #pragma HLS UNROLL
-            const unsigned x = win[q].to_uint();
-            const unsigned w = weights[f * N + q].to_uint();
-            mismatches += popcount32(x ^ w);
+            mismatches += popcount32(buf[s * CONFIG_T::chunk_words + q].to_uint() ^ weights[base + q].to_uint());
         }
-        return CONFIG_T::n_k - mismatches;
+        return CONFIG_T::simd - mismatches;
     }
-    static typename CONFIG_T::accum_t accumulator(value_t p) { return xnor_accumulator<CONFIG_T, CONFIG_T::n_k>(p); }
+    static typename CONFIG_T::accum_t output(value_t p) { return xnor_accumulator<CONFIG_T>(p); }
 };
 
-// integer on N codes: a = sum_i x[i] W[i, j]
-template <typename CONFIG_T, unsigned N> struct int_mvu {
+// integer: a_s = sum_{i < simd} x[s * simd + i] * W[s * simd + i, j]
+template <typename CONFIG_T, class in_T> struct int_simd {
+    typedef in_T buf_t;
     typedef typename CONFIG_T::accum_t value_t;
-    template <class in_T>
-    static value_t value(const in_T data[N], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned j) {
+    static const unsigned n_buf = CONFIG_T::mw;
+    static void load(const in_T in[CONFIG_T::mw], buf_t buf[n_buf]) {
         #pragma HLS INLINE
-        int acc = 0; // |a| < 2**24 (checked when the project is emitted)
-    MacLoop:
-        for (unsigned i = 0; i < N; i++) {
+    CopyLoop:
+        for (unsigned i = 0; i < CONFIG_T::mw; i++) {
             #pragma HLS UNROLL
-            acc += int(data[i]) * int(weights[j * N + i]);
+            buf[i] = in[i];
         }
-        return value_t(acc);
     }
-    static value_t accumulator(value_t a) { return a; }
+    static int partial(const buf_t buf[n_buf], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights], unsigned s,
+                       unsigned base) {
+        #pragma HLS INLINE
+        int acc = 0; // |partial sum| <= the accumulator range < 2**24 (checked when the project is emitted)
+    MacLoop:
+        for (unsigned i = 0; i < CONFIG_T::simd; i++) {
+            #pragma HLS UNROLL
+            acc += int(buf[s * CONFIG_T::simd + i]) * int(weights[base + i]);
+        }
+        return acc;
+    }
+    static value_t output(value_t a) { return a; }
 };
 
-// Units j = r * n_pe + k < N_UNITS: fold r computes its n_pe units in parallel (II=1 fold loop).
-// out is an array (dense) or a stream packet (conv): out[j] gets the code or the accumulator.
-template <class MVU, typename CONFIG_T, unsigned N_UNITS, bool THR, class in_T, class out_T>
-void mvu_fold(const in_T *in, out_T &out, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-              const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+// The folded MVU on one input vector (dense: the layer input, conv: a window): step (n, s) of the
+// II=1 loop gives PE k the slice-s partial result of output j = n * pe + k; after the last synapse
+// fold out[j] gets its code (THR) or its accumulator.  out is an array (dense) or a stream packet
+// (conv).  The caller reshapes weights (pe * chunk_words) and thresholds (pe * L).
+template <template <typename, class> class KIND, typename CONFIG_T, bool THR, class in_T, class out_T>
+void mvu(const in_T in[CONFIG_T::mw], out_T &out, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+         const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
     #pragma HLS INLINE
+    typedef KIND<CONFIG_T, in_T> kind;
+    typedef typename kind::value_t value_t;
+    const unsigned PE = CONFIG_T::pe, SF = CONFIG_T::sf;
+    const unsigned slice = kind::n_buf / CONFIG_T::sf; // buffer entries per synapse fold
+    typename kind::buf_t buf[kind::n_buf];               // sf words of simd inputs
+    #pragma HLS ARRAY_RESHAPE variable=buf cyclic factor=slice dim=1
+    kind::load(in, buf);
+    value_t acc[CONFIG_T::pe];
+    #pragma HLS ARRAY_PARTITION variable=acc complete
+    unsigned n = 0, s = 0; // neuron fold, synapse fold
 FoldLoop:
-    for (unsigned r = 0; r < CONFIG_T::n_fold; r++) {
+    for (unsigned step = 0; step < CONFIG_T::nf * CONFIG_T::sf; step++) {
         #pragma HLS PIPELINE II=1
     PeLoop:
-        for (unsigned k = 0; k < CONFIG_T::n_pe; k++) {
+        for (unsigned k = 0; k < PE; k++) {
             #pragma HLS UNROLL
-            const unsigned j = r * CONFIG_T::n_pe + k;
-            if (j < N_UNITS) {
-                const typename MVU::value_t v = MVU::value(in, weights, j);
+            const value_t part = kind::partial(buf, weights, s, (step * PE + k) * CONFIG_T::chunk_words);
+            const value_t sum = s == 0 ? part : value_t(acc[k] + part);
+            acc[k] = sum;
+            const unsigned j = n * PE + k;
+            if (s == SF - 1 && j < CONFIG_T::mh) {
                 if (THR)
-                    out[j] = count_levels<CONFIG_T>(v, thresholds, j);
+                    out[j] = count_levels<CONFIG_T>(sum, thresholds, j);
                 else
-                    out[j] = MVU::accumulator(v);
+                    out[j] = kind::output(sum);
             }
+        }
+        if (++s == SF) {
+            s = 0;
+            n++;
         }
     }
 }
@@ -426,37 +478,32 @@ FoldLoop:
 // ---------------------------------------------------------------------------------------------
 // integer dense (io_parallel)
 
-struct int_dense_config {
+struct int_dense_config : mvu_folding_config {
     static const unsigned n_in = 1;      // MW
     static const unsigned n_out = 1;     // MH
     static const unsigned n_levels = 0;  // L (0: accumulator output)
-    static const unsigned n_weights = 1; // MW * MH
+    static const unsigned n_weights = 1; // nf * pe * MW
     static const unsigned n_thr = 1;     // MH * L
-    static const unsigned reuse_factor = 1;
-    static const unsigned n_pe = 1;
-    static const unsigned n_fold = 1;
     typedef ap_int<2> weight_t;
     typedef ap_int<2> thr_t;
     typedef ap_int<2> accum_t;           // holds every accumulator
     typedef ap_uint<1> count_t;
 };
 
-// The dense kernels: MVU kind MVU<CONFIG_T, n_in> on the whole input vector, n_out units.
-// Weights (n_pe * n_in per fold) and thresholds (n_pe * L per fold) are reshaped by the width of
-// one fold, so each fold reads one wide word.
-template <template <typename, unsigned> class MVU, bool THR, typename CONFIG_T, class data_T, class res_T>
+// The dense kernels: the MVU of SIMD kind KIND on the whole input vector.
+template <template <typename, class> class KIND, bool THR, typename CONFIG_T, class data_T, class res_T>
 void dense_mvu(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out],
                const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    const unsigned fold_w = CONFIG_T::n_pe * CONFIG_T::n_in;
-    const unsigned fold_thr = CONFIG_T::n_pe * (CONFIG_T::n_levels ? CONFIG_T::n_levels : 1);
+    const unsigned fold_w = CONFIG_T::pe * CONFIG_T::chunk_words;                        // one step's weights
+    const unsigned fold_thr = CONFIG_T::pe * (CONFIG_T::n_levels ? CONFIG_T::n_levels : 1); // one neuron fold's thresholds
     #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=fold_w dim=1
     #pragma HLS ARRAY_RESHAPE variable=thresholds cyclic factor=fold_thr dim=1
-    mvu_fold<MVU<CONFIG_T, CONFIG_T::n_in>, CONFIG_T, CONFIG_T::n_out, THR>(data, res, weights, thresholds);
+    mvu<KIND, CONFIG_T, THR>(data, res, weights, thresholds);
 }
 
 // io_stream adaptor of every dense kernel: unpack the vector, run the io_parallel kernel, repack.
-template <template <typename, unsigned> class MVU, bool THR, typename CONFIG_T, class data_T, class res_T>
+template <template <typename, class> class KIND, bool THR, typename CONFIG_T, class data_T, class res_T>
 void dense_mvu(hls::stream<data_T> &data, hls::stream<res_T> &res,
                const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
@@ -465,7 +512,7 @@ void dense_mvu(hls::stream<data_T> &data, hls::stream<res_T> &res,
     typename res_T::value_type y[CONFIG_T::n_out];
     #pragma HLS ARRAY_PARTITION variable=y complete
     unpack_stream<data_T, CONFIG_T::n_in>(data, x);
-    dense_mvu<MVU, THR, CONFIG_T>(x, y, weights, thresholds);
+    dense_mvu<KIND, THR, CONFIG_T>(x, y, weights, thresholds);
     pack_stream<res_T, CONFIG_T::n_out>(y, res);
 }
 
@@ -475,126 +522,71 @@ void dense_mvu(hls::stream<data_T> &data, hls::stream<res_T> &res,
 template <class data_T, class res_T, typename CONFIG_T>
 void xnor_dense_thr(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                     const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    dense_mvu<xnor_bit_mvu, true, CONFIG_T>(data, res, weights, thresholds);
+    dense_mvu<xnor_simd, true, CONFIG_T>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void xnor_dense_thr(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                     const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    dense_mvu<xnor_bit_mvu, true, CONFIG_T>(data, res, weights, thresholds);
+    dense_mvu<xnor_simd, true, CONFIG_T>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void int_dense_thr(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    dense_mvu<int_mvu, true, CONFIG_T>(data, res, weights, thresholds);
+    dense_mvu<int_simd, true, CONFIG_T>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void int_dense_thr(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    dense_mvu<int_mvu, true, CONFIG_T>(data, res, weights, thresholds);
+    dense_mvu<int_simd, true, CONFIG_T>(data, res, weights, thresholds);
 }
 
 // the accumulator kernels pass an unused one-entry threshold array (n_thr = 1)
 template <class data_T, class res_T, typename CONFIG_T>
 void xnor_dense_acc(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
     const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
-    dense_mvu<xnor_bit_mvu, false, CONFIG_T>(data, res, weights, none);
+    dense_mvu<xnor_simd, false, CONFIG_T>(data, res, weights, none);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void xnor_dense_acc(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
     const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
-    dense_mvu<xnor_bit_mvu, false, CONFIG_T>(data, res, weights, none);
+    dense_mvu<xnor_simd, false, CONFIG_T>(data, res, weights, none);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void int_dense_acc(data_T data[CONFIG_T::n_in], res_T res[CONFIG_T::n_out], const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
     const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
-    dense_mvu<int_mvu, false, CONFIG_T>(data, res, weights, none);
+    dense_mvu<int_simd, false, CONFIG_T>(data, res, weights, none);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void int_dense_acc(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
     const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
-    dense_mvu<int_mvu, false, CONFIG_T>(data, res, weights, none);
+    dense_mvu<int_simd, false, CONFIG_T>(data, res, weights, none);
 }
 
 // ---------------------------------------------------------------------------------------------
 // convolution
 
-struct conv_config {
+struct conv_config : mvu_folding_config {
     static const unsigned in_h = 1, in_w = 1, n_chan = 1;   // input image (H, W, C)
     static const unsigned out_h = 1, out_w = 1, n_filt = 1; // output image (Ho, Wo, C_out)
     static const unsigned kernel = 1, stride = 1, pad = 0;
     static const unsigned pad_value = 0;    // input code of the border
     static const bool xnor = false;
     static const unsigned n_levels = 0;     // L (0: accumulator output)
-    static const unsigned n_k = 1;          // K = kernel * kernel * n_chan
-    static const unsigned word_bits = 1;    // XNOR: bits per packed word
-    static const unsigned pix_words = 1;    // XNOR: words per pixel
-    static const unsigned win_words = 1;    // XNOR: words per window (kernel^2 * pix_words)
-    static const unsigned n_weights = 1;    // XNOR: n_filt * win_words, integer: n_filt * n_k
+    static const unsigned n_k = 1;          // K = kernel * kernel * n_chan (= mw)
+    static const unsigned n_weights = 1;    // nf * pe * sf * chunk_words
     static const unsigned n_thr = 1;        // n_filt * L
-    static const unsigned reuse_factor = 1;
-    static const unsigned n_pe = 1;         // filters per fold
-    static const unsigned n_fold = 1;
-    typedef ap_uint<1> word_t;              // XNOR: packed word
+    typedef ap_uint<1> word_t;              // XNOR: packed word (= weight_t)
     typedef ap_uint<1> weight_t;            // XNOR: word_t, integer: signed weight
     typedef ap_uint<1> thr_t;
     typedef ap_uint<1> pop_t;               // XNOR popcount 0..K
     typedef ap_int<2> accum_t;              // accumulator (XNOR: 2p - K)
     typedef ap_uint<1> count_t;
-};
-
-// Pixel layouts of the conv line buffer: n_elem elements of elem_t per pixel, the pad pixel, how a
-// stream packet is stored, and the MVU kind on the window of kernel^2 * n_elem elements.
-// XNOR: pixels packed into pix_words words of word_bits bits.
-template <class data_T, typename CONFIG_T> struct xnor_pixels {
-    typedef typename CONFIG_T::word_t elem_t;
-    static const unsigned n_elem = CONFIG_T::pix_words;
-    typedef xnor_word_mvu<CONFIG_T, CONFIG_T::win_words> mvu;
-    static elem_t pad(unsigned q) {
-        #pragma HLS INLINE
-        elem_t v = 0;
-        for (unsigned b = 0; b < CONFIG_T::word_bits; b++)
-            if (q * CONFIG_T::word_bits + b < CONFIG_T::n_chan && CONFIG_T::pad_value)
-                v[b] = 1;
-        return v;
-    }
-    static void load(const data_T &pkt, elem_t px[n_elem]) {
-        #pragma HLS INLINE
-        const unsigned B = CONFIG_T::word_bits;
-        for (unsigned q = 0; q < n_elem; q++) {
-            #pragma HLS UNROLL
-            unsigned v = 0;
-            for (unsigned b = 0; b < B; b++) {
-                #pragma HLS UNROLL
-                if (q * B + b < CONFIG_T::n_chan && pkt[q * B + b] != 0)
-                    v |= 1u << b;
-            }
-            px[q] = v;
-        }
-    }
-};
-
-// integer: one code per channel, kept unpacked
-template <class data_T, typename CONFIG_T> struct int_pixels {
-    typedef typename data_T::value_type elem_t;
-    static const unsigned n_elem = CONFIG_T::n_chan;
-    typedef int_mvu<CONFIG_T, CONFIG_T::n_k> mvu;
-    static elem_t pad(unsigned) {
-        #pragma HLS INLINE
-        return CONFIG_T::pad_value;
-    }
-    static void load(const data_T &pkt, elem_t px[n_elem]) {
-        #pragma HLS INLINE
-        for (unsigned c = 0; c < n_elem; c++) {
-            #pragma HLS UNROLL
-            px[c] = pkt[c];
-        }
-    }
 };
 
 // first input row (may be negative: top padding) of the windows of output row oh
@@ -603,27 +595,21 @@ template <typename CONFIG_T> inline int window_top(unsigned oh) {
     return int(oh * CONFIG_T::stride) - int(CONFIG_T::pad);
 }
 
-// line buffer + sliding window + MVU, one pixel layout PIX (xnor_pixels or int_pixels)
-template <class data_T, class res_T, typename CONFIG_T, class PIX, bool THR>
-void conv_impl(hls::stream<data_T> &data, hls::stream<res_T> &res,
-               const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
-               const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    typedef typename PIX::elem_t elem_t;
-    const unsigned K = CONFIG_T::kernel, P = PIX::n_elem;
-    const unsigned fold_w = CONFIG_T::n_pe * K * K * P;
-    const unsigned fold_thr = CONFIG_T::n_pe * (CONFIG_T::n_levels ? CONFIG_T::n_levels : 1);
+// line buffer of input codes + sliding window + the MVU of SIMD kind KIND on each window
+template <template <typename, class> class KIND, bool THR, class data_T, class res_T, typename CONFIG_T>
+void conv_mvu(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+              const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
+    typedef typename data_T::value_type code_t;
+    const unsigned K = CONFIG_T::kernel, C = CONFIG_T::n_chan;
+    const unsigned fold_w = CONFIG_T::pe * CONFIG_T::chunk_words;
+    const unsigned fold_thr = CONFIG_T::pe * (CONFIG_T::n_levels ? CONFIG_T::n_levels : 1);
     #pragma HLS ARRAY_RESHAPE variable=weights cyclic factor=fold_w dim=1
     #pragma HLS ARRAY_RESHAPE variable=thresholds cyclic factor=fold_thr dim=1
 
-    static elem_t line[CONFIG_T::kernel][CONFIG_T::in_w][PIX::n_elem]; // k-row circular line buffer
+    static code_t line[CONFIG_T::kernel][CONFIG_T::in_w][CONFIG_T::n_chan]; // k-row circular line buffer
     #pragma HLS ARRAY_PARTITION variable=line complete dim=1
-    #pragma HLS ARRAY_PARTITION variable=line complete dim=3
-    elem_t pad_px[PIX::n_elem]; // the pad pixel
-    #pragma HLS ARRAY_PARTITION variable=pad_px complete
-    for (unsigned q = 0; q < P; q++) {
-        #pragma HLS UNROLL
-        pad_px[q] = PIX::pad(q);
-    }
+    #pragma HLS ARRAY_RESHAPE variable=line complete dim=3
+    const code_t pad_code = CONFIG_T::pad_value;
 
     unsigned oh = 0; // next output row
 RowLoop:
@@ -631,14 +617,18 @@ RowLoop:
     ReadLoop:
         for (unsigned iw = 0; iw < CONFIG_T::in_w; iw++) {
             #pragma HLS PIPELINE II=1
-            PIX::load(data.read(), line[ih % K][iw]);
+            const data_T pkt = data.read();
+            for (unsigned c = 0; c < C; c++) {
+                #pragma HLS UNROLL
+                line[ih % K][iw][c] = pkt[c];
+            }
         }
     OutRowLoop:
         while (oh < CONFIG_T::out_h && (window_top<CONFIG_T>(oh) + int(K) - 1 <= int(ih) || ih == CONFIG_T::in_h - 1)) {
             const int top = window_top<CONFIG_T>(oh);
         OutColLoop:
             for (unsigned ow = 0; ow < CONFIG_T::out_w; ow++) {
-                elem_t win[CONFIG_T::kernel * CONFIG_T::kernel * PIX::n_elem];
+                code_t win[CONFIG_T::n_k]; // the MVU input vector, (kh, kw, c) order
                 #pragma HLS ARRAY_PARTITION variable=win complete
                 const int left = int(ow * CONFIG_T::stride) - int(CONFIG_T::pad);
             WinLoop:
@@ -648,14 +638,14 @@ RowLoop:
                     for (unsigned kw = 0; kw < K; kw++) {
                         const int x = left + int(kw);
                         const bool in = row_in && x >= 0 && x < int(CONFIG_T::in_w);
-                        for (unsigned q = 0; q < P; q++) {
+                        for (unsigned c = 0; c < C; c++) {
                             #pragma HLS UNROLL
-                            win[(kh * K + kw) * P + q] = in ? line[unsigned(y) % K][unsigned(x)][q] : pad_px[q];
+                            win[(kh * K + kw) * C + c] = in ? line[unsigned(y) % K][unsigned(x)][c] : pad_code;
                         }
                     }
                 }
                 res_T out;
-                mvu_fold<typename PIX::mvu, CONFIG_T, CONFIG_T::n_filt, THR>(win, out, weights, thresholds);
+                mvu<KIND, CONFIG_T, THR>(win, out, weights, thresholds);
                 res.write(out);
             }
             oh++;
@@ -663,26 +653,25 @@ RowLoop:
     }
 }
 
-template <class data_T, class res_T, typename CONFIG_T, bool THR>
-void conv_dispatch(hls::stream<data_T> &data, hls::stream<res_T> &res,
-                   const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
+template <bool THR, class data_T, class res_T, typename CONFIG_T>
+void conv_dispatch(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
                    const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
     if (CONFIG_T::xnor)
-        conv_impl<data_T, res_T, CONFIG_T, xnor_pixels<data_T, CONFIG_T>, THR>(data, res, weights, thresholds);
+        conv_mvu<xnor_simd, THR, data_T, res_T, CONFIG_T>(data, res, weights, thresholds);
     else
-        conv_impl<data_T, res_T, CONFIG_T, int_pixels<data_T, CONFIG_T>, THR>(data, res, weights, thresholds);
+        conv_mvu<int_simd, THR, data_T, res_T, CONFIG_T>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void conv_thr(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights],
               const typename CONFIG_T::thr_t thresholds[CONFIG_T::n_thr]) {
-    conv_dispatch<data_T, res_T, CONFIG_T, true>(data, res, weights, thresholds);
+    conv_dispatch<true, data_T, res_T, CONFIG_T>(data, res, weights, thresholds);
 }
 
 template <class data_T, class res_T, typename CONFIG_T>
 void conv_acc(hls::stream<data_T> &data, hls::stream<res_T> &res, const typename CONFIG_T::weight_t weights[CONFIG_T::n_weights]) {
     const typename CONFIG_T::thr_t none[CONFIG_T::n_thr] = {0};
-    conv_dispatch<data_T, res_T, CONFIG_T, false>(data, res, weights, none);
+    conv_dispatch<false, data_T, res_T, CONFIG_T>(data, res, weights, none);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -174,6 +174,7 @@ def load_csim(
     clock_period=10,
     io_type: str | None = None,
     *,
+    folding=None,
     work_dir=None,
     build: bool = True,
 ):
@@ -182,7 +183,8 @@ def load_csim(
     The project is regenerated from ``golden`` and the settings in ``work_dir`` (default: a
     temporary folder removed at exit), compared file by file with ``hls_dir`` (everything but the
     build stamp and absolute paths) and compiled there (``build=False`` skips the compile).
-    Raises ``CsimError`` when ``hls_dir`` is not such a project or differs (stale, other settings).
+    Raises ``CsimError`` when ``hls_dir`` is not such a project or differs (stale, other settings,
+    another ``folding``).
     """
     from hw_bnn.emit import (
         BACKENDS,
@@ -236,6 +238,7 @@ def load_csim(
         io_type=io_type,
         tb_inputs=tb,
         project_name=info.get("project_name", "hw_bnn"),
+        folding=folding,
     )
     diff = _diff_projects(Path(model.config.get_output_dir()), hls_dir)
     if diff:

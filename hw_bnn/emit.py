@@ -25,6 +25,22 @@ hardware).  Per layer the plan records ``inputs`` (``None``: the network input),
 ``frac``.  In ``io_stream`` a tensor with several readers (at most 7) is copied by hls4ml's
 ``clone_output`` pass (``nnet::clone_stream``).
 
+Folding.  Every matrix-vector layer (golden kinds ``xnor_dense``, ``int_dense``, ``conv``; MW
+inputs and MH outputs, for a conv MW = kernel * kernel * C_in and MH = C_out per output pixel)
+folds by PE (outputs in parallel) and SIMD (inputs in parallel), as FINN's MVAU: NF = MH / PE
+neuron folds of SF = MW / SIMD synapse folds, NF * SF cycles per vector (a conv: per output
+pixel).  ``emit_project(..., folding={name: {"PE": p, "SIMD": s}})`` sets them per golden layer:
+PE must divide MH and SIMD must divide MW (for a conv any divisor of kernel * kernel * C_in); a
+missing key is fully parallel (PE = MH, SIMD = MW).  They reach hls4ml as the layer's ``Pe`` /
+``Simd`` HLS-config keys (configurable attributes of our layers, see ``hw_bnn.hls_ext``) with
+``ReuseFactor = NF * SF`` (hls4ml's bookkeeping).  A matrix-vector layer that ``folding`` does not
+name folds by its ``reuse_factor`` as before: PE = ceil(MH / RF), SIMD = MW (so the default
+``reuse_factor=1`` is fully parallel; the last neuron fold may have idle PEs when PE does not
+divide MH).  ``resolve_folding`` computes the folding of every matrix-vector layer (and checks it);
+the project records it in ``hw_bnn_project.json`` (``folding``, and per layer ``pe``, ``simd``,
+``nf``, ``sf``) and in ``hls4ml_config.yml`` (``Pe``, ``Simd``, ``ReuseFactor``).  Layers that are
+not matrix-vector units (multithreshold, ...) keep their ReuseFactor folding.
+
 FIFO depths (real synthesis; C simulation streams are unbounded): hls4ml gives every stream the
 depth of a whole tensor (H*W pixel transactions), which always suffices.  The stream that carries a
 shortcut to its ``FixedAddLayer`` must hold every pixel the residual branch takes in before it
@@ -64,7 +80,7 @@ from hw_bnn.golden import (
 )
 from hw_bnn.hls_ext import EmitError
 
-__all__ = ["PROJECT_INFO", "EmitError", "emit_project", "plan_network"]
+__all__ = ["MVU_KINDS", "PROJECT_INFO", "EmitError", "emit_project", "plan_network", "resolve_folding"]
 
 # The hls4ml bridge and testbench move values as float (tb_data is parsed with atof into floats):
 # integers are exact only up to 2**24 in magnitude.
@@ -73,6 +89,8 @@ BACKENDS = {"vivado": "Vivado", "vitis": "Vitis"}
 IO_TYPES = ("io_parallel", "io_stream")
 PROJECT_INFO = "hw_bnn_project.json"
 MAX_STREAM_READERS = 7  # hls4ml's nnet::clone_stream makes 2..7 copies of a stream
+MVU_KINDS = ("xnor_dense", "int_dense", "conv")  # golden kinds folded by PE / SIMD
+FOLDING_KEYS = ("PE", "SIMD")
 _BAD_NAME = re.compile(r"[\"\\\x00-\x1f\x7f]")
 
 
@@ -291,12 +309,14 @@ def plan_network(golden: GoldenModel) -> dict:
     ``in_range`` / ``out_range`` and the widths ``in_width`` (input code), ``acc_width`` (popcount
     for thresholded XNOR units, else the accumulator), ``thr_width`` (stored thresholds, clipped
     to what can matter), ``out_width``; ``n_units`` is what ReuseFactor folds (``n_pe``/``n_fold``
-    are added by ``emit_project``).  Graph fields: ``inputs`` (the tensors the layer reads: layer
-    names, ``None`` for the network input), ``readers`` (the layers that read its output) and
-    ``frac`` (fraction bits of its output codes: 0 for codes and accumulators).  Fixed-point
-    layers add ``width``, ``overflow`` and (``fixed_chain``) ``in_frac``, ``slope_frac``,
-    ``rounding`` and ``p_width`` (the exact wide value), or (``fixed_add``) ``sum_width``.  Raises
-    ``EmitError`` (a ``ValueError``) naming the layer when something does not fit.
+    are added by ``emit_project``); matrix-vector layers add ``mw`` / ``mh`` (inputs and outputs
+    of the unit: a conv's window size and filters).  Graph fields: ``inputs`` (the tensors the
+    layer reads: layer names, ``None`` for the network input), ``readers`` (the layers that read
+    its output) and ``frac`` (fraction bits of its output codes: 0 for codes and accumulators).
+    Fixed-point layers add ``width``, ``overflow`` and (``fixed_chain``) ``in_frac``,
+    ``slope_frac``, ``rounding`` and ``p_width`` (the exact wide value), or (``fixed_add``)
+    ``sum_width``.  Raises ``EmitError`` (a ``ValueError``) naming the layer when something does
+    not fit.
     """
     if not golden.layers:
         raise EmitError("golden model: no layers")
@@ -385,7 +405,7 @@ def plan_network(golden: GoldenModel) -> dict:
             else:
                 cur_lo, cur_hi = acc
             cur_shape = (layer.mh,)
-            info.update(levels=levels, n_units=layer.mh, folded=True)
+            info.update(levels=levels, n_units=layer.mh, folded=True, mw=int(layer.mw), mh=int(layer.mh))
             if xnor:
                 info["pop_width"] = bits_for_range(0, layer.mw)[0]
         elif isinstance(layer, ConvLayer):
@@ -418,7 +438,7 @@ def plan_network(golden: GoldenModel) -> dict:
             else:
                 cur_lo, cur_hi = acc
             cur_shape = (ho, wo, co)
-            info.update(levels=levels, n_units=co, folded=True, kernel=k, stride=s, pad=pad, pad_value=int(layer.pad_value), xnor=bool(layer.xnor))
+            info.update(levels=levels, n_units=co, folded=True, mw=k * k * c, mh=int(co), kernel=k, stride=s, pad=pad, pad_value=int(layer.pad_value), xnor=bool(layer.xnor))
         elif isinstance(layer, MaxPoolLayer):
             h, w_, c = _check_image(src, layer, cur_shape)
             k, s = int(layer.kernel), int(layer.stride)
@@ -505,6 +525,66 @@ def plan_network(golden: GoldenModel) -> dict:
         "output_type": hls_ext.int_precision_str(cur_lo, cur_hi),
         "layers": layers,
     }
+
+
+def resolve_folding(plan: dict, reuse_factor=1, folding=None) -> dict:
+    """PE / SIMD of every matrix-vector layer of ``plan`` (``plan_network``), checked.
+
+    ``folding``: ``None`` or a mapping ``{golden layer name: {"PE": p, "SIMD": s}}`` naming
+    matrix-vector layers only; a missing key is fully parallel (PE = MH, SIMD = MW).  PE must
+    divide MH and SIMD must divide MW (a conv's MW is kernel * kernel * C_in: any divisor of it).
+    Layers it does not name fold by ``reuse_factor`` (an int, or ``{name: int, "default": int}``):
+    PE = ceil(MH / RF), SIMD = MW.  A layer may not be named by both mappings.
+
+    Returns ``{name: {"PE", "SIMD", "MH", "MW", "NF", "SF", "reuse_factor", "cycles_per_frame",
+    "from"}}`` in network order: NF = ceil(MH / PE), SF = MW / SIMD, ``reuse_factor``: hls4ml's
+    ReuseFactor of the layer (NF * SF when ``folding`` names it, else the ``reuse_factor``
+    argument's), cycles per frame NF * SF (times the output pixels of a conv), ``from``:
+    ``"folding"`` or ``"reuse_factor"``.
+    Raises ``EmitError`` naming the layer, the value and what was expected.
+    """
+    infos = {info["name"]: info for info in plan["layers"]}
+    mvus = [info["name"] for info in plan["layers"] if info["kind"] in MVU_KINDS]
+    folding = {} if folding is None else folding
+    if not isinstance(folding, Mapping):
+        raise EmitError(f"folding must be a mapping {{layer name: {{'PE': p, 'SIMD': s}}}}, got {type(folding).__name__}")
+    listing = ", ".join(repr(n) for n in mvus) or "none"
+    unknown = [n for n in folding if n not in infos]
+    if unknown:
+        raise EmitError(f"folding names unknown layers {unknown}; the matrix-vector layers are: {listing}")
+    for name in folding:
+        if name not in mvus:
+            raise EmitError(
+                f"layer {name!r}: folding (PE/SIMD) applies to matrix-vector layers ({', '.join(MVU_KINDS)}), not to a "
+                f"{infos[name]['kind']} layer; the matrix-vector layers are: {listing}"
+            )
+        if isinstance(reuse_factor, Mapping) and name in reuse_factor:
+            raise EmitError(
+                f"layer {name!r}: named by both folding and reuse_factor (its ReuseFactor follows from the folding: "
+                "NF * SF); give one of them"
+            )
+    out = {}
+    for name in mvus:
+        info = infos[name]
+        mw, mh = int(info["mw"]), int(info["mh"])
+        rf = _rf_for(reuse_factor, name)
+        if name in folding:
+            entry = folding[name]
+            if not isinstance(entry, Mapping) or not entry or set(entry) - set(FOLDING_KEYS):
+                raise EmitError(f"layer {name!r}: a folding entry is a mapping with keys 'PE' and/or 'SIMD', got {entry!r}")
+            pe, simd = entry.get("PE", mh), entry.get("SIMD", mw)
+            what = f" (= {info['kernel']}*{info['kernel']}*{info['in_shape'][-1]}, kernel*kernel*C_in)" if info["kind"] == "conv" else ""
+            hls_ext.check_mvu_folding(name, mw, mh, pe, simd, mw_what=what)
+            src = "folding"
+        else:
+            pe, simd, src = hls_ext.fold(mh, rf)[0], mw, "reuse_factor"
+        nf, sf = hls_ext.mvu_folds(mw, mh, pe, simd)
+        pixels = int(np.prod(info["out_shape"][:-1])) if info["kind"] == "conv" else 1
+        out[name] = {
+            "PE": int(pe), "SIMD": int(simd), "MH": mh, "MW": mw, "NF": nf, "SF": sf,
+            "reuse_factor": nf * sf if src == "folding" else rf, "cycles_per_frame": nf * sf * pixels, "from": src,
+        }
+    return out
 
 
 def _input_name(golden: GoldenModel) -> str:
@@ -681,11 +761,17 @@ def emit_project(
     *,
     project_name: str = "hw_bnn",
     hls_dir=None,
+    folding=None,
 ):
     """Build and write the hls4ml project of ``golden``; returns the hls4ml ``ModelGraph``.
 
     ``reuse_factor``: an int for every layer, or a mapping ``{layer name: int}`` (key ``"default"``
-    for the rest).  ``io_type``: ``None`` (auto: ``io_stream`` for image networks, else
+    for the rest).  ``folding``: ``{golden layer name: {"PE": p, "SIMD": s}}`` for matrix-vector
+    layers (``xnor_dense``, ``int_dense``, ``conv``); PE divides MH, SIMD divides MW (a conv:
+    kernel * kernel * C_in), a missing key is fully parallel; such a layer gets hls4ml
+    ``ReuseFactor = (MH / PE) * (MW / SIMD)``.  Matrix-vector layers it does not name fold by
+    ``reuse_factor``: PE = ceil(MH / RF), SIMD = MW (see ``resolve_folding``; the default is fully
+    parallel).  ``io_type``: ``None`` (auto: ``io_stream`` for image networks, else
     ``io_parallel``), ``"io_parallel"`` or ``"io_stream"``.  ``tb_inputs``: integer inputs in the
     golden layout (``(N, C)`` or NCHW images); they (NHWC rows for images) and
     ``golden.run(tb_inputs)`` become ``tb_data/tb_input_features.dat`` / ``tb_output_predictions.dat``.  ``trace``: enable hls4ml's
@@ -719,6 +805,9 @@ def emit_project(
         unknown = set(reuse_factor) - set(rfs) - {"default"}
         if unknown:
             raise EmitError(f"reuse_factor names unknown layers: {sorted(unknown)}")
+    folds = resolve_folding(plan, reuse_factor, folding)
+    # hls4ml's ReuseFactor per layer: the argument's, or NF * SF for a layer that folding names
+    hls_rf = {name: folds[name]["reuse_factor"] if name in folds else rf for name, rf in rfs.items()}
 
     tb = None
     if tb_inputs is not None:
@@ -753,10 +842,13 @@ def emit_project(
         clock_period=clock_period,
         io_type=io_type,
     )
-    all_rf1 = all(rf == 1 for rf in rfs.values())
+    all_rf1 = all(rf == 1 for rf in hls_rf.values())
     layer_cfg = {input_name: {"Precision": {"result": plan["input_type"]}, "Trace": False}}
     for layer in golden.layers:
-        layer_cfg[layer.name] = {"ReuseFactor": rfs[layer.name], "Trace": bool(trace)}
+        layer_cfg[layer.name] = {"ReuseFactor": hls_rf[layer.name], "Trace": bool(trace)}
+        f = folds.get(layer.name)
+        if f is not None and f["from"] == "folding":  # our layers' configurable attributes pe / simd
+            layer_cfg[layer.name].update(Pe=f["PE"], Simd=f["SIMD"])
     config["HLSConfig"] = {
         "Model": {
             "Precision": plan["input_type"],
@@ -785,13 +877,17 @@ def emit_project(
             "part": part,
             "clock_period": clock_period,
             "input_layer": input_name,
-            "reuse_factor": rfs,
+            "reuse_factor": rfs,  # the argument, per layer (folding: hls4ml's ReuseFactor of MVU layers)
+            "folding": folds,
             "n_tb_samples": 0 if tb is None else int(tb[0].shape[0]),
             **plan,
         }
         for layer_info in info["layers"]:
             n_units = layer_info["n_units"]
-            if layer_info["folded"]:
+            f = folds.get(layer_info["name"])
+            if f is not None:  # n_pe / n_fold: outputs per step, steps per vector (pixel)
+                layer_info.update(pe=f["PE"], simd=f["SIMD"], nf=f["NF"], sf=f["SF"], n_pe=f["PE"], n_fold=f["NF"] * f["SF"])
+            elif layer_info["folded"]:
                 layer_info["n_pe"], layer_info["n_fold"] = hls_ext.fold(n_units, rfs[layer_info["name"]])
             else:
                 layer_info["n_pe"], layer_info["n_fold"] = n_units, 1

@@ -31,11 +31,26 @@ with ap_fixed and put the raw bits of the result back on the stream (no arithmet
 (``backend.register_template``) and the HLS header ``hls/hw_bnn_layers.h``
 (``backend.register_source``).  No hls4ml pass is needed: every width is computed when the
 layer is created, from the precision of its input variable (narrowed by the ``in_hi`` attribute
-that ``hw_bnn.emit`` passes: the largest code the previous layer makes) and from its data, and
-the ReuseFactor folding (over neurons / output channels) is derived in the config template from
-the ``reuse_factor`` attribute that hls4ml's own ``init_base_layer`` pass sets from the HLS
-config.  hls4ml is neither forked nor patched, and none of its binary/XNOR passes is used (they
-match hls4ml's Dense layers only).
+that ``hw_bnn.emit`` passes: the largest code the previous layer makes) and from its data.
+hls4ml is neither forked nor patched, and none of its binary/XNOR passes is used (they match
+hls4ml's Dense layers only).
+
+Folding.  The matrix-vector layers (``HwBnnXnorDense``, ``HwBnnIntDense``, ``HwBnnConv``: MW
+inputs, MH outputs; a conv has MW = kernel * kernel * C_in and MH = C_out per output pixel) fold
+FINN-style by PE (outputs in parallel) and SIMD (inputs in parallel): ``nf = ceil(MH / PE)``
+neuron folds of ``sf = MW / SIMD`` synapse folds, ``nf * sf`` II=1 steps per vector (per output
+pixel for a conv).  PE and SIMD are per-layer configurable attributes ``pe`` / ``simd``: in the
+HLS config they are the ``LayerName`` keys ``Pe`` / ``Simd`` (hls4ml's spelling of those
+attribute names), which ``hw_bnn.emit`` writes from its ``folding`` argument together with
+``ReuseFactor = nf * sf`` (hls4ml's bookkeeping; the kernels read ``pe`` / ``simd`` from the
+config struct).  A layer with only one of them is fully parallel in the other (PE = MH or
+SIMD = MW).  A layer with neither folds by its ReuseFactor as before: ``PE = ceil(MH / RF)``,
+``SIMD = MW`` (the last neuron fold may then have idle PEs, whose weight rows are zero).  SIMD
+must divide MW (for a conv any divisor of kernel * kernel * C_in: the window is one flat vector);
+an explicit PE must divide MH.  The weight memory is laid out for the folding
+(``mvu_weight_memory``): one ``PE * SIMD``-wide word per (neuron fold, synapse fold) step, XNOR
+bits packed into words of ``min(SIMD, 32)`` bits.  The multi-threshold layer keeps its ReuseFactor
+folding over channels (``fold``).
 
 Graphs: a layer may read several tensors (``inputs`` in hls4ml's layer list, from the golden
 layers' ``inputs``).  In ``io_stream`` a tensor read by several layers is duplicated by hls4ml's
@@ -125,7 +140,8 @@ def fold(n_units: int, reuse_factor: int) -> tuple[int, int]:
     """(n_pe, n_fold) for ``n_units`` parallel units under a ReuseFactor.
 
     ``n_pe = ceil(n_units / RF)`` units work in parallel; ``n_fold = ceil(n_units / n_pe) <= RF``
-    sequential folds (an II=1 pipelined loop) cover all units.
+    sequential folds (an II=1 pipelined loop) cover all units.  The multi-threshold folds its
+    channels so; a matrix-vector layer without PE / SIMD takes ``PE = n_pe`` (and ``SIMD = MW``).
     """
     rf = int(reuse_factor)
     if rf < 1:
@@ -214,22 +230,61 @@ def fixed_chain_out_range(x_lo: int, x_hi: int, in_frac: int, frac: int, slope_f
     return lo, hi
 
 
-def xnor_word_layout(n_chan: int) -> tuple[int, int]:
-    """(word_bits, pix_words) of the packed XNOR pixel: channel c -> word c // B, bit c % B."""
-    bits = max(1, min(int(n_chan), XNOR_WORD_BITS))
-    return bits, math.ceil(int(n_chan) / bits)
+def xnor_words(simd: int) -> tuple[int, int]:
+    """(word_bits, chunk_words) of a packed XNOR slice of ``simd`` bits: bit i -> word i // B, bit i % B."""
+    bits = max(1, min(int(simd), XNOR_WORD_BITS))
+    return bits, math.ceil(int(simd) / bits)
 
 
-def pack_xnor_conv_weights(weights, kernel: int, n_chan: int) -> np.ndarray:
-    """Conv weight bits ``(k*k*C, C_out)`` -> words ``(C_out, k*k*pix_words)`` (unused bits 0)."""
-    bits, words = xnor_word_layout(n_chan)
-    w = np.asarray(weights, dtype=np.uint64)
-    kk, n_out = kernel * kernel, w.shape[1]
-    padded = np.zeros((kk, words * bits, n_out), dtype=np.uint64)
-    padded[:, :n_chan, :] = w.reshape(kk, n_chan, n_out)
-    shifts = np.arange(bits, dtype=np.uint64)[None, None, :, None]
-    packed = (padded.reshape(kk, words, bits, n_out) << shifts).sum(axis=2, dtype=np.uint64)  # (kk, P, C_out)
-    return np.ascontiguousarray(packed.transpose(2, 0, 1).reshape(n_out, kk * words)).astype(np.int64)
+def mvu_folds(mw: int, mh: int, pe: int, simd: int) -> tuple[int, int]:
+    """(nf, sf): neuron folds ``ceil(MH / PE)`` and synapse folds ``MW / SIMD``."""
+    return math.ceil(int(mh) / int(pe)), int(mw) // int(simd)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, int(n) + 1) if n % d == 0]
+
+
+def check_mvu_folding(name: str, mw: int, mh: int, pe, simd, ragged_pe: bool = False, mw_what: str = "") -> None:
+    """Raise ``EmitError`` naming the layer unless ``1 <= PE <= MH`` divides MH (any PE with
+    ``ragged_pe``: the ReuseFactor folding) and ``1 <= SIMD <= MW`` divides MW.  ``mw_what`` says
+    what MW counts (e.g. ``" = 3*3*8 (kernel*kernel*C_in)"``)."""
+    for key, v, dim, n, what in (("PE", pe, "MH", mh, ""), ("SIMD", simd, "MW", mw, mw_what)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < 1:
+            raise EmitError(f"layer {name!r}: {key} must be a positive integer, got {v!r}")
+        v, n = int(v), int(n)
+        if v > n or (n % v and not (ragged_pe and key == "PE")):
+            divs = _divisors(n)
+            shown = ", ".join(map(str, divs[:24])) + (", ..." if len(divs) > 24 else "")
+            why = f"exceeds {dim}={n}" if v > n else f"does not divide {dim}={n}"
+            raise EmitError(f"layer {name!r}: {key}={v} {why}{what}; {key} must be a divisor of {dim}: {shown}")
+
+
+def mvu_weight_memory(weights, pe: int, simd: int, xnor: bool) -> tuple[np.ndarray, int, int]:
+    """Weights ``W (MW, MH)`` of a matrix-vector unit -> ``(memory, word_bits, chunk_words)``.
+
+    ``memory[((n * sf + s) * PE + k) * chunk_words + q]`` is word ``q`` of the weights PE ``k``
+    reads at neuron fold ``n``, synapse fold ``s``: the column ``j = n * PE + k`` over the rows
+    ``s * SIMD .. s * SIMD + SIMD - 1``.  Integer: ``chunk_words = SIMD`` single weights.  XNOR:
+    those SIMD bits packed into ``chunk_words`` words of ``word_bits = min(SIMD, 32)`` bits (row
+    ``s * SIMD + q * word_bits + b`` -> bit ``b``; unused high bits 0).  Columns ``j >= MH`` (idle
+    PEs of a ragged last neuron fold) are zero.  With ``SIMD = MW`` the integer layout is the
+    neuron-major ``memory[j * MW + i] = W[i, j]``.
+    """
+    w = np.asarray(weights, dtype=np.int64)
+    mw, mh = w.shape
+    nf, sf = mvu_folds(mw, mh, pe, simd)
+    wp = np.zeros((mw, nf * pe), dtype=np.int64)
+    wp[:, :mh] = w
+    t = wp.reshape(sf, simd, nf, pe).transpose(2, 0, 3, 1)  # (n, s, k, i)
+    if not xnor:
+        return np.ascontiguousarray(t).reshape(-1), 1, int(simd)
+    bits, words = xnor_words(simd)
+    padded = np.zeros((nf, sf, pe, words * bits), dtype=np.int64)
+    padded[..., :simd] = t
+    shifts = np.arange(bits, dtype=np.int64)
+    packed = (padded.reshape(nf, sf, pe, words, bits) << shifts).sum(axis=-1)
+    return np.ascontiguousarray(packed).reshape(-1), bits, words
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,14 +320,47 @@ def _make_layer_classes() -> dict[str, type]:
 
     def _mvu_attributes(*attributes) -> list:
         """Expected attributes of a matrix-vector layer: ``attributes``, then the level count, the
-        ReuseFactor and the weights (thresholds are optional: ``thresholds_data``)."""
+        ReuseFactor, PE and SIMD (``Pe`` / ``Simd`` in the HLS config) and the weights (thresholds
+        are optional: ``thresholds_data``)."""
         return [
             *attributes,
             Attribute("n_levels"),
             ConfigurableAttribute("reuse_factor", default=1),
+            ConfigurableAttribute("pe", description="outputs (rows) in parallel; divides MH"),
+            ConfigurableAttribute("simd", description="inputs (columns) in parallel; divides MW"),
             WeightAttribute("weight"),
             TypeAttribute("weight"),
         ]
+
+    def _mvu_folding(layer, mw: int, mh: int, mw_what: str = "") -> tuple[int, int]:
+        """(PE, SIMD) of a matrix-vector layer, checked, with ``mw``, ``mh``, ``nf``, ``sf`` set: the
+        ``pe`` / ``simd`` attributes (a missing one fully parallel), or with neither the ReuseFactor
+        folding ``PE = ceil(MH / RF)``, ``SIMD = MW`` (ragged last neuron fold allowed)."""
+        pe, simd = layer.get_attr("pe"), layer.get_attr("simd")
+        from_rf = pe is None and simd is None
+        if from_rf:
+            pe, simd = fold(mh, layer.get_attr("reuse_factor", 1))[0], mw
+        pe, simd = (mh if pe is None else pe), (mw if simd is None else simd)
+        check_mvu_folding(layer.name, mw, mh, pe, simd, ragged_pe=from_rf, mw_what=mw_what)
+        pe, simd = int(pe), int(simd)
+        nf, sf = mvu_folds(mw, mh, pe, simd)
+        for key, v in (("mw", mw), ("mh", mh), ("pe", pe), ("simd", simd), ("nf", nf), ("sf", sf)):
+            layer.set_attr(key, int(v))
+        return pe, simd
+
+    def _add_mvu_weights(layer, w, xnor: bool) -> None:
+        """The weight memory of a matrix-vector layer for its folding (``mvu_weight_memory``): packed
+        XNOR words ``ap_uint<word_bits>`` or the smallest signed type of the integer weights."""
+        mem, bits, words = mvu_weight_memory(w, layer.get_attr("pe"), layer.get_attr("simd"), xnor)
+        layer.set_attr("word_bits", bits)
+        layer.set_attr("chunk_words", words)
+        layer.set_attr("word_type", int_type_str(bits, False))
+        if xnor:
+            prec = IntegerPrecisionType(width=bits, signed=False)
+            _add_weights(layer, "weight", "wword{index}_t", prec, mem)
+        else:
+            prec = _integer_precision(IntegerPrecisionType, int(w.min(initial=0)), int(w.max(initial=0)))
+            _add_weights(layer, "weight", "wint{index}_t", prec, mem)
 
     def _dense_shape(layer) -> tuple[int, int]:
         """(MW, MH) of a dense layer, checked against its input size."""
@@ -284,11 +372,6 @@ def _make_layer_classes() -> dict[str, type]:
 
     def _add_weights(layer, name: str, type_name: str, precision, data) -> None:
         layer.add_weights_variable(name=name, var_name=name[0] + "{index}", type_name=type_name, precision=precision, data=data)
-
-    def _add_int_weights(layer, w) -> None:
-        """Signed integer weights ``w (K, n_units)``, unit-major: ``w[j * K + i] = W[i, j]``."""
-        prec = _integer_precision(IntegerPrecisionType, int(w.min(initial=0)), int(w.max(initial=0)))
-        _add_weights(layer, "weight", "wint{index}_t", prec, np.ascontiguousarray(w.T))
 
     def _add_thresholds(layer, t, lo: int, hi: int, n_units: int, thr_range=None) -> int:
         """Thresholds ``(n_units, L)`` on a value in ``[lo, hi]``, clipped to ``[lo, hi + 1]``; typed by
@@ -384,9 +467,8 @@ def _make_layer_classes() -> dict[str, type]:
                 raise EmitError(f"layer {self.name!r}: weights must be {{0,1}} bits of shape ({mw}, {mh})")
             self.set_attr("pop_width", bits_for_range(0, mw)[0])
             self.set_attr("acc_width", bits_for_range(-mw, mw)[0])
-            # neuron-major bits: w[j * MW + i] = W[i, j]
-            bit = IntegerPrecisionType(width=1, signed=False)
-            _add_weights(self, "weight", "wbits{index}_t", bit, np.ascontiguousarray(w.T.astype(np.uint8)))
+            _mvu_folding(self, mw, mh)
+            _add_mvu_weights(self, w, xnor=True)
             # p is in [0, MW]: T <= 0 is always on, T >= MW + 1 always off.
             _add_mvu_output(self, [mh], (0, mw), (-mw, mw), mh, thr_range=(0, mw + 1))
 
@@ -416,7 +498,8 @@ def _make_layer_classes() -> dict[str, type]:
             acc_lo, acc_hi = int_acc_range(w, hi)
             self.set_attr("acc_type", int_precision_str(acc_lo, acc_hi))
             self.set_attr("acc_width", bits_for_range(acc_lo, acc_hi)[0])
-            _add_int_weights(self, w)
+            _mvu_folding(self, mw, mh)
+            _add_mvu_weights(self, w, xnor=False)
             _add_mvu_output(self, [mh], (acc_lo, acc_hi), (acc_lo, acc_hi), mh)
 
     def _image_input(layer) -> tuple[int, int, int]:
@@ -454,31 +537,21 @@ def _make_layer_classes() -> dict[str, type]:
             self.set_attr("out_h", out_h)
             self.set_attr("out_w", out_w)
             self.set_attr("n_k", n_k)
+            _mvu_folding(self, n_k, n_filt, mw_what=f" (= {k}*{k}*{c}, kernel*kernel*C_in)")
             if xnor:
                 if hi > 1:
                     raise EmitError(f"layer {self.name!r}: XNOR inputs must be bits (0..1), but the input holds [{lo}, {hi}]")
                 if np.any((w != 0) & (w != 1)):
                     raise EmitError(f"layer {self.name!r}: XNOR weights must be bits (0/1)")
-                bits, words = xnor_word_layout(c)
-                self.set_attr("word_bits", bits)
-                self.set_attr("pix_words", words)
-                self.set_attr("win_words", k * k * words)
-                word = IntegerPrecisionType(width=bits, signed=False)
-                _add_weights(self, "weight", "wword{index}_t", word, pack_xnor_conv_weights(w, k, c))
-                self.set_attr("word_type", int_type_str(bits, False))
                 cmp_lo, cmp_hi = 0, n_k  # thresholds act on the popcount
                 acc_lo, acc_hi = -n_k, n_k
                 self.set_attr("pop_width", bits_for_range(0, n_k)[0])
             else:
                 w = w.astype(np.int64)
-                self.set_attr("word_bits", 1)
-                self.set_attr("pix_words", 1)
-                self.set_attr("win_words", 1)
-                self.set_attr("word_type", "ap_uint<1>")
                 self.set_attr("pop_width", 1)
                 acc_lo, acc_hi = int_acc_range(w, hi)
                 cmp_lo, cmp_hi = acc_lo, acc_hi
-                _add_int_weights(self, w)  # w[f * K + i] = W[i, f]
+            _add_mvu_weights(self, w, xnor)
             self.set_attr("acc_type", int_precision_str(acc_lo, acc_hi))
             self.set_attr("acc_width", bits_for_range(acc_lo, acc_hi)[0])
             _add_mvu_output(self, [out_h, out_w, n_filt], (cmp_lo, cmp_hi), (acc_lo, acc_hi), n_filt)
@@ -683,9 +756,20 @@ def _call(kernel: str, *args: str) -> str:
     return f"{CPP_NAMESPACE}::{kernel}<{{input_t}}, {{output_t}}, {{config}}>({{input}}, {{output}}{extra});"
 
 
-# ReuseFactor folding, and the members every matrix-vector unit (XNOR / integer dense, conv) shares
-_FOLD = ("static const unsigned reuse_factor = {reuse};", _unsigned("n_pe"), _unsigned("n_fold"))
-_MVU_SIZES = (_unsigned("n_levels"), _unsigned("n_weights"), _unsigned("n_thr")) + _FOLD
+# ReuseFactor folding (multithreshold), and the members every matrix-vector unit (XNOR / integer
+# dense, conv) shares: its PE / SIMD folding (hls_ext docstring, hw_bnn_layers.h header)
+_REUSE = "static const unsigned reuse_factor = {reuse};"
+_FOLD = (_REUSE, _unsigned("n_pe"), _unsigned("n_fold"))
+_MVU_SIZES = (
+    _unsigned("mw", "mh"),
+    _unsigned("pe", "simd"),
+    _unsigned("nf", "sf"),
+    _unsigned("word_bits", "chunk_words"),
+    _unsigned("n_levels"),
+    _unsigned("n_weights"),
+    _unsigned("n_thr"),
+    _REUSE,
+)
 _MVU_TYPES = ("typedef {weight_t} weight_t;", "typedef {thr_t} thr_t;")
 _COUNT_T = "typedef ap_uint<{count_width}> count_t;"
 
@@ -707,6 +791,7 @@ _XNOR_CONFIG = _config_struct(
     _unsigned("n_in"),
     _unsigned("n_out"),
     *_MVU_SIZES,
+    "typedef {word_type} word_t;",
     *_MVU_TYPES,
     "typedef ap_uint<{pop_width}> pop_t;",
     _COUNT_T,
@@ -731,9 +816,6 @@ _CONV_CONFIG = _config_struct(
     _unsigned("pad_value"),
     "static const bool xnor = {xnor_cpp};",
     _unsigned("n_k"),
-    _unsigned("word_bits"),
-    _unsigned("pix_words"),
-    _unsigned("win_words"),
     *_MVU_SIZES,
     "typedef {word_type} word_t;",
     *_MVU_TYPES,
@@ -802,9 +884,9 @@ def _threshold_params(node, params):
     params["n_pe"], params["n_fold"] = fold(node.get_attr("n_in"), node.get_attr("reuse_factor"))
 
 
-def _mvu_params(units_attr: str):
-    """Weights, thresholds (a one-entry ap_uint<1> placeholder for accumulator outputs) and the
-    folding over the ``units_attr`` units of a matrix-vector layer."""
+def _mvu_params():
+    """Weights and thresholds (a one-entry ap_uint<1> placeholder for accumulator outputs) of a
+    matrix-vector layer; its folding members are attributes set when the layer was created."""
 
     def params_of(node, params):
         w = node.get_weights("weight")
@@ -817,7 +899,6 @@ def _mvu_params(units_attr: str):
         else:
             params["n_thr"] = 1
             params["thr_t"] = "ap_uint<1>"
-        params["n_pe"], params["n_fold"] = fold(node.get_attr(units_attr), node.get_attr("reuse_factor"))
         params["xnor_cpp"] = "true" if node.get_attr("xnor", False) else "false"
 
     return params_of
@@ -913,9 +994,9 @@ def _make_templates() -> list[type]:
     classes = _make_layer_classes()
     specs = [
         (THRESHOLD_KIND, _THRESHOLD_CONFIG, _threshold_params, _threshold_call),
-        (XNOR_DENSE_KIND, _XNOR_CONFIG, _mvu_params("n_out"), _mvu_call(_XNOR_THR_CALL, _XNOR_ACC_CALL)),
-        (INT_DENSE_KIND, _INT_DENSE_CONFIG, _mvu_params("n_out"), _mvu_call(_INT_THR_CALL, _INT_ACC_CALL)),
-        (CONV_KIND, _CONV_CONFIG, _mvu_params("n_filt"), _mvu_call(_CONV_THR_CALL, _CONV_ACC_CALL)),
+        (XNOR_DENSE_KIND, _XNOR_CONFIG, _mvu_params(), _mvu_call(_XNOR_THR_CALL, _XNOR_ACC_CALL)),
+        (INT_DENSE_KIND, _INT_DENSE_CONFIG, _mvu_params(), _mvu_call(_INT_THR_CALL, _INT_ACC_CALL)),
+        (CONV_KIND, _CONV_CONFIG, _mvu_params(), _mvu_call(_CONV_THR_CALL, _CONV_ACC_CALL)),
         (MAXPOOL_KIND, _MAXPOOL_CONFIG, None, _plain_call(_MAXPOOL_CALL)),
         (FLATTEN_KIND, _FLATTEN_CONFIG, None, _plain_call(_FLATTEN_CALL)),
         (FIXED_CHAIN_KIND, _FIXED_CHAIN_CONFIG, _fixed_chain_params, _fixed_chain_call),

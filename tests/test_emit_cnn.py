@@ -398,13 +398,13 @@ def test_project_info_and_widths(cnn_a, cnn_b):
     ]
     params = (prj / "firmware" / "parameters.h").read_text()
     assert (
-        "static const unsigned n_pe = 4;\n    static const unsigned n_fold = 3;"
+        "static const unsigned pe = 4, simd = 72;\n    static const unsigned nf = 3, sf = 1;"
         in params
     )
     hls_layers = {layer.name: layer for layer in model.get_layers()}
     assert str(hls_layers["c1_xnor"].get_output_variable().type.precision) == "uint<1>"
-    # the 6 input channels (bits) of a pixel are packed into one 6-bit word
-    assert str(hls_layers["c1_xnor"].get_weights("weight").type.precision) == "uint<6>"
+    # SIMD = K = 3*3*6 = 54 window bits per filter, packed into 32-bit words (32 + 22 bits)
+    assert str(hls_layers["c1_xnor"].get_weights("weight").type.precision) == "uint<32>"
     assert (
         str(hls_layers["logits"].get_output_variable().type.precision) == "int<5>"
     )  # [-9, 9]

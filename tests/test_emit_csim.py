@@ -235,11 +235,12 @@ def test_io_stream_per_layer_reuse_matches_golden(net_c_stream):
 def test_reuse_factor_reaches_the_kernels(net_b_vivado, net_c_stream):
     _, _, model_b, _ = net_b_vivado
     params = (Path(model_b.config.get_output_dir()) / "firmware" / "parameters.h").read_text()
-    # bin0: MH=23, RF=3 -> 8 neurons per fold, 3 folds; pix_thr: 37 channels -> 13 per fold, 3 folds
+    # bin0: MH=23, RF=3 -> PE = 8 neurons per fold, 3 folds (the last one ragged), SIMD = MW = 37;
+    # pix_thr: 37 channels -> 13 per fold, 3 folds
     for layer in model_b.get_layers():
         if layer.class_name in hls_ext.layer_classes():
             assert layer.get_attr("reuse_factor") == 3, layer.name
-    assert "static const unsigned n_pe = 8;\n    static const unsigned n_fold = 3;" in params
+    assert "static const unsigned pe = 8, simd = 37;\n    static const unsigned nf = 3, sf = 1;" in params
     assert "static const unsigned n_pe = 13;\n    static const unsigned n_fold = 3;" in params
     assert "#pragma HLS DATAFLOW" in (Path(model_b.config.get_output_dir()) / "firmware" / "hw_bnn.cpp").read_text()
     _, _, model_s = net_c_stream
@@ -257,7 +258,9 @@ def test_widths_are_minimal(net_b_vivado):
     assert str(layers["pix_thr"].get_weights("thresholds").type.precision) == "uint<9>"  # clipped to [0, 256]
     assert str(layers["bin1.multi"].get_output_variable().type.precision) == "uint<2>"  # codes 0..3
     assert str(layers["bin1.multi"].get_weights("thresholds").type.precision) == "uint<5>"  # 0..MW+1=24
-    assert str(layers["bin0"].get_weights("weight").type.precision) == "uint<1>"
+    # SIMD = MW = 37 bits per neuron, packed into a 32-bit and a 5-bit word (unused high bits 0)
+    assert str(layers["bin0"].get_weights("weight").type.precision) == "uint<32>"
+    assert "static const unsigned word_bits = 32, chunk_words = 2;" in (Path(model.config.get_output_dir()) / "firmware" / "parameters.h").read_text()
     params = (Path(model.config.get_output_dir()) / "firmware" / "parameters.h").read_text()
     assert "typedef ap_uint<6> pop_t;" in params and "typedef ap_int<7> accum_t;" in params  # MW=37
     # hls4ml layer names are the golden layer names
