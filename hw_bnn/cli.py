@@ -21,6 +21,9 @@ Stages (each reads the previous stage's artifact from the build folder --out):
   report   everything above                -> report.json, report.md, memory.png
   flow     all of the above; stages whose inputs are unchanged are skipped
 
+Design-space exploration:
+  fold     PE/SIMD per layer: fewest LUTs for a target FPS, or the fastest within a LUT budget
+
 Example:  hw-bnn flow --model tfc-w1a1 --out build/tfc
 """
 
@@ -49,13 +52,17 @@ def _add_common(p: argparse.ArgumentParser, model: bool = False) -> None:
 def _add_hls(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=["Vitis", "Vivado"], help="hls4ml backend (default Vitis)")
     p.add_argument("--reuse-factor", type=int, help="hls4ml ReuseFactor for every layer (default 1: fully parallel)")
+    p.add_argument(
+        "--folding",
+        help="JSON with PE/SIMD per matrix layer, e.g. the folding.json of hw-bnn fold (default: fully parallel)",
+    )
     p.add_argument("--part", help="FPGA part (default xc7z020clg400-1, PYNQ-Z1/Z2)")
     p.add_argument("--clock-period", type=float, help="clock period in ns (default 10)")
 
 
 def _add_fixed(p) -> None:
     g = p.add_argument_group("fixed-point shortcuts (networks with residual adds, e.g. reactnet-mnist)")
-    g.add_argument("--fixed-frac", type=int, help="fraction bits of every shortcut tensor (default 8)")
+    g.add_argument("--fixed-frac", type=int, help="fraction bits of every shortcut tensor (default 12)")
     g.add_argument(
         "--fixed-width", type=int, help="total bits of every shortcut tensor (default: chosen per tensor from its exact value range)"
     )
@@ -100,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write report.json and report.md")
     _add_common(p)
 
+    from hw_bnn.fold_cmd import add_fold_parser
+
+    add_fold_parser(sub)
+
     sub.add_parser("models", help="list the model recipes in models/")
     p = sub.add_parser(
         "zoo", help="every network: weights, weight memory, binary and integer MACs, recorded accuracy"
@@ -120,6 +131,10 @@ def _config(args):
             "fixed_frac", "fixed_width", "fixed_rounding", "fixed_overflow",
         )
     }
+    if getattr(args, "folding", None):
+        from hw_bnn.fold_cmd import load_folding
+
+        overrides["folding"] = load_folding(args.folding)
     cfg = FlowConfig.load(args.out, **overrides)
     cfg.force = args.force
     cfg.progress = not args.quiet
@@ -150,6 +165,10 @@ def run(args) -> int:
         rows = zoo(args.names or None)
         print(json.dumps(rows, indent=2) if args.json else render(rows, layers=args.layers))
         return 0
+    if args.command == "fold":
+        from hw_bnn.fold_cmd import cmd_fold
+
+        return cmd_fold(args)
     cfg = _config(args)
     if args.command in ("flow", "train") and not args.model and not (Path(args.out) / "flow.json").exists():
         raise HwBnnError(f"{args.command}: --model is required for a new build folder ({args.out})")

@@ -35,13 +35,14 @@ class FlowConfig:
     epochs: int | None = None  # override the recipe's epochs
     backend: str = "Vitis"
     reuse_factor: int = 1
+    folding: dict | None = None  # {matrix layer: {"PE": p, "SIMD": s}} (hw_bnn.folding; None: fully parallel)
     part: str = "xc7z020clg400-1"
     clock_period: float = 10.0
     acc_bits: int | None = None
     verify_limit: int | None = None  # cap on images per split for every check (None: every image)
     csim_limit: int | None = None  # cap on images per split for the C simulation (None: every image)
     # fixed-point shortcuts (hw_bnn.compiler.FixedPointConfig)
-    fixed_frac: int = 8
+    fixed_frac: int = 12
     fixed_width: int | None = None
     fixed_rounding: str = "rnd_conv"
     fixed_overflow: str = "sat"
@@ -313,7 +314,10 @@ def step_compile(cfg: FlowConfig) -> None:
 
 
 def _hls_settings(cfg: FlowConfig) -> dict:
-    return {"backend": cfg.backend, "reuse_factor": cfg.reuse_factor, "part": cfg.part, "clock_period": cfg.clock_period}
+    return {
+        "backend": cfg.backend, "reuse_factor": cfg.reuse_factor, "part": cfg.part, "clock_period": cfg.clock_period,
+        "folding": cfg.folding,
+    }
 
 
 def _tb_inputs(cfg: FlowConfig) -> np.ndarray:
@@ -343,7 +347,8 @@ def step_emit(cfg: FlowConfig) -> None:
     with st:
         emit_project(golden, st.tmp / "hls", tb_inputs=_tb_inputs(cfg), **_hls_settings(cfg))
     io = "io_stream" if golden.is_image else "io_parallel"
-    _say(cfg, f"[emit] hls/: {cfg.backend} project, {io}, ReuseFactor {cfg.reuse_factor}, part {cfg.part}")
+    fold = f"folding of {len(cfg.folding)} layers (PE/SIMD)" if cfg.folding else f"ReuseFactor {cfg.reuse_factor}"
+    _say(cfg, f"[emit] hls/: {cfg.backend} project, {io}, {fold}, part {cfg.part}")
 
 
 def _first_divergence(golden, hls_model, x_one: np.ndarray) -> dict:

@@ -137,6 +137,23 @@ def _affine(golden):
     return a
 
 
+def hardware_estimate(golden, folding, clock_period_ns: float, part: str) -> dict | None:
+    """The cost model's estimate (hw_bnn.cost, FINN-R formulas) of the folded pipeline, and the
+    fit on the catalogue device of ``part`` when it is one (hw_bnn.devices)."""
+    from hw_bnn.cost import mvu_layers, network_cost
+    from hw_bnn.devices import DEVICES, fit
+
+    units = mvu_layers(golden)
+    if not units:
+        return None
+    cost = network_cost(units, folding, clock_mhz=1000.0 / float(clock_period_ns))
+    device = next((d for d in DEVICES.values() if part.lower().startswith(d.name)), None)
+    out = {"folding": cost.folding, "cost": cost.to_dict(), "device": device.name if device else None, "fit": None}
+    if device is not None:
+        out["fit"] = fit(cost, device).to_dict()
+    return out
+
+
 def write_report(cfg) -> dict:
     from hw_bnn.flow import _write_text
     from hw_bnn.golden import GoldenModel
@@ -157,6 +174,7 @@ def write_report(cfg) -> dict:
             "thresholds": sum(r["threshold_memory_bits"] for r in rows),
         },
         "output_affine": _affine(golden),
+        "hardware": hardware_estimate(golden, cfg.folding, cfg.clock_period, cfg.part),
     }
     plot_memory(rows, b / "memory.png", cfg.model)
     _write_text(b / "report.json", json.dumps(report, indent=2))
@@ -211,6 +229,21 @@ def render_markdown(r: dict, build: Path) -> str:
         out += [f"Output affine: `{a['formula']}` with scale {a['scale']} and bias {a['bias']}{extra}.", ""]
     h = r["hls"]
     out += [f"HLS project: `hls/` ({h['backend']} backend, {h['io_type']}, ReuseFactor {h['reuse_factor']}, part {h['part']}, clock {h['clock_period_ns']} ns).", ""]
+    hw = r.get("hardware")
+    if hw:
+        c = hw["cost"]
+        out += ["## Hardware estimate", "",
+                f"Cost model (hw_bnn.cost, FINN-R formulas) at {c['clock_mhz']:g} MHz: initiation interval {c['max_cycles']} cycles "
+                f"(bottleneck `{c['bottleneck']}`) = {c['fps']:,.0f} FPS, latency <= {c['latency_us']:.2f} us; "
+                f"{c['lut']:,} LUT, {c['bram18']} BRAM18, {c['dsp']} DSP.", "",
+                "| layer | MH | MW | pixels | PE | SIMD | cycles | LUT | BRAM18 |", "|---|---|---|---|---|---|---|---|---|"]
+        for L in c["layers"]:
+            out.append(f"| {L['name']} | {L['mh']} | {L['mw']} | {L['pixels']} | {L['pe']} | {L['simd']} | {L['cycles']} | {L['lut']} | {L['bram18']} |")
+        if hw.get("fit"):
+            f = hw["fit"]
+            use = ", ".join(f"{x['resource']} {x['utilization_pct']:.1f}%" for x in f["resources"] if x["available"])
+            out += ["", f"On {f['device']}: {'fits' if f['fits'] else 'does NOT fit'} ({use})."]
+        out += ["", "Choose another folding with `hw-bnn fold --out BUILD ...` and rebuild with `--folding BUILD/folding.json`.", ""]
     for png, cap in (("train_curve.png", "Training"), ("memory.png", "Memory per layer")):
         if (build / png).exists():
             out.append(f"![{cap}]({png})")
