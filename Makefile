@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= tfc-w1a1
 OUT    ?= build/$(MODEL)
 
-.PHONY: install demo test bench bench-cnv clean
+.PHONY: install demo test bench bench-cnv bench-fold bench-explore explore clean
 
 install: $(STAMP)
 
@@ -31,6 +31,15 @@ bench: install
 
 bench-cnv: install
 	$(PY) benchmarks/bench_cnv.py
+
+bench-fold: install
+	$(PY) benchmarks/bench_fold.py
+
+bench-explore: install
+	$(PY) benchmarks/bench_explore.py
+
+explore: install
+	$(VENV)/bin/hw-bnn explore models/sweeps/mnist-fc.yaml --out build/sweep
 
 clean:
 	rm -rf build

@@ -117,6 +117,20 @@ def scaling_table(layers, limits: list[int | None], budget: int, brute_max: int,
     return "\n".join(out)
 
 
+def finn_tfc_check(tfc, clock: float) -> str:
+    """FINN's published TFC-w1a1 folding at 64 cycles per frame puts its first layer at PE=16,
+    SIMD=49 ((64/16) * (784/49) = 64); the other layers here take the least-LUT choice at 64."""
+    from hw_bnn.folding import fold_for_target
+
+    ours = fold_for_target(tfc, 64)
+    first = tfc[0].name
+    finn = dict(ours, **{first: {"PE": 16, "SIMD": 49}})
+    a, b = network_cost(tfc, ours, clock), network_cost(tfc, finn, clock)
+    fa, fb = a.layers[0], b.layers[0]
+    return (f"FINN check, TFC-w1a1 at 64 cycles: FINN's first layer PE=16, SIMD=49 -> {fb.cycles} cycles, {fb.lut:,} LUT "
+            f"(network {b.lut:,}); ours PE={fa.pe}, SIMD={fa.simd} -> {fa.cycles} cycles, {fa.lut:,} LUT (network {a.lut:,}).")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="Shapes: untrained recipe networks via forward hooks (hw_bnn.zoo.summarize).")
@@ -140,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("Exact least-LUT folding vs greedy SetFolding-style folding (FINN-R estimates)")
     print(compare_table(nets, targets, args.clock))
+    if "tfc" in nets:
+        print()
+        print(finn_tfc_check(nets["tfc"], args.clock))
     if not args.no_scaling:
         cnv = nets.get("cnv") or recipe_mvu_layers("cnv-w1a1")
         print()

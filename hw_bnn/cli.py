@@ -23,6 +23,7 @@ Stages (each reads the previous stage's artifact from the build folder --out):
 
 Design-space exploration:
   fold     PE/SIMD per layer: fewest LUTs for a target FPS, or the fastest within a LUT budget
+  explore  sweep recipes x bits x widths x targets x devices (on Ray): results table, Pareto plots, report
 
 Example:  hw-bnn flow --model tfc-w1a1 --out build/tfc
 """
@@ -107,9 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write report.json and report.md")
     _add_common(p)
 
+    from hw_bnn.explore import add_explore_parser
     from hw_bnn.fold_cmd import add_fold_parser
 
     add_fold_parser(sub)
+    add_explore_parser(sub)
 
     sub.add_parser("models", help="list the model recipes in models/")
     p = sub.add_parser(
@@ -165,6 +168,10 @@ def run(args) -> int:
         rows = zoo(args.names or None)
         print(json.dumps(rows, indent=2) if args.json else render(rows, layers=args.layers))
         return 0
+    if args.command == "explore":
+        from hw_bnn.explore import cmd_explore
+
+        return cmd_explore(args)
     if args.command == "fold":
         from hw_bnn.fold_cmd import cmd_fold
 
