@@ -276,16 +276,19 @@ def unit_cycles(u: MVU, pe: int, simd: int) -> int:
 
 @dataclass(frozen=True)
 class CostParams:
-    """Knobs of the resource model (defaults: FINN-R's constants and FINN's default memory modes).
+    """Knobs of the resource model (defaults: FINN-R's constants and the memory mode of our kernels).
 
-    ``weight_ram``: ``"block"`` (FINN's default decoupled weight memory), ``"distributed"`` (LUTRAM)
-    or ``"auto"`` (LUTRAM when ``WMEM <= lutram_max_depth``, FINN's rule for embedded weights).
+    ``weight_ram``: ``"block"`` (FINN's decoupled weight memory), ``"distributed"`` (LUTRAM)
+    or ``"auto"`` (LUTRAM when ``WMEM <= lutram_max_depth``, else block RAM: FINN's rule for
+    embedded weights).  The default is ``"auto"``: hw-bnn's kernels hold the weights in HLS
+    ``const`` arrays inside the unit (FINN's embedded mode), and a shallow folded memory (a fully
+    parallel unit has depth 1) becomes LUTs, not a column of mostly empty RAMB18s.
     ``res_type``: ``"lut"``, ``"dsp"`` or ``"auto"`` (DSPs when both operands have at least
     ``dsp_min_bits`` bits; never for XNOR units)."""
 
     c0: float = 300.0
     c1: float = 1.1
-    weight_ram: str = "block"
+    weight_ram: str = "auto"
     lutram_max_depth: int = 128
     res_type: str = "auto"
     dsp_min_bits: int = 4

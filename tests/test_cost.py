@@ -22,11 +22,13 @@ from hw_bnn.golden import ConvLayer, FlattenLayer, GoldenModel, MaxPoolLayer, Th
 # --- LUT / BRAM / cycles, worked by hand ---------------------------------------------
 
 
+BLOCK = CostParams(weight_ram="block")  # the FINN-R BRAM formula; the default puts shallow memories in LUTs
+
 def test_xnor_dense_finn_r_worked_example():
     u = MVU.dense("fc", mw=64, mh=32, n_thresholds=1)
     # popcount in [0, 64] -> 7 bits unsigned
     assert (u.acc_bits, u.acc_signed, u.out_bits, u.xnor) == (7, False, 1, True)
-    c = layer_cost(u, pe=4, simd=8)
+    c = layer_cost(u, pe=4, simd=8, params=BLOCK)
     # cycles = (MH/PE) * (MW/SIMD) = (32/4) * (64/8) = 8 * 8 = 64
     assert c.cycles == 64
     # mult  = SIMD XNORs                          = 8
@@ -48,7 +50,7 @@ def test_integer_conv_finn_r_worked_example():
     # weights in [-2, 1], inputs in [0, 15]: products in [-30, 15], sums over 18 in [-540, 270] -> 11 bits signed
     assert (u.acc_bits, u.acc_signed) == (11, True)
     assert u.out_bits == 2  # codes 0..3
-    c = layer_cost(u, pe=2, simd=6)
+    c = layer_cost(u, pe=2, simd=6, params=BLOCK)
     # cycles = (4/2) * (18/6) * 64 = 2 * 3 * 64 = 384
     assert c.cycles == 384
     # mult  = SIMD * (2*ceil((W+A)/6) - 1) * (W+A) = 6 * (2*1 - 1) * 6 = 36
@@ -67,7 +69,7 @@ def test_wide_products_and_dsp_rule():
     lut_only = layer_cost(u, pe=2, simd=4, params=CostParams(res_type="lut"))
     assert (lut_only.lut_mult, lut_only.dsp) == (96, 0)
     # auto: both operands >= 4 bits -> DSPs, PE * SIMD * ceil(8/48) = 8 of them, no LUT multipliers
-    auto = layer_cost(u, pe=2, simd=4)
+    auto = layer_cost(u, pe=2, simd=4, params=BLOCK)
     assert (auto.lut_mult, auto.dsp) == (0, 8)
     # no thresholds: no threshold memory or comparators
     assert (auto.lut_thr, auto.lut_comp, auto.out_bits) == (0, 0, None)
@@ -99,6 +101,10 @@ def test_distributed_weights_cost_luts_not_bram():
     c = layer_cost(u, 4, 8, CostParams(weight_ram="distributed"))
     # LUTRAM: width 32 * ceil(depth 64 / 64) = 32 LUTs on top of 560
     assert (c.bram18, c.lut_wmem, c.lut) == (0, 32, 592)
+    # the default (our kernels' embedded weights): depth 64 <= 128 -> LUTRAM, the same 592
+    assert layer_cost(u, 4, 8).lut == 592 and layer_cost(u, 4, 8).weight_ram == "distributed"
+    # a deep memory stays in block RAM: PE = SIMD = 1 -> depth 2048 > 128
+    assert layer_cost(u, 1, 1).weight_ram == "block" and layer_cost(u, 1, 1).bram18 == 1
     auto = CostParams(weight_ram="auto", lutram_max_depth=64)
     assert layer_cost(u, 4, 8, auto).weight_ram == "distributed"  # depth 64 <= 64
     assert layer_cost(u, 2, 8, auto).weight_ram == "block"  # depth 128 > 64
@@ -202,7 +208,7 @@ def test_device_catalogue_and_aliases():
 
 def test_fit_reports_utilization_headroom_and_overshoot():
     tiny = Device("tiny", "tiny-1", (), lut=1000, ff=2000, bram18=2, uram=0, dsp=0)
-    small = network_cost([MVU.dense("fc", mw=64, mh=32)], {"fc": {"PE": 4, "SIMD": 8}})  # 560 LUT, 1 BRAM18
+    small = network_cost([MVU.dense("fc", mw=64, mh=32)], {"fc": {"PE": 4, "SIMD": 8}}, params=BLOCK)  # 560 LUT, 1 BRAM18
     r = fit(small, tiny)
     assert r.fits and r["LUT"].used == 560 and r["LUT"].headroom == 440
     assert r["LUT"].utilization == pytest.approx(56.0) and r["BRAM18"].utilization == pytest.approx(50.0)
