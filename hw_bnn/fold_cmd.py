@@ -94,6 +94,13 @@ def _side_by_side(ours, greedy) -> str:
     return "\n".join(out)
 
 
+def _fit_all(cost) -> dict:
+    """The fit of ``cost`` on every device of the catalogue (hw_bnn.devices)."""
+    from hw_bnn.devices import DEVICES, fit
+
+    return {name: fit(cost, d) for name, d in DEVICES.items()}
+
+
 def cmd_fold(args) -> int:
     from hw_bnn.folding import target_cycles_from_fps
 
@@ -115,6 +122,7 @@ def cmd_fold(args) -> int:
         "cost": ours.to_dict(),
         "greedy": greedy.to_dict() if greedy else None,
         "fit": fitrep.to_dict() if fitrep else None,
+        "fit_all": {d: r.to_dict() for d, r in _fit_all(ours).items()},
     }
     if args.out:
         from hw_bnn.flow import _write_text
@@ -131,6 +139,13 @@ def cmd_fold(args) -> int:
     if fitrep is not None:
         print()
         print(fitrep.table())
+    else:
+        print("\nfit on every catalogue device (--device D to fold for one):")
+        for name, r in _fit_all(ours).items():
+            use = ", ".join(f"{x.resource} {x.utilization:.1f}%" for x in r.resources if x.available)
+            worst = min(r.resources, key=lambda x: x.headroom / x.available if x.available else 0.0)
+            verdict = "fits" if r.fits else f"does NOT fit ({worst.resource} over by {-worst.headroom:,})"
+            print(f"  {name:8s} {verdict:34s} {use}")
     if args.out:
         print(f"\nwritten: {Path(args.out) / 'folding.json'}  (use: hw-bnn flow --out {args.out} --folding {Path(args.out) / 'folding.json'})")
     return 0

@@ -27,6 +27,11 @@ def test_fold_to_a_lut_budget_stays_within_it(capsys):
     assert main(["fold", "--model", "tfc-w1a1", "--max-luts", "3000", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["cost"]["lut"] <= 3000
+    # without --device: the fit on every catalogue device, each with the estimate's LUTs
+    assert set(doc["fit_all"]) == {"xc7z020", "xczu7ev", "xcu250"}
+    for f in doc["fit_all"].values():
+        lut = next(r for r in f["resources"] if r["resource"] == "LUT")
+        assert lut["used"] == doc["cost"]["lut"] and f["fits"]
     # one step faster would not fit: the next smaller cycle count of the bottleneck costs more
     assert main(["fold", "--model", "tfc-w1a1", "--target-cycles", str(doc["cost"]["max_cycles"] - 1), "--json"]) == 0
     faster = json.loads(capsys.readouterr().out)
