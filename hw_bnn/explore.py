@@ -141,6 +141,15 @@ def _key(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=_json_default).encode()).hexdigest()
 
 
+def _model_code_key() -> str:
+    """A hash of the cost model, the device catalogue and the folding search: results computed
+    under another version of them are not reused (the flow's own stages still skip whatever is
+    unchanged, so a re-run after such a change retrains nothing)."""
+    from hw_bnn import cost, devices, folding
+
+    return _key([Path(m.__file__).read_text() for m in (cost, devices, folding)])
+
+
 def _error_text(e: BaseException) -> str:
     msg = str(e).strip()
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
@@ -247,7 +256,7 @@ class SweepSpec:
                         "data_dir": self.data_dir,
                         "threads": self.threads_per_point,
                     }
-                    p["key"] = _key(p)
+                    p["key"] = _key({**p, "model": _model_code_key()})
                     out.append(p)
         return out
 
