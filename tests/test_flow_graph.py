@@ -1,9 +1,15 @@
 """Residual (ReActNet-style, fixed-point shortcuts) and dense (BinaryDenseNet) networks through
-the whole flow on the 8x8 digits: train -> export -> compile -> emit -> C-sim -> report."""
+the whole flow on the 8x8 digits: train -> export -> compile -> emit -> C-sim -> report, with
+every matrix unit folded (PE/SIMD below full parallelism)."""
+
+import json
 
 import yaml
 
+from hw_bnn.cost import mvu_layers
 from hw_bnn.flow import FlowConfig, run_flow
+from hw_bnn.folding import fold_for_target
+from hw_bnn.golden import GoldenModel
 
 
 def _flow(tmp_path, name, **recipe):
@@ -15,7 +21,21 @@ def _flow(tmp_path, name, **recipe):
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(base))
     cfg = FlowConfig(model=str(path), out=str(tmp_path / "b"), progress=False)
-    return cfg, run_flow(cfg)
+    # the hardware is folded: the fewest-LUT PE/SIMD for 4 cycles per output pixel of the
+    # largest image, so every unit is folded (checked below) and the C-sim must stay exact
+    run_flow(cfg, stages=("train", "export", "compile"))
+    units = mvu_layers(GoldenModel.load(cfg.build / "golden.npz"))
+    cfg.folding = fold_for_target(units, 4 * max(u.pixels for u in units))
+    assert all(f["PE"] * f["SIMD"] < u.mh * u.mw for u, f in zip(units, cfg.folding.values()))
+    report = run_flow(cfg)
+    assert report["hardware"]["folding"] == cfg.folding
+    # the emitted project uses that folding, and its cycle count is the cost model's
+    emitted = json.loads((cfg.build / "hls" / "hw_bnn_project.json").read_text())["folding"]
+    cycles = {row["name"]: row["cycles"] for row in report["hardware"]["cost"]["layers"]}
+    for name, f in cfg.folding.items():
+        assert (emitted[name]["PE"], emitted[name]["SIMD"]) == (f["PE"], f["SIMD"])
+        assert emitted[name]["cycles_per_frame"] == cycles[name]
+    return cfg, report
 
 
 def _check(report, val_min=0.3):
