@@ -62,6 +62,39 @@ def stats(values) -> dict:
     return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()), "n": len(v)}
 
 
+def plot_arms(path: Path, summary: dict, labels: list, ylabel: str, title: str, figsize=(7, 3.8), style=None,
+              jitter: float = 0.15, label_size=None, xlim: bool = False) -> None:
+    """One column per arm of ``summary`` (``{arm: {"acc": stats, "runs": [{"acc": ...}], ...}}``):
+    mean ± std as an error bar (``style(arm summary) -> (color, marker)``), each seed as a dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    for i, a in enumerate(summary.values()):
+        color, marker = style(a) if style else ("tab:blue", "o")
+        ax.errorbar(i, a["acc"]["mean"], yerr=a["acc"]["std"], fmt=marker, color=color, capsize=4, ms=7)
+        ax.scatter([i + jitter] * len(a["runs"]), [r["acc"] for r in a["runs"]], s=10, color="gray", zorder=3)
+    ax.set_xticks(range(len(labels)), labels, **({"fontsize": label_size} if label_size else {}))
+    if xlim:
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def publish(out: Path, name: str, wall: float, docs: str, section: str, tag: str, table: str) -> None:
+    """Say where the plot and the JSON are, and put ``table`` into the docs section (if ``docs``)."""
+    print(f"\nplot: {out / (name + '.png')}; json: {out / (name + '.json')}; wall time {wall:.0f} s")
+    if docs:
+        update_docs_section(Path(docs), section, tag, table)
+        print(f"updated the section {section!r} of {docs}")
+
+
 def update_docs_section(md_path: Path, heading: str, tag: str, generated: str) -> None:
     """Put ``generated`` between ``<!-- tag:begin -->`` and ``<!-- tag:end -->`` in the section
     ``## heading`` of ``md_path`` (replacing what was there; the text around the markers, such
@@ -208,29 +241,16 @@ def main(argv=None):
     table = "\n".join(lines)
     print("\n" + table)
 
-    import matplotlib
+    def style(a):
+        return ("tab:blue" if a["optimizer"] == "adam" else "tab:orange"), ("o" if a["teacher"] == "none" else "s")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    names = list(summary)
-    for i, arm in enumerate(names):
-        a = summary[arm]
-        color = "tab:blue" if a["optimizer"] == "adam" else "tab:orange"
-        marker = "o" if a["teacher"] == "none" else "s"
-        ax.errorbar(i, a["acc"]["mean"], yerr=a["acc"]["std"], fmt=marker, color=color, capsize=4, ms=7)
-        ax.scatter([i + 0.15] * len(a["runs"]), [r["acc"] for r in a["runs"]], s=10, color="gray", zorder=3)
-    ax.set_xticks(range(len(names)), [n.replace(" + ", "\n+ ") for n in names], fontsize=8)
-    ax.set_ylabel(f"accuracy ({'test' if test is not None else 'validation'})")
-    ax.set_title(f"{base.name}: AdamBNN arms, {args.epochs} student epochs, {len(args.seeds)} seeds (mean ± std; dots: seeds)", fontsize=9)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "adambnn.png", dpi=110)
-    print(f"\nplot: {out / 'adambnn.png'}; json: {out / 'adambnn.json'}; wall time {wall:.0f} s")
-    if args.docs:
-        update_docs_section(Path(args.docs), SECTION, "exp_adambnn", table)
-        print(f"updated the section {SECTION!r} of {args.docs}")
+    plot_arms(
+        out / "adambnn.png", summary, [n.replace(" + ", "\n+ ") for n in summary],
+        f"accuracy ({'test' if test is not None else 'validation'})",
+        f"{base.name}: AdamBNN arms, {args.epochs} student epochs, {len(args.seeds)} seeds (mean ± std; dots: seeds)",
+        figsize=(7, 3.8), style=style, jitter=0.15, label_size=8,
+    )
+    publish(out, "adambnn", wall, args.docs, SECTION, "exp_adambnn", table)
     return summary
 
 

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from exp_adambnn import stats, test_split_or_none, update_docs_section  # noqa: E402
+from exp_adambnn import plot_arms, publish, stats, test_split_or_none  # noqa: E402
 
 SECTION = "FTBNN: FPReLU"
 LABELS = {"fprelu": "FPReLU", "none": "none", "rprelu": "RPReLU"}
@@ -185,28 +185,13 @@ def main(argv=None):
     table = "\n".join(lines)
     print("\n" + table)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    names = list(summary)
-    for i, nl in enumerate(names):
-        a = summary[nl]
-        ax.errorbar(i, a["acc"]["mean"], yerr=a["acc"]["std"], fmt="o", capsize=4, ms=7, color="tab:blue")
-        ax.scatter([i + 0.12] * len(a["runs"]), [r["acc"] for r in a["runs"]], s=10, color="gray", zorder=3)
-    ax.set_xticks(range(len(names)), [LABELS[n] for n in names])
-    ax.set_xlim(-0.5, len(names) - 0.5)
-    ax.set_ylabel(f"accuracy ({'test' if test is not None else 'validation'})")
-    ax.set_title(f"{base.name}: block non-linearity, {args.epochs} epochs, {len(args.seeds)} seeds\n(mean ± std; dots: seeds)", fontsize=9)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "fprelu.png", dpi=110)
-    print(f"\nplot: {out / 'fprelu.png'}; json: {out / 'fprelu.json'}; wall time {wall:.0f} s")
-    if args.docs:
-        update_docs_section(Path(args.docs), SECTION, "exp_fprelu", table)
-        print(f"updated the section {SECTION!r} of {args.docs}")
+    plot_arms(
+        out / "fprelu.png", summary, [LABELS[n] for n in summary],
+        f"accuracy ({'test' if test is not None else 'validation'})",
+        f"{base.name}: block non-linearity, {args.epochs} epochs, {len(args.seeds)} seeds\n(mean ± std; dots: seeds)",
+        figsize=(5, 3.5), jitter=0.12, xlim=True,
+    )
+    publish(out, "fprelu", wall, args.docs, SECTION, "exp_fprelu", table)
     return summary
 
 
