@@ -58,6 +58,7 @@ from pathlib import Path
 import yaml
 
 from hw_bnn.errors import HwBnnError
+from hw_bnn.files import write_bytes_atomic, write_text_atomic
 
 __all__ = [
     "COLUMNS", "SpecError", "SweepSpec", "SweepResult", "load_spec", "run_net_point", "run_sweep", "pareto_front",
@@ -106,27 +107,8 @@ class SpecError(HwBnnError, ValueError):
 # small helpers
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Atomic: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_text(path: Path, text: str) -> None:
-    _write_bytes(path, text.encode())
-
-
 def _write_json(path: Path, obj) -> None:
-    _write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+    write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(o):
@@ -532,7 +514,7 @@ def _build_network(point: dict, net_dir: Path, timings: dict) -> dict:
     recipe_path = net_dir / "recipe.yaml"
     text = yaml.safe_dump(point["recipe"], sort_keys=False)
     if not recipe_path.is_file() or recipe_path.read_text() != text:
-        _write_text(recipe_path, text)
+        write_text_atomic(recipe_path, text)
     cfg = _flow_config(point, recipe_path, net_dir)
     for stage in ("train", "export", "compile"):
         t0 = time.perf_counter()
@@ -564,7 +546,7 @@ def _verify_folding(point: dict, net: dict, folding: dict, fold_dir: Path) -> di
     dst = fold_dir / "golden.npz"
     data = src.read_bytes()
     if not dst.is_file() or dst.read_bytes() != data:
-        _write_bytes(dst, data)
+        write_bytes_atomic(dst, data)
     _write_json(fold_dir / "folding.json", {"folding": folding})
     cfg = _flow_config(point, net["recipe_path"], fold_dir, folding=folding)
     run_flow(cfg, ("emit", "verify"))
@@ -827,7 +809,7 @@ def run_sweep(spec, out, engine: str = "auto", address: str | None = None, worke
     used = _resolve_engine(engine, address)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "spec.yaml", yaml.safe_dump(s.to_dict(), sort_keys=False))
+    write_text_atomic(out / "spec.yaml", yaml.safe_dump(s.to_dict(), sort_keys=False))
     points = s.points()
     results: dict[str, dict] = {}
     todo = []
@@ -901,7 +883,7 @@ def _write_outputs(s: SweepSpec, out: Path, rows: list[dict], timings: dict, fai
     for r in rows:
         w.writerow([_csv_value(r[k]) for k in COLUMNS])
     paths["csv"] = out / "results.csv"
-    _write_text(paths["csv"], buf.getvalue())
+    write_text_atomic(paths["csv"], buf.getvalue())
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -928,9 +910,9 @@ def _write_outputs(s: SweepSpec, out: Path, rows: list[dict], timings: dict, fai
     paths["pareto_fps"] = out / "pareto_fps.png"
     _plot(rows, "fps", paths["pareto_fps"], "frames per second (estimate)", True, s.name)
     paths["report_md"] = out / "report.md"
-    _write_text(paths["report_md"], _report_md(s, out, rows, counts))
+    write_text_atomic(paths["report_md"], _report_md(s, out, rows, counts))
     paths["report_html"] = out / "report.html"
-    _write_text(paths["report_html"], _report_html(s, out, rows, counts, paths))
+    write_text_atomic(paths["report_html"], _report_html(s, out, rows, counts, paths))
     return paths
 
 
@@ -979,7 +961,7 @@ def _plot(rows: list[dict], x: str, path: Path, xlabel: str, maximize_x: bool, t
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
-    _write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def _fmt(v, kind: str = "") -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hw_bnn.errors import HwBnnError, VerifyError
+from hw_bnn.files import write_text_atomic
 
 STAGES = ("train", "export", "compile", "emit", "verify", "report")
 
@@ -87,10 +88,7 @@ class FlowConfig:
 
 
 def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def _sha(path: Path) -> str:

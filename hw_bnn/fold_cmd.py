@@ -125,9 +125,9 @@ def cmd_fold(args) -> int:
         "fit_all": {d: r.to_dict() for d, r in _fit_all(ours).items()},
     }
     if args.out:
-        from hw_bnn.flow import _write_text
+        from hw_bnn.files import write_text_atomic
 
-        _write_text(Path(args.out) / "folding.json", json.dumps(doc, indent=2))
+        write_text_atomic(Path(args.out) / "folding.json", json.dumps(doc, indent=2))
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0
