@@ -62,6 +62,22 @@ def stats(values) -> dict:
     return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()), "n": len(v)}
 
 
+def write_results(path: Path, meta: dict, summary: dict, date: str, wall: float) -> None:
+    """The experiment's JSON: its settings, the machine, date, wall time and every arm."""
+    common = {
+        "machine": "2 CPU cores, torch.set_num_threads(1)",
+        "date": date,
+        "wall_s": round(wall, 1),
+        "spread": "std over seeds (population std); min and max per arm",
+    }
+    path.write_text(json.dumps({**meta, **common, "arms": summary}, indent=2))
+
+
+def command_line(script: str, argv) -> str:
+    """How the experiment was run, for the docs: ``python benchmarks/<script> <arguments>``."""
+    return " ".join([f"python benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
+
+
 def plot_arms(path: Path, summary: dict, labels: list, ylabel: str, title: str, figsize=(7, 3.8), style=None,
               jitter: float = 0.15, label_size=None, xlim: bool = False) -> None:
     """One column per arm of ``summary`` (``{arm: {"acc": stats, "runs": [{"acc": ...}], ...}}``):
@@ -209,14 +225,10 @@ def main(argv=None):
         "lr_schedule": "linear, restarted in each step",
         "step1_weight_decay": 5e-6,
         "step2_weight_decay": 0.0,
-        "machine": "2 CPU cores, torch.set_num_threads(1)",
-        "date": date,
-        "wall_s": round(wall, 1),
-        "spread": "std over seeds (population std); min and max per arm",
     }
-    (out / "adambnn.json").write_text(json.dumps({**meta, "arms": summary}, indent=2))
+    write_results(out / "adambnn.json", meta, summary, date, wall)
 
-    cmd = " ".join(["python benchmarks/exp_adambnn.py", *(sys.argv[1:] if argv is None else argv)])
+    cmd = command_line("exp_adambnn.py", argv)
     lines = [
         f"**Experiment.** `{cmd}` ({base.name}, {base.dataset}, batch {base.train['batch_size']}; "
         f"student budget {args.epochs} epochs: one step {args.epochs}, two steps {half} + {half}; "

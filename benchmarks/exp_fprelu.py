@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from exp_adambnn import plot_arms, publish, stats, test_split_or_none  # noqa: E402
+from exp_adambnn import command_line, plot_arms, publish, stats, test_split_or_none, write_results  # noqa: E402
 
 SECTION = "FTBNN: FPReLU"
 LABELS = {"fprelu": "FPReLU", "none": "none", "rprelu": "RPReLU"}
@@ -141,14 +140,10 @@ def main(argv=None):
         "optimizer": base.train["optimizer"],
         "lr": base.train["lr"],
         "lr_schedule": base.train["lr_schedule"],
-        "machine": "2 CPU cores, torch.set_num_threads(1)",
-        "date": date,
-        "wall_s": round(wall, 1),
-        "spread": "std over seeds (population std); min and max per arm",
     }
-    (out / "fprelu.json").write_text(json.dumps({**meta, "arms": summary}, indent=2))
+    write_results(out / "fprelu.json", meta, summary, date, wall)
 
-    cmd = " ".join(["python benchmarks/exp_fprelu.py", *(sys.argv[1:] if argv is None else argv)])
+    cmd = command_line("exp_fprelu.py", argv)
     lines = [
         f"**Experiment.** `{cmd}` ({base.name} with each block non-linearity, {base.dataset}, "
         f"{args.epochs} epochs, batch {base.train['batch_size']}, {base.train['optimizer'].capitalize()} lr {base.train['lr']:g} "
