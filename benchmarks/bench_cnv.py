@@ -3,7 +3,7 @@
 For each CNV variant (trained by the flow into build/cnv-<variant>, trained here if missing) it
 runs the same images through:
   golden      hw_bnn's NumPy golden model (golden.npz: im2col + exact float32 BLAS)
-  qonnx-fold  qonnx execute_onnx on folded.onnx, batched via ChangeBatchSize
+  qonnx-fold  qonnx execute_onnx on integer.onnx, batched via ChangeBatchSize
   csim        the hls4ml C simulation (io_stream, our registered conv / pool / MVU layers)
 and, as a roofline, this machine's float32 GEMM (NumPy/BLAS) with the same shapes: each
 convolution as its im2col product (N*Ho*Wo, k*k*C) x (k*k*C, C_out), each dense layer as
@@ -42,7 +42,10 @@ def gemm_shapes(golden) -> list[tuple[int, int, int]]:
 
 def gemm_roofline(shapes, n: int, repeat: int) -> float:
     rng = np.random.default_rng(0)
-    mats = [(rng.standard_normal((n * r, k), dtype=np.float32), rng.standard_normal((k, m), dtype=np.float32)) for r, k, m in shapes]
+    mats = [
+        (rng.standard_normal((n * r, k), dtype=np.float32), rng.standard_normal((k, m), dtype=np.float32))
+        for r, k, m in shapes
+    ]
     t, _ = best_of(lambda: [a @ b for a, b in mats], repeat)
     return t
 
@@ -57,10 +60,10 @@ def main(argv=None):
 
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from hw_bnn.compiler import run_qonnx
-    from hw_bnn.csim import compile_csim, csim_predict
-    from hw_bnn.emit import emit_project
-    from hw_bnn.golden import GoldenModel
+    from hw_bnn.compile.compiler import run_qonnx
+    from hw_bnn.hls4ml_ext.emit import emit_project
+    from hw_bnn.ir import IntegerNetwork
+    from hw_bnn.sim.csim import compile_csim, csim_predict
 
     split, src, data_dir = bench_split()
     x = split.inputs((1, 28, 28))[: args.images]
@@ -70,12 +73,12 @@ def main(argv=None):
     for v in args.variants:
         model = f"cnv-{v}"
         build = ensure_build(model, data_dir, model)
-        golden = GoldenModel.load(build / "golden.npz")
+        golden = IntegerNetwork.load(build / "golden.npz")
         shapes = gemm_shapes(golden)
         macs = sum(r * k * m for r, k, m in shapes)
         t_g, acc = best_of(lambda: golden.run(x), args.repeat)
         t_gemm = gemm_roofline(shapes, len(x), args.repeat)
-        folded = ModelWrapper(str(build / "folded.onnx"))
+        folded = ModelWrapper(str(build / "integer.onnx"))
         t_qf, acc_qf = best_of(lambda: run_qonnx(folded, x.astype(np.float32), batch_size=500), 1)
         nc = min(args.csim_images, len(x))
         hls_model = emit_project(golden, build / "bench_hls", backend="Vitis", reuse_factor=1)

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hw_bnn.explore import run_sweep  # noqa: E402
+from hw_bnn.explore.explore import run_sweep  # noqa: E402
 
 WIDTHS = [16, 32, 48, 64, 96, 128, 192, 256]
 
@@ -37,10 +37,17 @@ def make_spec(points: int, epochs: int, targets: list[int], csim_limit: int) -> 
     n_widths = -(-points // len(bits))
     return {
         "name": "bench-explore",
-        "recipes": [{
-            "name": "bench-mlp", "arch": "fc", "hidden": [32, 32], "input_bits": 1, "dataset": "digits", "num_classes": 10,
-            "train": {"epochs": epochs, "batch_size": 32, "lr": 0.01, "seed": 0},
-        }],
+        "recipes": [
+            {
+                "name": "bench-mlp",
+                "arch": "fc",
+                "hidden": [32, 32],
+                "input_bits": 1,
+                "dataset": "digits",
+                "num_classes": 10,
+                "train": {"epochs": epochs, "batch_size": 32, "lr": 0.01, "seed": 0},
+            }
+        ],
         "bits": bits,
         "widths": WIDTHS[:n_widths],
         "targets": {"cycles": targets, "clock_mhz": 100},
@@ -55,7 +62,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Ray worker counts to time (default: 1 2)")
     ap.add_argument("--epochs", type=int, default=10, help="training epochs per network (default 10)")
     ap.add_argument("--targets", type=int, nargs="+", default=[64, 1024], help="cycle targets (default: 64 1024)")
-    ap.add_argument("--csim-limit", type=int, default=20, help="C-simulation images per folding (default 20; 0: no C-sim)")
+    ap.add_argument(
+        "--csim-limit", type=int, default=20, help="C-simulation images per folding (default 20; 0: no C-sim)"
+    )
     ap.add_argument("--out", default="build/bench-explore", help="scratch folder (default build/bench-explore)")
     ap.add_argument("--keep", action="store_true", help="keep the sweep folders")
     args = ap.parse_args(argv)
@@ -89,8 +98,10 @@ def main(argv=None) -> int:
     base = results[0][2]
     same = all(r[3] == results[0][3] for r in results)
     n_fold = len(spec["targets"]["cycles"])
-    print(f"\nsweep: {args.points} network points x {n_fold} target(s) x 1 device, {args.epochs} epochs, "
-          f"C-sim on {args.csim_limit} images per folding; {os.cpu_count()} CPU cores\n")
+    print(
+        f"\nsweep: {args.points} network points x {n_fold} target(s) x 1 device, {args.epochs} epochs, "
+        f"C-sim on {args.csim_limit} images per folding; {os.cpu_count()} CPU cores\n"
+    )
     print("| engine | workers | wall s | speedup vs serial |")
     print("| --- | ---: | ---: | ---: |")
     for engine, workers, wall, _, _ in results:

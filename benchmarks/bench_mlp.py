@@ -3,7 +3,7 @@
 For each network (trained by the flow into build/<net>, trained here if missing) it runs
 the same images through:
   golden      hw_bnn's NumPy golden model (golden.npz)
-  qonnx-fold  qonnx execute_onnx on folded.onnx, batched via ChangeBatchSize
+  qonnx-fold  qonnx execute_onnx on integer.onnx, batched via ChangeBatchSize
   qonnx-exp   qonnx execute_onnx on exported.onnx, batched the same way
   csim        the hls4ml C simulation's predict (our registered BNN layers, g++ -O3 as hls4ml builds it)
 and, as a roofline, this machine's float32 GEMM (NumPy/BLAS) on the same MAC count:
@@ -40,10 +40,12 @@ def best_of(fn, repeat):
 
 def ensure_build(net: str, data_dir, model: str | None = None) -> Path:
     """build/<net> trained, exported and compiled by the flow (recipe ``model``, default <net>-w1a1)."""
-    from hw_bnn.flow import FlowConfig, step_compile, step_export, step_train
+    from hw_bnn.flow.stages import FlowConfig, step_compile, step_export, step_train
 
     out = ROOT / "build" / net
-    cfg = FlowConfig(model=model or f"{net}-w1a1", out=str(out), data_dir=str(data_dir) if data_dir else None, progress=True)
+    cfg = FlowConfig(
+        model=model or f"{net}-w1a1", out=str(out), data_dir=str(data_dir) if data_dir else None, progress=True
+    )
     if (out / "flow.json").exists():
         cfg = FlowConfig.load(str(out), progress=True)
     cfg.save()
@@ -55,7 +57,7 @@ def ensure_build(net: str, data_dir, model: str | None = None) -> Path:
 def bench_split():
     """The images every benchmark runs: the official MNIST test set when present, else the
     built-in training split.  Returns (split, description) and prints the machine line."""
-    from hw_bnn.data import default_test_dir, load_idx_split, train_val_split
+    from hw_bnn.train.data import default_test_dir, load_idx_split, train_val_split
 
     data_dir = default_test_dir()
     if data_dir is not None:
@@ -70,11 +72,14 @@ def bench_split():
 
 def gemm_roofline(golden, n: int, repeat: int) -> float:
     """Seconds for float32 GEMMs of the network's shapes at batch n (same MAC count)."""
-    from hw_bnn.golden import XnorDenseLayer
+    from hw_bnn.ir import XnorDenseLayer
 
     rng = np.random.default_rng(0)
     mats = [
-        (rng.standard_normal((n, layer.mw), dtype=np.float32), rng.standard_normal((layer.mw, layer.mh), dtype=np.float32))
+        (
+            rng.standard_normal((n, layer.mw), dtype=np.float32),
+            rng.standard_normal((layer.mw, layer.mh), dtype=np.float32),
+        )
         for layer in golden.layers
         if isinstance(layer, XnorDenseLayer)
     ]
@@ -92,10 +97,10 @@ def main(argv=None):
 
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from hw_bnn.compiler import run_qonnx
-    from hw_bnn.csim import compile_csim, csim_predict
-    from hw_bnn.emit import emit_project
-    from hw_bnn.golden import GoldenModel, XnorDenseLayer
+    from hw_bnn.compile.compiler import run_qonnx
+    from hw_bnn.hls4ml_ext.emit import emit_project
+    from hw_bnn.ir import IntegerNetwork, XnorDenseLayer
+    from hw_bnn.sim.csim import compile_csim, csim_predict
 
     split, src, data_dir = bench_split()
     x = split.x[: args.images]
@@ -105,11 +110,11 @@ def main(argv=None):
     rows = []
     for net in args.nets:
         build = ensure_build(net, data_dir)
-        golden = GoldenModel.load(build / "golden.npz")
+        golden = IntegerNetwork.load(build / "golden.npz")
         macs = sum(layer.mw * layer.mh for layer in golden.layers if isinstance(layer, XnorDenseLayer))
         t_g, acc = best_of(lambda: golden.run(x), args.repeat)
         t_gemm = gemm_roofline(golden, len(x), args.repeat)
-        folded = ModelWrapper(str(build / "folded.onnx"))
+        folded = ModelWrapper(str(build / "integer.onnx"))
         exported = ModelWrapper(str(build / "exported.onnx"))
         t_qf, acc_qf = best_of(lambda: run_qonnx(folded, xf), 1)
         t_qe, _ = best_of(lambda: run_qonnx(exported, xf), 1)
@@ -121,7 +126,16 @@ def main(argv=None):
         mism_qf = int(np.any(acc_qf != acc, axis=1).sum())
         mism_cs = int(np.any(acc_cs != acc[:nc], axis=1).sum())
         accuracy = float((golden.predict(x) == split.y[: len(x)]).mean())
-        ips = {k: n / t for k, n, t in (("golden", len(x), t_g), ("qf", len(x), t_qf), ("qe", len(x), t_qe), ("cs", nc, t_cs), ("gemm", len(x), t_gemm))}
+        ips = {
+            k: n / t
+            for k, n, t in (
+                ("golden", len(x), t_g),
+                ("qf", len(x), t_qf),
+                ("qe", len(x), t_qe),
+                ("cs", nc, t_cs),
+                ("gemm", len(x), t_gemm),
+            )
+        }
         rows.append((net, macs, accuracy, ips, mism_qf, mism_cs))
 
     hdr = f"{'net':4s} {'MACs/img':>9s} {'acc':>7s} | {'golden':>9s} {'qonnx-fold':>10s} {'qonnx-exp':>9s} {'csim':>8s} {'f32 GEMM':>9s} | {'gold/qfold':>10s} {'gold/csim':>9s} {'roofline%':>9s} | mismatches"

@@ -49,7 +49,7 @@ ARMS = {
 
 def test_split_or_none():
     """(the official MNIST test split or None, its description)."""
-    from hw_bnn.data import default_test_dir, load_test_split
+    from hw_bnn.train.data import default_test_dir, load_test_split
 
     d = default_test_dir()
     if d is None:
@@ -78,8 +78,18 @@ def command_line(script: str, argv) -> str:
     return " ".join([f"python benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
 
 
-def plot_arms(path: Path, summary: dict, labels: list, ylabel: str, title: str, figsize=(7, 3.8), style=None,
-              jitter: float = 0.15, label_size=None, xlim: bool = False) -> None:
+def plot_arms(
+    path: Path,
+    summary: dict,
+    labels: list,
+    ylabel: str,
+    title: str,
+    figsize=(7, 3.8),
+    style=None,
+    jitter: float = 0.15,
+    label_size=None,
+    xlim: bool = False,
+) -> None:
     """One column per arm of ``summary`` (``{arm: {"acc": stats, "runs": [{"acc": ...}], ...}}``):
     mean ± std as an error bar (``style(arm summary) -> (color, marker)``), each seed as a dot."""
     import matplotlib
@@ -123,29 +133,39 @@ def update_docs_section(md_path: Path, heading: str, tag: str, generated: str) -
         _, tail = rest.split(end, 1)
         text = head + block + tail
     else:
-        text = text.rstrip() + f"\n\n## {heading}\n\n{block}\n\nWhat it shows: (to be written after reading the numbers)\n"
+        text = (
+            text.rstrip() + f"\n\n## {heading}\n\n{block}\n\nWhat it shows: (to be written after reading the numbers)\n"
+        )
     md_path.write_text(text)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--epochs", type=int, default=4, help="student budget E: one step E epochs, two steps E/2 + E/2 (E even)")
+    ap.add_argument(
+        "--epochs", type=int, default=4, help="student budget E: one step E epochs, two steps E/2 + E/2 (E even)"
+    )
     ap.add_argument("--teacher-epochs", type=int, default=3, help="the real-valued teacher's own epochs (extra)")
-    ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS), metavar="ARM", help=f"from: {', '.join(ARMS)}")
+    ap.add_argument(
+        "--arms", nargs="+", default=list(ARMS), choices=list(ARMS), metavar="ARM", help=f"from: {', '.join(ARMS)}"
+    )
     ap.add_argument("--model", default="reactnet-mnist", help="recipe (name or .yaml path)")
     ap.add_argument("--adam-lr", type=float, default=None, help="Adam's learning rate (default: the recipe's)")
     ap.add_argument("--sgd-lr", type=float, default=0.5, help="SGD's learning rate (default 0.5; see above)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "experiments"))
-    ap.add_argument("--docs", default=str(ROOT / "docs" / "experiments.md"), help="markdown file whose section is updated ('' for none)")
+    ap.add_argument(
+        "--docs",
+        default=str(ROOT / "docs" / "experiments.md"),
+        help="markdown file whose section is updated ('' for none)",
+    )
     args = ap.parse_args(argv)
     if args.epochs % 2:
         ap.error("--epochs must be even (two steps train E/2 + E/2)")
 
     import torch
 
-    from hw_bnn.models import load_recipe
-    from hw_bnn.train import train
+    from hw_bnn.train.recipes import load_recipe
+    from hw_bnn.train.trainer import train
 
     torch.set_num_threads(1)
     t_start = time.time()
@@ -187,9 +207,7 @@ def main(argv=None):
                     "seconds": round(time.time() - t0, 1),
                 }
                 runs.setdefault(arm, []).append(run)
-                extra = "".join(
-                    f", {k} {run[k]:.4f}" for k in ("step1_acc", "teacher_acc") if run[k] is not None
-                )
+                extra = "".join(f", {k} {run[k]:.4f}" for k in ("step1_acc", "teacher_acc") if run[k] is not None)
                 print(f"{arm:22s} seed {seed}: accuracy {run['acc']:.4f}{extra} ({run['seconds']:.0f} s)", flush=True)
     wall = time.time() - t_start
 
@@ -257,10 +275,15 @@ def main(argv=None):
         return ("tab:blue" if a["optimizer"] == "adam" else "tab:orange"), ("o" if a["teacher"] == "none" else "s")
 
     plot_arms(
-        out / "adambnn.png", summary, [n.replace(" + ", "\n+ ") for n in summary],
+        out / "adambnn.png",
+        summary,
+        [n.replace(" + ", "\n+ ") for n in summary],
         f"accuracy ({'test' if test is not None else 'validation'})",
         f"{base.name}: AdamBNN arms, {args.epochs} student epochs, {len(args.seeds)} seeds (mean ± std; dots: seeds)",
-        figsize=(7, 3.8), style=style, jitter=0.15, label_size=8,
+        figsize=(7, 3.8),
+        style=style,
+        jitter=0.15,
+        label_size=8,
     )
     publish(out, "adambnn", wall, args.docs, SECTION, "exp_adambnn", table)
     return summary

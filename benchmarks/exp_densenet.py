@@ -17,7 +17,7 @@ accuracy on the official 10k MNIST test set when present, else on the 500 valida
 
 Every arm gets the same seeds and training budget: Adam, lr 0.005 with linear decay to 0,
 batch 64, no weight decay (the two recipes' settings), ``--epochs`` epochs.  Sizes and MACs
-come from ``hw_bnn.zoo.summarize``.
+come from ``hw_bnn.train.zoo.summarize``.
 
 Writes a markdown table to stdout, the raw numbers to docs/experiments/densenet_vs_resnet.json
 and the plot (accuracy against weight memory) to docs/experiments/densenet_vs_resnet.png.
@@ -59,7 +59,7 @@ DEFAULT_ARMS = ["dense-t2", "dense-t4", "dense-t8", "res-s", "res-m", "dense-xs-
 
 
 def make_recipe(arm: str, epochs: int, seed: int):
-    from hw_bnn.models import check_recipe, load_recipe
+    from hw_bnn.train.recipes import check_recipe, load_recipe
 
     family, base, conv, tbits = ARMS[arm]
     r = load_recipe(base)
@@ -71,7 +71,9 @@ def make_recipe(arm: str, epochs: int, seed: int):
         r.nonlin = "none"
     r.name = f"{arm}-s{seed}"
     # one training budget for every arm (the densenet-mnist / reactnet-mnist settings)
-    r.train.update(epochs=epochs, batch_size=64, lr=0.005, lr_schedule="linear", weight_decay=0.0, optimizer="adam", seed=seed)
+    r.train.update(
+        epochs=epochs, batch_size=64, lr=0.005, lr_schedule="linear", weight_decay=0.0, optimizer="adam", seed=seed
+    )
     check_recipe(r)
     return r
 
@@ -87,9 +89,9 @@ def main(argv=None):
 
     import torch
 
-    from hw_bnn.data import default_test_dir, load_test_split
-    from hw_bnn.train import train
-    from hw_bnn.zoo import summarize
+    from hw_bnn.train.data import default_test_dir, load_test_split
+    from hw_bnn.train.trainer import train
+    from hw_bnn.train.zoo import summarize
 
     torch.set_num_threads(1)
     test_dir = default_test_dir()
@@ -125,16 +127,30 @@ def main(argv=None):
                 a["acc"].append(s.get("test_acc", s["val_acc"]))
                 a["val_acc"].append(s["val_acc"])
                 a["seconds"].append(time.time() - t0)
-                print(f"{arm:12s} seed {seed}: accuracy {a['acc'][-1]:.4f} (val {s['val_acc']:.4f}, {a['seconds'][-1]:.0f} s)", flush=True)
+                print(
+                    f"{arm:12s} seed {seed}: accuracy {a['acc'][-1]:.4f} (val {s['val_acc']:.4f}, {a['seconds'][-1]:.0f} s)",
+                    flush=True,
+                )
     wall = time.time() - t_start
-    budget = {"epochs": args.epochs, "batch_size": 64, "optimizer": "adam", "lr": 0.005, "lr_schedule": "linear", "weight_decay": 0.0}
+    budget = {
+        "epochs": args.epochs,
+        "batch_size": 64,
+        "optimizer": "adam",
+        "lr": 0.005,
+        "lr_schedule": "linear",
+        "weight_decay": 0.0,
+    }
     (out / f"{args.name}.json").write_text(
-        json.dumps({"split": split, "seeds": args.seeds, "budget": budget, "wall_seconds": wall, "arms": arms}, indent=2)
+        json.dumps(
+            {"split": split, "seeds": args.seeds, "budget": budget, "wall_seconds": wall, "arms": arms}, indent=2
+        )
     )
 
     print(f"\n{args.epochs} epochs, batch 64, Adam lr 0.005 linear decay; seeds {args.seeds}; accuracy on the {split};")
     print(f"mean ± std (population) over seeds, and min-max; total wall time {wall / 60:.1f} min\n")
-    print("| arm | family | transition bits | weights | weight memory (bits) | binary MACs | integer MACs | accuracy mean ± std | min-max | s / run |")
+    print(
+        "| arm | family | transition bits | weights | weight memory (bits) | binary MACs | integer MACs | accuracy mean ± std | min-max | s / run |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for arm, a in arms.items():
         acc = np.array(a["acc"])
@@ -158,10 +174,23 @@ def main(argv=None):
         m = np.array([np.mean(arms[n]["acc"]) for n in names])
         sd = np.array([np.std(arms[n]["acc"]) for n in names])
         marker, colour = styles.get(family, ("D", "C7"))
-        ax.errorbar(x, m, yerr=sd, marker=marker, color=colour, capsize=3, label=family, linestyle="-" if "Dense" in family else "none")
+        ax.errorbar(
+            x,
+            m,
+            yerr=sd,
+            marker=marker,
+            color=colour,
+            capsize=3,
+            label=family,
+            linestyle="-" if "Dense" in family else "none",
+        )
         for n, xi, mi in zip(names, x, m):
             a = arms[n]
-            text = f"{a['transition_bits']}-bit T" if a["transition_bits"] is not None else f"{n} ({a['weights'] / 1000:.1f}k w)"
+            text = (
+                f"{a['transition_bits']}-bit T"
+                if a["transition_bits"] is not None
+                else f"{n} ({a['weights'] / 1000:.1f}k w)"
+            )
             ax.annotate(text, (xi, mi), textcoords="offset points", xytext=(5, -12), fontsize=8, color=colour)
     ax.set_xscale("log")
     ax.margins(x=0.12, y=0.08)

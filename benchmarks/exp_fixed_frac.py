@@ -41,7 +41,7 @@ SECTION = "Fixed-point shortcut precision"
 
 def trained_build(model: str, data_dir: str | None) -> Path:
     """build/<model> with checkpoint.pt and exported.onnx (trained and exported when missing)."""
-    from hw_bnn.flow import FlowConfig, run_flow
+    from hw_bnn.flow.stages import FlowConfig, run_flow
 
     out = ROOT / "build" / model
     cfg = FlowConfig(model=model, out=str(out), data_dir=data_dir, progress=False)
@@ -51,10 +51,10 @@ def trained_build(model: str, data_dir: str | None) -> Path:
 
 def measure(build: Path, frac: int, split, y_float: np.ndarray) -> dict:
     """Compile ``build/exported.onnx`` with ``F = frac`` and score the hardware (golden model,
-    which the compile tests of the flow prove equal to folded.onnx and the C simulation) against
+    which the compile tests of the flow prove equal to integer.onnx and the C simulation) against
     the float decisions ``y_float`` of exported.onnx on the same images."""
-    from hw_bnn.compiler import FIXED_KEY, FixedPointConfig
-    from hw_bnn.flow import compile_onnx
+    from hw_bnn.compile.compiler import FIXED_KEY, FixedPointConfig
+    from hw_bnn.flow.stages import compile_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -74,7 +74,7 @@ def measure(build: Path, frac: int, split, y_float: np.ndarray) -> dict:
 
 
 def splits_for(model: str, data_dir: str | None) -> dict:
-    from hw_bnn.flow import FlowConfig, _eval_splits
+    from hw_bnn.flow.stages import FlowConfig, _eval_splits
 
     splits = _eval_splits(FlowConfig(model=model, out="unused", data_dir=data_dir, progress=False))
     return {"test": splits["test"]} if "test" in splits else {"val": splits["val"]}
@@ -123,11 +123,15 @@ def main(argv=None):
     ap.add_argument("--fracs", type=int, nargs="+", default=[4, 6, 8, 10, 12, 14, 16])
     ap.add_argument("--data-dir", default=None, help="MNIST folder (default: ../shared/data/mnist when present)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "experiments"))
-    ap.add_argument("--docs", default=str(ROOT / "docs" / "experiments.md"), help="markdown file whose section is updated ('' for none)")
+    ap.add_argument(
+        "--docs",
+        default=str(ROOT / "docs" / "experiments.md"),
+        help="markdown file whose section is updated ('' for none)",
+    )
     args = ap.parse_args(argv)
     from tqdm import tqdm
 
-    from hw_bnn.data import default_test_dir
+    from hw_bnn.train.data import default_test_dir
 
     data_dir = args.data_dir or (str(default_test_dir()) if default_test_dir() else None)
     results, desc = {}, None
@@ -136,8 +140,9 @@ def main(argv=None):
         splits = splits_for(model, data_dir)
         desc = "official MNIST test set (10k)" if "test" in splits else "validation split (500 images)"
         (split,) = splits.values()
-        from hw_bnn.compiler import run_qonnx
         from qonnx.core.modelwrapper import ModelWrapper
+
+        from hw_bnn.compile.compiler import run_qonnx
 
         y_float = run_qonnx(ModelWrapper(str(build / "exported.onnx")), split.x.astype(np.float32), batch_size=2000)
         rows = []
@@ -146,7 +151,9 @@ def main(argv=None):
         results[model] = rows
         print(f"\n{model}: F, widest W, decisions differ, accuracy float -> hardware")
         for r in rows:
-            print(f"  F={r['frac']:2d}  W={r['max_width']:2d}  {r['decisions_differ']:5d} / {r['images']}  {r['accuracy_float']:.4f} -> {r['accuracy_hardware']:.4f}")
+            print(
+                f"  F={r['frac']:2d}  W={r['max_width']:2d}  {r['decisions_differ']:5d} / {r['images']}  {r['accuracy_float']:.4f} -> {r['accuracy_hardware']:.4f}"
+            )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "fixed_frac.json").write_text(json.dumps({"images": desc, "results": results}, indent=2))

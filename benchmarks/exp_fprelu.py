@@ -54,9 +54,13 @@ def fprelu_slopes(model) -> dict:
     hardware computes with any slopes; the next RSign reads its codes, so it always folds.
     In a transition block and in the head the FPReLU only feeds the next RSign and folds into
     its thresholds: a non-monotone channel there is refused by the compiler (``compile``)."""
-    from hw_bnn.layers import FPReLU
+    from hw_bnn.train.layers import FPReLU
 
-    readers = [(f"blocks.{i}", blk.act, blk.sign, bool(blk.residual)) for i, blk in enumerate(model.blocks) if hasattr(blk, "act")]
+    readers = [
+        (f"blocks.{i}", blk.act, blk.sign, bool(blk.residual))
+        for i, blk in enumerate(model.blocks)
+        if hasattr(blk, "act")
+    ]
     readers.append(("head", model.head_act, model.head_sign, False))
     per = {}
     for name, act, sign, residual in readers:
@@ -89,13 +93,17 @@ def main(argv=None):
     ap.add_argument("--nonlins", nargs="+", default=["fprelu", "none", "rprelu"], choices=list(LABELS))
     ap.add_argument("--model", default="reactnet-mnist", help="recipe (name or .yaml path), arch reactnet")
     ap.add_argument("--out", default=str(ROOT / "docs" / "experiments"))
-    ap.add_argument("--docs", default=str(ROOT / "docs" / "experiments.md"), help="markdown file whose section is updated ('' for none)")
+    ap.add_argument(
+        "--docs",
+        default=str(ROOT / "docs" / "experiments.md"),
+        help="markdown file whose section is updated ('' for none)",
+    )
     args = ap.parse_args(argv)
 
     import torch
 
-    from hw_bnn.models import load_recipe
-    from hw_bnn.train import load_checkpoint, train
+    from hw_bnn.train.recipes import load_recipe
+    from hw_bnn.train.trainer import load_checkpoint, train
 
     torch.set_num_threads(1)
     t_start = time.time()
@@ -111,7 +119,12 @@ def main(argv=None):
                 r.train.update(seed=seed, epochs=args.epochs)
                 t0 = time.time()
                 s = train(r, Path(tmp) / r.name, test_split=test, progress=False)
-                run = {"seed": seed, "acc": s.get("test_acc", s["val_acc"]), "val_acc": s["val_acc"], "seconds": round(time.time() - t0, 1)}
+                run = {
+                    "seed": seed,
+                    "acc": s.get("test_acc", s["val_acc"]),
+                    "val_acc": s["val_acc"],
+                    "seconds": round(time.time() - t0, 1),
+                }
                 msg = ""
                 if nl == "fprelu":
                     model, _ = load_checkpoint(Path(tmp) / r.name / "checkpoint.pt")
@@ -123,10 +136,19 @@ def main(argv=None):
                         f"compile would refuse {tot['refused']}"
                     )
                 runs.setdefault(nl, []).append(run)
-                print(f"{LABELS[nl]:7s} seed {seed}: accuracy {run['acc']:.4f}{msg} ({run['seconds']:.0f} s)", flush=True)
+                print(
+                    f"{LABELS[nl]:7s} seed {seed}: accuracy {run['acc']:.4f}{msg} ({run['seconds']:.0f} s)", flush=True
+                )
     wall = time.time() - t_start
 
-    summary = {nl: {"acc": stats([r["acc"] for r in rs]), "seconds_per_run": float(np.mean([r["seconds"] for r in rs])), "runs": rs} for nl, rs in runs.items()}
+    summary = {
+        nl: {
+            "acc": stats([r["acc"] for r in rs]),
+            "seconds_per_run": float(np.mean([r["seconds"] for r in rs])),
+            "runs": rs,
+        }
+        for nl, rs in runs.items()
+    }
     date = datetime.date.today().isoformat()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -156,7 +178,9 @@ def main(argv=None):
     ]
     for nl, a in summary.items():
         st = a["acc"]
-        lines.append(f"| {LABELS[nl]} | {st['mean']:.4f} ± {st['std']:.4f} | [{st['min']:.4f}, {st['max']:.4f}] | {a['seconds_per_run']:.0f} |")
+        lines.append(
+            f"| {LABELS[nl]} | {st['mean']:.4f} ± {st['std']:.4f} | [{st['min']:.4f}, {st['max']:.4f}] | {a['seconds_per_run']:.0f} |"
+        )
     if "fprelu" in runs:
         lines += [
             "",
@@ -176,15 +200,24 @@ def main(argv=None):
                 f"{tot['either_neg_residual']} | {tot['non_monotone_sign']} | {tot['refused']} | "
                 f"{min(m['a_min'] for m in mods):.3f} | {min(m['b_min'] for m in mods):.3f} | {max(m['b_max'] for m in mods):.3f} |"
             )
-    lines += ["", "![accuracy per block non-linearity](experiments/fprelu.png)", "", "Raw numbers: `docs/experiments/fprelu.json`."]
+    lines += [
+        "",
+        "![accuracy per block non-linearity](experiments/fprelu.png)",
+        "",
+        "Raw numbers: `docs/experiments/fprelu.json`.",
+    ]
     table = "\n".join(lines)
     print("\n" + table)
 
     plot_arms(
-        out / "fprelu.png", summary, [LABELS[n] for n in summary],
+        out / "fprelu.png",
+        summary,
+        [LABELS[n] for n in summary],
         f"accuracy ({'test' if test is not None else 'validation'})",
         f"{base.name}: block non-linearity, {args.epochs} epochs, {len(args.seeds)} seeds\n(mean ± std; dots: seeds)",
-        figsize=(5, 3.5), jitter=0.12, xlim=True,
+        figsize=(5, 3.5),
+        jitter=0.12,
+        xlim=True,
     )
     publish(out, "fprelu", wall, args.docs, SECTION, "exp_fprelu", table)
     return summary

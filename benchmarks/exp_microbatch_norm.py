@@ -37,9 +37,9 @@ def main(argv=None):
 
     import torch
 
-    from hw_bnn.data import default_test_dir, load_idx_split
-    from hw_bnn.models import load_recipe
-    from hw_bnn.train import train
+    from hw_bnn.train.data import default_test_dir, load_idx_split
+    from hw_bnn.train.recipes import load_recipe
+    from hw_bnn.train.trainer import train
 
     torch.set_num_threads(2)
     test_dir = default_test_dir()
@@ -57,11 +57,16 @@ def main(argv=None):
                     s = train(r, Path(tmp) / r.name, test_split=test, progress=False)
                     acc = s.get("test_acc", s["val_acc"])
                     results.setdefault(norm, {}).setdefault(bs, []).append(acc)
-                    print(f"{norm:4s} batch {bs:3d} seed {seed}: accuracy {acc:.4f} ({time.time() - t0:.0f} s)", flush=True)
+                    print(
+                        f"{norm:4s} batch {bs:3d} seed {seed}: accuracy {acc:.4f} ({time.time() - t0:.0f} s)",
+                        flush=True,
+                    )
     split = "official MNIST test set (10k)" if test is not None else "validation split (500)"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "microbatch_norm.json").write_text(json.dumps({"split": split, "epochs": args.epochs, "results": results}, indent=2))
+    (out / "microbatch_norm.json").write_text(
+        json.dumps({"split": split, "epochs": args.epochs, "results": results}, indent=2)
+    )
     print(f"\nTFC-w1a1, {args.epochs} epochs, seeds {args.seeds}; accuracy on the {split}, mean ± std over seeds\n")
     print("| norm | " + " | ".join(f"batch {bs}" for bs in args.batch_sizes) + " |")
     print("| --- | " + " | ".join("---" for _ in args.batch_sizes) + " |")

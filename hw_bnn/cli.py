@@ -1,4 +1,4 @@
-"""``hw-bnn``: the command line, a thin layer over :mod:`hw_bnn.flow`."""
+"""``hw-bnn``: the command line, a thin layer over :mod:`hw_bnn.flow.stages`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ hw-bnn: binary neural networks from Brevitas training to a verified hls4ml FPGA 
 Stages (each reads the previous stage's artifact from the build folder --out):
   train    models/<model>.yaml + data      -> checkpoint.pt, train_log.csv, train_curve.png
   export   checkpoint.pt                   -> exported.onnx (QONNX), export_check.json
-  compile  exported.onnx (or --onnx FILE)  -> folded.onnx (integer-only), golden.npz
+  compile  exported.onnx (or --onnx FILE)  -> integer.onnx (integer-only), golden.npz
   emit     golden.npz                      -> hls/ (hls4ml project, our BNN layers)
   verify   golden.npz + hls/               -> verify.json (golden vs C simulation)
   report   everything above                -> report.json, report.md, memory.png
@@ -65,14 +65,22 @@ def _add_fixed(p) -> None:
     g = p.add_argument_group("fixed-point shortcuts (networks with residual adds, e.g. reactnet-mnist)")
     g.add_argument("--fixed-frac", type=int, help="fraction bits of every shortcut tensor (default 12)")
     g.add_argument(
-        "--fixed-width", type=int, help="total bits of every shortcut tensor (default: chosen per tensor from its exact value range)"
+        "--fixed-width",
+        type=int,
+        help="total bits of every shortcut tensor (default: chosen per tensor from its exact value range)",
     )
-    g.add_argument("--fixed-rounding", choices=["rnd_conv", "rnd", "trn"], help="ap_fixed quantization mode (default rnd_conv = AP_RND_CONV)")
+    g.add_argument(
+        "--fixed-rounding",
+        choices=["rnd_conv", "rnd", "trn"],
+        help="ap_fixed quantization mode (default rnd_conv = AP_RND_CONV)",
+    )
     g.add_argument("--fixed-overflow", choices=["sat", "wrap"], help="ap_fixed overflow mode (default sat = AP_SAT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="hw-bnn", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="hw-bnn", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -108,16 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write report.json and report.md")
     _add_common(p)
 
-    from hw_bnn.explore import add_explore_parser
-    from hw_bnn.fold_cmd import add_fold_parser
+    from hw_bnn.dse.fold_cmd import add_fold_parser
+    from hw_bnn.explore.explore import add_explore_parser
 
     add_fold_parser(sub)
     add_explore_parser(sub)
 
     sub.add_parser("models", help="list the model recipes in models/")
-    p = sub.add_parser(
-        "zoo", help="every network: weights, weight memory, binary and integer MACs, recorded accuracy"
-    )
+    p = sub.add_parser("zoo", help="every network: weights, weight memory, binary and integer MACs, recorded accuracy")
     p.add_argument("names", nargs="*", help="recipes to show (default: all in models/)")
     p.add_argument("--layers", action="store_true", help="also list each layer")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -125,17 +131,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config(args):
-    from hw_bnn.flow import FlowConfig
+    from hw_bnn.flow.stages import FlowConfig
 
     overrides = {
         k: getattr(args, k, None)
         for k in (
-            "model", "epochs", "data_dir", "backend", "reuse_factor", "part", "clock_period", "acc_bits", "verify_limit", "csim_limit",
-            "fixed_frac", "fixed_width", "fixed_rounding", "fixed_overflow",
+            "model",
+            "epochs",
+            "data_dir",
+            "backend",
+            "reuse_factor",
+            "part",
+            "clock_period",
+            "acc_bits",
+            "verify_limit",
+            "csim_limit",
+            "fixed_frac",
+            "fixed_width",
+            "fixed_rounding",
+            "fixed_overflow",
         )
     }
     if getattr(args, "folding", None):
-        from hw_bnn.fold_cmd import load_folding
+        from hw_bnn.dse.fold_cmd import load_folding
 
         overrides["folding"] = load_folding(args.folding)
     cfg = FlowConfig.load(args.out, **overrides)
@@ -145,14 +163,19 @@ def _config(args):
 
 
 def run(args) -> int:
-    from hw_bnn import flow
+    from hw_bnn.flow import stages as flow
 
     if args.command == "models":
-        from hw_bnn.models import available_models, load_recipe, parse_conv_spec
+        from hw_bnn.train.recipes import available_models, load_recipe, parse_conv_spec
 
         for name in available_models():
             r = load_recipe(name)
-            short = {"pool": lambda c: "M", "res": lambda c: "R", "dense": lambda c: f"D{c[1]}", "trans": lambda c: f"T{c[1]}"}
+            short = {
+                "pool": lambda c: "M",
+                "res": lambda c: "R",
+                "dense": lambda c: f"D{c[1]}",
+                "trans": lambda c: f"T{c[1]}",
+            }
             conv = " ".join(
                 f"c{c[1]}" + (f"/s{c[3]}" if c[3] > 1 else "") if c[0] == "conv" else short[c[0]](c)
                 for c in (parse_conv_spec(e) for e in r.conv)
@@ -163,17 +186,17 @@ def run(args) -> int:
     if args.command == "zoo":
         import json
 
-        from hw_bnn.zoo import render, zoo
+        from hw_bnn.train.zoo import render, zoo
 
         rows = zoo(args.names or None)
         print(json.dumps(rows, indent=2) if args.json else render(rows, layers=args.layers))
         return 0
     if args.command == "explore":
-        from hw_bnn.explore import cmd_explore
+        from hw_bnn.explore.explore import cmd_explore
 
         return cmd_explore(args)
     if args.command == "fold":
-        from hw_bnn.fold_cmd import cmd_fold
+        from hw_bnn.dse.fold_cmd import cmd_fold
 
         return cmd_fold(args)
     cfg = _config(args)
@@ -182,17 +205,19 @@ def run(args) -> int:
     if args.command == "flow":
         report = flow.run_flow(cfg)
         v = report["verify"]
-        print(f"\n{cfg.model}: " + "; ".join(
-            f"{k} accuracy {e['accuracy']:.4f}" for k, e in v["splits"].items() if "accuracy" in e
-        ) + f"; golden vs C simulation: {v['mismatches']} mismatches on "
-            f"{sum(e['images'] for e in v['splits'].values())} images")
+        print(
+            f"\n{cfg.model}: "
+            + "; ".join(f"{k} accuracy {e['accuracy']:.4f}" for k, e in v["splits"].items() if "accuracy" in e)
+            + f"; golden vs C simulation: {v['mismatches']} mismatches on "
+            f"{sum(e['images'] for e in v['splits'].values())} images"
+        )
         print(f"report: {cfg.build / 'report.md'}")
         return 0 if v["mismatches"] == 0 else 1
     cfg.save()
     if args.command == "compile" and args.onnx:
         cfg.build.mkdir(parents=True, exist_ok=True)
         folded, golden = flow.compile_onnx(args.onnx, cfg.build, cfg.acc_bits, cfg.fixed_config())
-        print(f"[compile] {args.onnx} -> {cfg.build / 'folded.onnx'} ({len(golden.layers)} integer layers)")
+        print(f"[compile] {args.onnx} -> {cfg.build / 'integer.onnx'} ({len(golden.layers)} integer layers)")
         return 0
     if args.command == "verify":
         inputs = None

@@ -33,7 +33,9 @@ class GraphBuilder:
 
     def bn(self, x, gamma, beta, mean, var, eps=1e-5) -> str:
         return self.node(
-            "BatchNormalization", [x, self.const(gamma), self.const(beta), self.const(mean), self.const(var)], epsilon=float(eps)
+            "BatchNormalization",
+            [x, self.const(gamma), self.const(beta), self.const(mean), self.const(var)],
+            epsilon=float(eps),
         )
 
     def model(self, inp: str, in_shape, out: str, in_dtype: str | None = None) -> ModelWrapper:
@@ -63,7 +65,13 @@ def binary_mlp(rng: np.random.Generator, sizes, gammas=None, out_scale=0.5, out_
         x = b.node("MatMul", [x, w])
         if i < len(sizes) - 2:
             g = rng.normal(size=n_out) if gammas is None else gammas[i]
-            x = b.bn(x, g, rng.normal(size=n_out), rng.normal(scale=np.sqrt(n_in), size=n_out), rng.uniform(0.5, 2, size=n_out) * n_in)
+            x = b.bn(
+                x,
+                g,
+                rng.normal(size=n_out),
+                rng.normal(scale=np.sqrt(n_in), size=n_out),
+                rng.uniform(0.5, 2, size=n_out) * n_in,
+            )
             x = b.bipolar(x)
     x = b.node("Mul", [x, b.const([out_scale])])
     x = b.node("Add", [x, b.const([out_bias])])

@@ -1,0 +1,541 @@
+"""First-order cost model of a folded streaming dataflow pipeline of matrix-vector units.
+
+Every matrix unit of a golden network (``xnor_dense``, ``int_dense``, ``conv``) becomes one
+matrix-vector-activation unit (MVU, FINN's MVAU) of the streaming pipeline.  It computes an
+``MH x MW`` matrix-vector product once per output pixel:
+
+* dense: ``MW`` = input features, ``MH`` = output features, ``pixels`` = 1;
+* conv:  ``MW`` = ``K*K*C_in`` (the sliding window), ``MH`` = ``C_out``, ``pixels`` = ``OH*OW``.
+
+A *folding* gives each unit ``PE`` (rows of the matrix in parallel, ``MH % PE == 0``) and ``SIMD``
+(columns in parallel, ``MW % SIMD == 0``), as a dict ``{layer_name: {"PE": p, "SIMD": s}}``; a unit
+that the dict leaves out (or a key an entry leaves out) is fully parallel, ``PE = MH`` and
+``SIMD = MW``, as ``hw_bnn.hls4ml_ext.emit`` builds it.
+
+Performance (per frame, clock ``f`` in MHz):
+
+* cycles of one unit: ``(MH / PE) * (MW / SIMD) * pixels`` (FINN's ``get_exp_cycles``);
+* initiation interval ``II`` = the slowest unit's cycles; ``FPS = f * 1e6 / II``;
+* latency ~ the sum of the units' cycles, ``latency_us = sum / f``.  This is a first-order
+  estimate: the units of a dataflow pipeline overlap (a unit starts as soon as the first
+  outputs of the one before arrive), so the true latency is lower; thresholds, pooling,
+  flatten and the sliding-window generators are not modelled (they stream one element or pixel
+  per cycle and are never the bottleneck of these networks).
+
+Resources per unit, after FINN-R (M. Blott, T. B. Preusser, N. J. Fraser, G. Gambardella,
+K. O'Brien, Y. Umuroglu, M. Leeser, K. Vissers: "FINN-R: An End-to-End Deep-Learning Framework
+for Fast Exploration of Quantized Neural Networks", ACM TRETS 11(3), 2018) and FINN's published
+MVAU estimates.  With ``P = PE``, ``Q = SIMD``, ``W`` weight bits, ``A`` input bits, ``acc``
+accumulator bits, ``L`` thresholds per channel (0 without thresholds), ``TMEM = MH / P``:
+
+``LUT = c0 + c1 * P * (mult + adder + acc + thr + comp) + wmem_lut``,  ``c0 = 300``, ``c1 = 1.1``
+
+* ``mult  = Q * (2 * ceil((W + A) / 6) - 1) * (W + A)`` (LUT multipliers; 0 on DSPs); for an
+  XNOR unit (``W = A = 1``) the multiplier is one XNOR, one LUT per lane: ``mult = Q``;
+* ``adder = (W + A) * (2 * Q - 1)`` (the adder / popcount tree);
+* ``acc`` = accumulator width (one LUT per bit);
+* ``thr  = L * acc * ceil(TMEM / 64)`` (threshold memory in LUTRAM, 64 entries per LUT);
+* ``comp = L * acc`` (one comparator per threshold);
+* ``wmem_lut = P * Q * W * ceil(WMEM / 64)`` only when the weights sit in LUTRAM.
+
+Weight memory: depth ``WMEM = MH * MW / (P * Q)``, width ``P * Q * W`` bits.  In block RAM it takes
+``min over the RAMB18 simple-dual-port aspect ratios (w x d) in {1x16384, 2x8192, 4x4096, 9x2048,
+18x1024, 36x512}`` of ``ceil(width / w) * ceil(depth / d)`` RAMB18 primitives (Xilinx UG473 /
+UG573).  FINN picks the aspect ratio from the width alone; taking the best of the six is never
+worse and usually equal.
+
+DSPs (explicit rule, ours): multipliers map to DSP slices only when ``res_type == "dsp"``, or with
+``res_type == "auto"`` when both operands are at least ``dsp_min_bits`` (4) wide and the unit is not
+XNOR; then ``DSP = P * Q * ceil((W + A) / 48)`` (FINN's estimate) and ``mult = 0``.  Narrower
+products are cheaper in LUTs, so every layer of the binary networks here costs 0 DSPs.
+
+Not modelled: flip-flops, FIFOs, the sliding-window generators, pooling and thresholding layers
+outside a unit, the AXI/DMA shell.  Measure with Yosys (docs/DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from hw_bnn.errors import FoldingError
+from hw_bnn.ir import bits_for_range
+
+MATRIX_KINDS = ("xnor_dense", "int_dense", "conv")
+
+# RAMB18 in simple dual-port mode: (width bits, depth) per aspect ratio (UG473 table 1-4 / UG573)
+RAMB18_ASPECTS: tuple[tuple[int, int], ...] = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+LUTRAM_DEPTH = 64  # a LUT6 as RAM64X1: 64 entries of 1 bit
+
+
+# --------------------------------------------------------------------------------------
+# the matrix units
+
+
+@dataclass(frozen=True)
+class MVU:
+    """One matrix-vector unit: an ``MH x MW`` matrix times a vector, ``pixels`` times per frame.
+
+    ``acc_bits`` / ``acc_signed``: the accumulator (for a thresholded XNOR unit the popcount in
+    ``[0, MW]``); 0 means "derive the worst case from the bit widths" (see :func:`worst_acc_range`).
+    ``out_bits``: bits of the output codes (``None`` when the unit outputs its accumulator),
+    ``n_thresholds``: thresholds per output channel (0 without thresholds).
+    """
+
+    name: str
+    kind: str
+    mh: int
+    mw: int
+    pixels: int = 1
+    weight_bits: int = 1
+    in_bits: int = 1
+    in_signed: bool = False
+    xnor: bool = True
+    n_thresholds: int = 0
+    acc_bits: int = 0
+    acc_signed: bool = False
+    out_bits: int | None = field(default=None)
+
+    def __post_init__(self):
+        if self.kind not in MATRIX_KINDS:
+            raise FoldingError(
+                f"layer {self.name!r}: kind {self.kind!r} is not a matrix unit ({', '.join(MATRIX_KINDS)})"
+            )
+        for attr in ("mh", "mw", "pixels", "weight_bits", "in_bits"):
+            if int(getattr(self, attr)) < 1:
+                raise FoldingError(f"layer {self.name!r}: {attr} must be >= 1, got {getattr(self, attr)}")
+        if self.xnor and (self.weight_bits != 1 or self.in_bits != 1):
+            raise FoldingError(f"layer {self.name!r}: an XNOR unit has 1-bit weights and inputs")
+        if self.acc_bits <= 0:
+            bits, signed = bits_for_range(*worst_acc_range(self))
+            object.__setattr__(self, "acc_bits", bits)
+            object.__setattr__(self, "acc_signed", signed)
+        if self.out_bits is None and self.n_thresholds:
+            object.__setattr__(self, "out_bits", bits_for_range(0, self.n_thresholds)[0])
+
+    @classmethod
+    def dense(
+        cls,
+        name: str,
+        mw: int,
+        mh: int,
+        *,
+        weight_bits: int = 1,
+        in_bits: int = 1,
+        n_thresholds: int = 1,
+        xnor: bool | None = None,
+    ) -> MVU:
+        """A dense unit by shape (XNOR when weights and inputs are 1 bit, unless told)."""
+        xnor = (weight_bits == 1 and in_bits == 1) if xnor is None else xnor
+        return cls(
+            name, "xnor_dense" if xnor else "int_dense", mh, mw, 1, weight_bits, in_bits, False, xnor, n_thresholds
+        )
+
+    @classmethod
+    def conv(
+        cls,
+        name: str,
+        in_hw: tuple[int, int],
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        *,
+        stride: int = 1,
+        pad: int = 0,
+        weight_bits: int = 1,
+        in_bits: int = 1,
+        n_thresholds: int = 1,
+        xnor: bool | None = None,
+    ) -> MVU:
+        """A convolution unit by shape: ``MW = kernel**2 * c_in``, ``MH = c_out``, ``pixels = OH * OW``."""
+        oh, ow = ((s + 2 * pad - kernel) // stride + 1 for s in in_hw)
+        if oh < 1 or ow < 1:
+            raise FoldingError(f"layer {name!r}: a {kernel}x{kernel} kernel does not fit a {in_hw} input (pad {pad})")
+        xnor = (weight_bits == 1 and in_bits == 1) if xnor is None else xnor
+        return cls(
+            name, "conv", c_out, kernel * kernel * c_in, oh * ow, weight_bits, in_bits, False, xnor, n_thresholds
+        )
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per frame."""
+        return self.mh * self.mw * self.pixels
+
+    @property
+    def weight_memory_bits(self) -> int:
+        return self.mh * self.mw * self.weight_bits
+
+
+def worst_acc_range(u: MVU) -> tuple[int, int]:
+    """Accumulator range from the bit widths alone (no weight values).
+
+    XNOR: the popcount ``[0, MW]`` with thresholds, else the bipolar sum ``[-MW, MW]``.  Integer:
+    ``MW`` products of a weight (1 bit = bipolar +-1, else signed ``W`` bits) and an input
+    (unsigned ``[0, 2**A - 1]`` or signed ``A`` bits)."""
+    if u.xnor:
+        return (0, u.mw) if u.n_thresholds else (-u.mw, u.mw)
+    w_lo, w_hi = (-1, 1) if u.weight_bits == 1 else (-(1 << (u.weight_bits - 1)), (1 << (u.weight_bits - 1)) - 1)
+    x_lo, x_hi = (-(1 << (u.in_bits - 1)), (1 << (u.in_bits - 1)) - 1) if u.in_signed else (0, (1 << u.in_bits) - 1)
+    corners = [w * x for w in (w_lo, w_hi) for x in (x_lo, x_hi)]
+    return u.mw * min(min(corners), 0), u.mw * max(max(corners), 0)
+
+
+def _weight_bits(weights: np.ndarray, xnor: bool) -> int:
+    """Stored bits per weight: 1 for XNOR bits and for bipolar (+-1 only) integer weights (one bit,
+    as FINN stores BIPOLAR), else the smallest two's-complement / unsigned width of the values."""
+    if xnor:
+        return 1
+    w = np.asarray(weights, dtype=np.int64)
+    if w.size and np.all(np.abs(w) == 1):
+        return 1
+    return bits_for_range(int(w.min(initial=0)), int(w.max(initial=0)))[0]
+
+
+def _unit_from_golden(layer) -> MVU:
+    xnor = bool(layer.xnor)
+    lo, hi = (int(v) for v in layer.acc_range())
+    if layer.thresholds is not None:
+        # the stored thresholds, clipped to what can matter (as the emitter does), share the width
+        t = np.clip(np.asarray(layer.thresholds, dtype=np.int64), lo, hi + 1)
+        lo, hi = min(lo, int(t.min())), max(hi, int(t.max()))
+    acc_bits, acc_signed = bits_for_range(lo, hi)
+    if xnor:
+        in_bits = 1
+    else:
+        top = max(int(layer.in_levels), int(getattr(layer, "pad_value", 0)) if getattr(layer, "pad", 0) else 0)
+        in_bits = bits_for_range(0, top)[0]
+    pixels = 1
+    if layer.kind == "conv":
+        oh, ow, _ = layer.out_shape
+        pixels = int(oh) * int(ow)
+    levels = int(layer.levels)
+    return MVU(
+        name=layer.name,
+        kind=layer.kind,
+        mh=int(layer.n_out),
+        mw=int(layer.fan_in),
+        pixels=pixels,
+        weight_bits=_weight_bits(layer.weights, xnor),
+        in_bits=in_bits,
+        in_signed=False,  # codes between layers are unsigned 0..L
+        xnor=xnor,
+        n_thresholds=levels,
+        acc_bits=acc_bits,
+        acc_signed=acc_signed,
+        out_bits=bits_for_range(0, levels)[0] if levels else None,
+    )
+
+
+def mvu_layers(golden) -> list[MVU]:
+    """The matrix units of a :class:`hw_bnn.ir.IntegerNetwork`, in pipeline order.
+
+    Widths come from the layer itself: the accumulator from ``acc_range()`` (popcount for
+    thresholded XNOR units) widened to hold the stored thresholds, inputs from ``in_levels``
+    (and the pad code), weights from their values."""
+    return [_unit_from_golden(layer) for layer in golden.layers if layer.kind in MATRIX_KINDS]
+
+
+# --------------------------------------------------------------------------------------
+# foldings
+
+
+def divisors(n: int) -> list[int]:
+    """All divisors of ``n`` in increasing order."""
+    small, large = [], []
+    for d in range(1, math.isqrt(n) + 1):
+        if n % d == 0:
+            small.append(d)
+            if d != n // d:
+                large.append(n // d)
+    return small + large[::-1]
+
+
+def _legal(values: list[int]) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def check_folding(layers: list[MVU], folding: dict | None) -> dict[str, dict[str, int]]:
+    """Validate a folding and return it complete (every unit, ``PE``/``SIMD`` as ints).
+
+    Raises :class:`FoldingError` naming the layer: an unknown layer name, a missing or extra key,
+    a non-positive value, or a ``PE`` that does not divide ``MH`` / a ``SIMD`` that does not divide
+    ``MW`` (with the legal values)."""
+    folding = dict(folding or {})
+    by_name = {u.name: u for u in layers}
+    unknown = [n for n in folding if n not in by_name]
+    if unknown:
+        raise FoldingError(
+            f"folding names unknown layer(s) {', '.join(map(repr, unknown))}; the matrix units are: {', '.join(by_name) or '(none)'}"
+        )
+    out = {}
+    for u in layers:
+        f = folding.get(u.name, {})
+        extra = set(f) - {"PE", "SIMD"}
+        if extra:
+            raise FoldingError(f"layer {u.name!r}: unknown folding key(s) {sorted(extra)} (expected PE and SIMD)")
+        pe, simd = f.get("PE", u.mh), f.get("SIMD", u.mw)  # left out: fully parallel, as emit builds it
+        for key, value, size, dim in (("PE", pe, u.mh, "MH"), ("SIMD", simd, u.mw, "MW")):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise FoldingError(f"layer {u.name!r}: {key}={value!r} must be a positive integer")
+            if size % int(value):
+                raise FoldingError(
+                    f"layer {u.name!r}: {key}={value} does not divide {dim}={size}; legal {key}: {_legal(divisors(size))}"
+                )
+        out[u.name] = {"PE": int(pe), "SIMD": int(simd)}
+    return out
+
+
+def unit_cycles(u: MVU, pe: int, simd: int) -> int:
+    """Cycles per frame: ``(MH / PE) * (MW / SIMD) * pixels``."""
+    return (u.mh // pe) * (u.mw // simd) * u.pixels
+
+
+# --------------------------------------------------------------------------------------
+# resources
+
+
+@dataclass(frozen=True)
+class CostParams:
+    """Knobs of the resource model (defaults: FINN-R's constants and the memory mode of our kernels).
+
+    ``weight_ram``: ``"block"`` (FINN's decoupled weight memory), ``"distributed"`` (LUTRAM)
+    or ``"auto"`` (LUTRAM when ``WMEM <= lutram_max_depth``, else block RAM: FINN's rule for
+    embedded weights).  The default is ``"auto"``: hw-bnn's kernels hold the weights in HLS
+    ``const`` arrays inside the unit (FINN's embedded mode), and a shallow folded memory (a fully
+    parallel unit has depth 1) becomes LUTs, not a column of mostly empty RAMB18s.
+    ``res_type``: ``"lut"``, ``"dsp"`` or ``"auto"`` (DSPs when both operands have at least
+    ``dsp_min_bits`` bits; never for XNOR units)."""
+
+    c0: float = 300.0
+    c1: float = 1.1
+    weight_ram: str = "auto"
+    lutram_max_depth: int = 128
+    res_type: str = "auto"
+    dsp_min_bits: int = 4
+
+    def __post_init__(self):
+        if self.weight_ram not in ("block", "distributed", "auto"):
+            raise FoldingError(f"cost model: weight_ram {self.weight_ram!r} is not block, distributed or auto")
+        if self.res_type not in ("lut", "dsp", "auto"):
+            raise FoldingError(f"cost model: res_type {self.res_type!r} is not lut, dsp or auto")
+
+
+DEFAULT_PARAMS = CostParams()
+
+
+def bram18_count(width_bits: int, depth: int) -> int:
+    """RAMB18 primitives for a ``width_bits x depth`` memory: the best of the six SDP aspect ratios."""
+    if width_bits <= 0 or depth <= 0:
+        return 0
+    return min(math.ceil(width_bits / w) * math.ceil(depth / d) for w, d in RAMB18_ASPECTS)
+
+
+def uses_dsp(u: MVU, params: CostParams = DEFAULT_PARAMS) -> bool:
+    """Whether the unit's multipliers map to DSP slices (see the module docstring)."""
+    if u.xnor or params.res_type == "lut":
+        return False
+    if params.res_type == "dsp":
+        return True
+    return min(u.weight_bits, u.in_bits) >= params.dsp_min_bits
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Cost of one folded unit; ``lut_*`` are the terms of the FINN-R sum (before ``c0``, ``c1``)."""
+
+    name: str
+    kind: str
+    pe: int
+    simd: int
+    mh: int
+    mw: int
+    pixels: int
+    cycles: int
+    weight_bits: int
+    in_bits: int
+    acc_bits: int
+    out_bits: int | None
+    n_thresholds: int
+    wmem_depth: int
+    wmem_width: int
+    weight_ram: str
+    lut: int
+    bram18: int
+    dsp: int
+    lut_mult: int
+    lut_adder: int
+    lut_acc: int
+    lut_thr: int
+    lut_comp: int
+    lut_wmem: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _weight_ram(u: MVU, depth: int, params: CostParams) -> str:
+    if params.weight_ram == "auto":
+        return "distributed" if depth <= params.lutram_max_depth else "block"
+    return params.weight_ram
+
+
+def layer_cost(u: MVU, pe: int, simd: int, params: CostParams = DEFAULT_PARAMS) -> LayerCost:
+    """FINN-R LUT / BRAM18 / DSP estimate and cycles of unit ``u`` at ``(pe, simd)`` (assumed legal)."""
+    w, a, q = u.weight_bits, u.in_bits, simd
+    dsp_mapped = uses_dsp(u, params)
+    if u.xnor:
+        mult = q  # one XNOR per lane
+    elif dsp_mapped:
+        mult = 0
+    else:
+        mult = q * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
+    adder = (w + a) * (2 * q - 1)
+    acc = u.acc_bits
+    tmem = u.mh // pe
+    thr = u.n_thresholds * acc * math.ceil(tmem / LUTRAM_DEPTH)
+    comp = u.n_thresholds * acc
+    depth = (u.mh * u.mw) // (pe * simd)
+    width = pe * simd * w
+    ram = _weight_ram(u, depth, params)
+    wmem_lut = width * math.ceil(depth / LUTRAM_DEPTH) if ram == "distributed" else 0
+    bram = bram18_count(width, depth) if ram == "block" else 0
+    # exact decimal arithmetic, rounded up: 1.1 * 1000 is 1100, not 1100.0000000000002
+    lut = Fraction(str(params.c0)) + Fraction(str(params.c1)) * pe * (mult + adder + acc + thr + comp) + wmem_lut
+    dsp = pe * simd * math.ceil((w + a) / 48) if dsp_mapped else 0
+    return LayerCost(
+        name=u.name,
+        kind=u.kind,
+        pe=pe,
+        simd=simd,
+        mh=u.mh,
+        mw=u.mw,
+        pixels=u.pixels,
+        cycles=unit_cycles(u, pe, simd),
+        weight_bits=w,
+        in_bits=a,
+        acc_bits=acc,
+        out_bits=u.out_bits,
+        n_thresholds=u.n_thresholds,
+        wmem_depth=depth,
+        wmem_width=width,
+        weight_ram=ram,
+        lut=math.ceil(lut),
+        bram18=bram,
+        dsp=dsp,
+        lut_mult=mult,
+        lut_adder=adder,
+        lut_acc=acc,
+        lut_thr=thr,
+        lut_comp=comp,
+        lut_wmem=wmem_lut,
+    )
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """The cost of a folded pipeline: per-unit costs plus throughput, latency and totals."""
+
+    layers: tuple[LayerCost, ...]
+    clock_mhz: float = 100.0
+
+    @property
+    def max_cycles(self) -> int:
+        """Initiation interval: the slowest unit's cycles per frame."""
+        return max((c.cycles for c in self.layers), default=0)
+
+    @property
+    def bottleneck(self) -> str | None:
+        return max(self.layers, key=lambda c: c.cycles).name if self.layers else None
+
+    @property
+    def latency_cycles(self) -> int:
+        """First-order latency: the sum of the units' cycles (an upper bound; see the module docstring)."""
+        return sum(c.cycles for c in self.layers)
+
+    @property
+    def fps(self) -> float:
+        return self.clock_mhz * 1e6 / self.max_cycles if self.max_cycles else math.inf
+
+    @property
+    def latency_us(self) -> float:
+        return self.latency_cycles / self.clock_mhz
+
+    @property
+    def lut(self) -> int:
+        return sum(c.lut for c in self.layers)
+
+    @property
+    def bram18(self) -> int:
+        return sum(c.bram18 for c in self.layers)
+
+    @property
+    def dsp(self) -> int:
+        return sum(c.dsp for c in self.layers)
+
+    @property
+    def uram(self) -> int:
+        return 0  # not modelled: weights go to BRAM18 or LUTRAM
+
+    @property
+    def folding(self) -> dict[str, dict[str, int]]:
+        return {c.name: {"PE": c.pe, "SIMD": c.simd} for c in self.layers}
+
+    def rows(self) -> list[dict]:
+        """One dict per unit (for tables and CSV)."""
+        return [c.to_dict() for c in self.layers]
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary and per-unit rows."""
+        return {
+            "clock_mhz": self.clock_mhz,
+            "max_cycles": self.max_cycles,
+            "bottleneck": self.bottleneck,
+            "latency_cycles": self.latency_cycles,
+            "fps": self.fps,
+            "latency_us": self.latency_us,
+            "lut": self.lut,
+            "bram18": self.bram18,
+            "dsp": self.dsp,
+            "uram": self.uram,
+            "folding": self.folding,
+            "layers": self.rows(),
+        }
+
+    def table(self) -> str:
+        """Plain-text table: one line per unit and a total line."""
+        hdr = (
+            f"{'layer':10s} {'kind':10s} {'MH':>5s} {'MW':>5s} {'pix':>4s} {'PE':>4s} {'SIMD':>5s} {'cycles':>9s} "
+            f"{'W/A/acc':>8s} {'LUT':>8s} {'BRAM18':>6s} {'DSP':>4s}"
+        )
+        out = [hdr, "-" * len(hdr)]
+        for c in self.layers:
+            bits = f"{c.weight_bits}/{c.in_bits}/{c.acc_bits}"
+            out.append(
+                f"{c.name:10s} {c.kind:10s} {c.mh:5d} {c.mw:5d} {c.pixels:4d} {c.pe:4d} {c.simd:5d} {c.cycles:9d} "
+                f"{bits:>8s} {c.lut:8d} {c.bram18:6d} {c.dsp:4d}"
+            )
+        out.append("-" * len(hdr))
+        out.append(
+            f"{'total':10s} {'':10s} {'':5s} {'':5s} {'':4s} {'':4s} {'':5s} {self.max_cycles:9d} {'':8s} "
+            f"{self.lut:8d} {self.bram18:6d} {self.dsp:4d}"
+        )
+        out.append(
+            f"II {self.max_cycles} cycles (bottleneck {self.bottleneck}) -> {self.fps:,.0f} FPS at {self.clock_mhz:g} MHz; "
+            f"latency <= {self.latency_cycles} cycles = {self.latency_us:.2f} us (sum over units, first order)"
+        )
+        return "\n".join(out)
+
+
+def network_cost(
+    layers: list[MVU], folding: dict | None = None, clock_mhz: float = 100.0, params: CostParams = DEFAULT_PARAMS
+) -> NetworkCost:
+    """Cost of the pipeline of ``layers`` under ``folding`` (checked; units left out are fully parallel)."""
+    if clock_mhz <= 0:
+        raise FoldingError(f"cost model: clock must be positive, got {clock_mhz} MHz")
+    full = check_folding(layers, folding)
+    return NetworkCost(
+        tuple(layer_cost(u, full[u.name]["PE"], full[u.name]["SIMD"], params) for u in layers), clock_mhz
+    )

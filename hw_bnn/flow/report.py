@@ -1,0 +1,292 @@
+"""Reports: ``report.json`` and ``report.md`` in the build folder, with plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_training(log_csv, out_png, title: str) -> None:
+    """Loss and validation accuracy per epoch."""
+    with open(log_csv) as f:
+        rows = list(csv.DictReader(f))
+    plt = _plt()
+    ep = [int(r["epoch"]) for r in rows]
+    fig, ax1 = plt.subplots(figsize=(6, 3.5))
+    ax1.plot(ep, [float(r["loss"]) for r in rows], color="tab:red", label="training loss")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("loss", color="tab:red")
+    ax2 = ax1.twinx()
+    ax2.plot(ep, [float(r["val_acc"]) for r in rows], color="tab:blue", label="validation accuracy")
+    ax2.set_ylabel("validation accuracy", color="tab:blue")
+    ax1.set_title(f"{title}: training")
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+
+
+def layer_table(golden) -> list[dict]:
+    """Per layer: shape, integer ranges and widths, weight and threshold memory in bits."""
+    from hw_bnn.ir import ThresholdLayer, bits_for_range
+
+    rows = []
+    shape_in = tuple(golden.input_shape)
+    if len(shape_in) == 3:
+        shape_in = (shape_in[1], shape_in[2], shape_in[0])  # the hardware is NHWC
+    shapes = {}  # layer name -> output shape (graphs: a layer may read an earlier layer)
+    for layer in golden.layers:
+        inputs = tuple(getattr(layer, "inputs", ()))
+        if inputs:
+            shape_in = shapes[inputs[0]]
+        lo, hi = layer.acc_range()
+        acc_bits, acc_signed = bits_for_range(lo, hi)
+        olo, ohi = layer.out_range()
+        out_bits, out_signed = bits_for_range(olo, ohi)
+        thr = getattr(layer, "thresholds", None)
+        if thr is not None:
+            tbits, _ = bits_for_range(int(thr.min()), int(thr.max()))
+            # shared thresholds are stored once
+            distinct = thr[:1] if np.all(thr == thr[:1]) else thr
+            thr_mem = int(distinct.size * tbits)
+        else:
+            tbits, thr_mem = 0, 0
+        weight_mem, wbits = 0, 0
+        if isinstance(layer, ThresholdLayer):
+            shape_out = shape_in
+        elif layer.kind in ("conv", "maxpool", "flatten", "fixed_chain", "fixed_add", "concat"):
+            shape_out = tuple(layer.out_shape)
+        else:
+            shape_out = (layer.mh,)
+        if getattr(layer, "weights", None) is not None:
+            w = np.asarray(layer.weights)
+            wbits = 1 if getattr(layer, "xnor", False) else bits_for_range(int(w.min()), int(w.max()))[0]
+            weight_mem = int(w.size * wbits)
+        shape = f"{'x'.join(map(str, shape_in))} -> {'x'.join(map(str, shape_out))}"
+        if layer.kind == "conv":
+            shape += f" (k{layer.kernel} s{layer.stride} p{layer.pad}{' xnor' if layer.xnor else ''})"
+        elif layer.kind == "maxpool":
+            shape += f" (k{layer.kernel} s{layer.stride})"
+        elif layer.kind == "fixed_chain":
+            shape += f" (ap_fixed<{layer.width},{layer.width - layer.frac}> {layer.rounding}/{layer.overflow})"
+        elif layer.kind == "fixed_add":
+            shape += f" (ap_fixed<{layer.width}> {layer.overflow})"
+        if inputs:
+            shape += f" <- {', '.join(inputs)}"
+        shape_in = shape_out
+        shapes[layer.name] = shape_out
+        rows.append(
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "shape": shape,
+                "input_range": [int(lo), int(hi)],
+                "accumulator_bits": acc_bits,
+                "accumulator_signed": acc_signed,
+                "output_range": [int(olo), int(ohi)],
+                "output_bits": out_bits,
+                "weight_bits": wbits,
+                "threshold_levels": 0 if thr is None else int(thr.shape[1]),
+                "threshold_bits": tbits,
+                "weight_memory_bits": weight_mem,
+                "threshold_memory_bits": thr_mem,
+            }
+        )
+    return rows
+
+
+def plot_memory(rows: list[dict], out_png, title: str) -> None:
+    plt = _plt()
+    names = [r["name"] for r in rows]
+    w = np.array([r["weight_memory_bits"] for r in rows]) / 8192
+    t = np.array([r["threshold_memory_bits"] for r in rows]) / 8192
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(names, w, label="weights")
+    ax.bar(names, t, bottom=w, label="thresholds")
+    ax.set_ylabel("on-chip memory (KiB)")
+    ax.set_title(f"{title}: memory per layer")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+
+
+def _read(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _affine(golden):
+    if golden.output_scale is None:
+        return None
+    a = {
+        "scale": golden.output_scale.tolist(),
+        "bias": golden.output_bias.tolist(),
+        "formula": "y = float32(float32(acc * scale) + bias)",
+    }
+    if golden.output_pre is not None:
+        a["formula"] = "y = float32(float32((acc * pre_scale + pre_offset) * scale) + bias)"
+        a["pre_scale"] = float(golden.output_pre[0])
+        a["pre_offset"] = np.asarray(golden.output_pre[1]).tolist()
+    return a
+
+
+def hardware_estimate(golden, folding, clock_period_ns: float, part: str) -> dict | None:
+    """The cost model's estimate (hw_bnn.dse.cost, FINN-R formulas) of the folded pipeline, and the
+    fit on the catalogue device of ``part`` when it is one (hw_bnn.dse.devices)."""
+    from hw_bnn.dse.cost import mvu_layers, network_cost
+    from hw_bnn.dse.devices import DEVICES, fit
+
+    units = mvu_layers(golden)
+    if not units:
+        return None
+    cost = network_cost(units, folding, clock_mhz=1000.0 / float(clock_period_ns))
+    device = next((d for d in DEVICES.values() if part.lower().startswith(d.name)), None)
+    out = {"folding": cost.folding, "cost": cost.to_dict(), "device": device.name if device else None, "fit": None}
+    if device is not None:
+        out["fit"] = fit(cost, device).to_dict()
+    return out
+
+
+def write_report(cfg) -> dict:
+    from hw_bnn.flow.stages import _write_text
+    from hw_bnn.ir import IntegerNetwork
+
+    b = Path(cfg.build)
+    golden = IntegerNetwork.load(b / "golden.npz")
+    rows = layer_table(golden)
+    report = {
+        "model": cfg.model,
+        "hls": {
+            "backend": cfg.backend,
+            "reuse_factor": cfg.reuse_factor,
+            "part": cfg.part,
+            "clock_period_ns": cfg.clock_period,
+            "io_type": "io_stream" if golden.is_image else "io_parallel",
+        },
+        "training": _read(b / "train_summary.json"),
+        "export_check": _read(b / "export_check.json"),
+        "compile_check": _read(b / "compile_check.json"),
+        "verify": _read(b / "verify.json"),
+        "layers": rows,
+        "memory_bits": {
+            "weights": sum(r["weight_memory_bits"] for r in rows),
+            "thresholds": sum(r["threshold_memory_bits"] for r in rows),
+        },
+        "output_affine": _affine(golden),
+        "hardware": hardware_estimate(golden, cfg.folding, cfg.clock_period, cfg.part),
+    }
+    plot_memory(rows, b / "memory.png", cfg.model)
+    _write_text(b / "report.json", json.dumps(report, indent=2))
+    _write_text(b / "report.md", render_markdown(report, b))
+    return report
+
+
+def render_markdown(r: dict, build: Path) -> str:
+    v = r["verify"] or {}
+    out = [f"# hw-bnn report: {r['model']}", ""]
+    total = v.get("mismatches")
+    verdict = "PASS" if total == 0 else "FAIL"
+    out += [f"**Verification: {verdict}** — golden model vs C simulation: {total} mismatches.", ""]
+    out += [
+        "| split | images | accuracy | golden vs C-sim mismatches | folded vs exported value mismatches |",
+        "|---|---|---|---|---|",
+    ]
+    cc = r["compile_check"] or {}
+    for name, e in v.get("splits", {}).items():
+        acc = f"{e['accuracy']:.4f}" if "accuracy" in e else "-"
+        if e.get("scored_images", e["images"]) != e["images"]:
+            acc += f" ({e['scored_images']} images)"
+        fm = cc.get(name, {}).get("value_mismatches", "-")
+        out.append(f"| {name} | {e['images']} | {acc} | {e['mismatched_images']} | {fm} |")
+        if "first_mismatch" in e:
+            f = e["first_mismatch"]
+            out.append(
+                f"\nFirst mismatch: image {f['image']}, layer `{f['layer']}`, element {f.get('element')} "
+                f"(golden {f.get('golden')}, C-sim {f.get('csim')}).\n"
+            )
+    if any(e.get("fixed_point") for e in cc.values()):
+        out += [
+            "",
+            "Fixed-point shortcuts: the hardware (and integer.onnx, and the golden model) carries the real-valued "
+            "shortcut tensors in `ap_fixed`; against the float exported model:",
+            "",
+        ]
+        out += [
+            "| split | images | decisions that differ | exported accuracy | hardware accuracy |",
+            "|---|---|---|---|---|",
+        ]
+        for name, e in cc.items():
+            out.append(
+                f"| {name} | {e['images']} | {e['decision_mismatches']} | {e['accuracy_exported']:.4f} | {e['accuracy_folded']:.4f} |"
+            )
+    t = r.get("training") or {}
+    if t:
+        line = f"Training: validation accuracy {t['val_acc']:.4f} ({t['val_images']} images)"
+        if "test_acc" in t:
+            line += f", test accuracy {t['test_acc']:.4f} ({t['test_images']} images)"
+        out += ["", line + "."]
+    out += [
+        "",
+        "## Layers",
+        "",
+        "| layer | kind | shape | input/accumulator range | acc bits | output bits | threshold levels | threshold bits | weight memory (bits) | threshold memory (bits) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for L in r["layers"]:
+        out.append(
+            f"| {L['name']} | {L['kind']} | {L['shape']} | [{L['input_range'][0]}, {L['input_range'][1]}] | "
+            f"{'int' if L['accumulator_signed'] else 'uint'}{L['accumulator_bits']} | {L['output_bits']} | {L['threshold_levels']} | "
+            f"{L['threshold_bits']} | {L['weight_memory_bits']} | {L['threshold_memory_bits']} |"
+        )
+    m = r["memory_bits"]
+    out += ["", f"Total on-chip parameters: {m['weights']} weight bits, {m['thresholds']} threshold bits.", ""]
+    if r.get("output_affine"):
+        a = r["output_affine"]
+        extra = f", pre_scale {a['pre_scale']} and pre_offset {a['pre_offset']}" if "pre_scale" in a else ""
+        out += [f"Output affine: `{a['formula']}` with scale {a['scale']} and bias {a['bias']}{extra}.", ""]
+    h = r["hls"]
+    out += [
+        f"HLS project: `hls/` ({h['backend']} backend, {h['io_type']}, ReuseFactor {h['reuse_factor']}, part {h['part']}, clock {h['clock_period_ns']} ns).",
+        "",
+    ]
+    hw = r.get("hardware")
+    if hw:
+        c = hw["cost"]
+        out += [
+            "## Hardware estimate",
+            "",
+            f"Cost model (hw_bnn.dse.cost, FINN-R formulas) at {c['clock_mhz']:g} MHz: initiation interval {c['max_cycles']} cycles "
+            f"(bottleneck `{c['bottleneck']}`) = {c['fps']:,.0f} FPS, latency <= {c['latency_us']:.2f} us; "
+            f"{c['lut']:,} LUT, {c['bram18']} BRAM18, {c['dsp']} DSP.",
+            "",
+            "| layer | MH | MW | pixels | PE | SIMD | cycles | LUT | BRAM18 |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for L in c["layers"]:
+            out.append(
+                f"| {L['name']} | {L['mh']} | {L['mw']} | {L['pixels']} | {L['pe']} | {L['simd']} | {L['cycles']} | {L['lut']} | {L['bram18']} |"
+            )
+        if hw.get("fit"):
+            f = hw["fit"]
+            use = ", ".join(f"{x['resource']} {x['utilization_pct']:.1f}%" for x in f["resources"] if x["available"])
+            out += ["", f"On {f['device']}: {'fits' if f['fits'] else 'does NOT fit'} ({use})."]
+        out += [
+            "",
+            "Choose another folding with `hw-bnn fold --out BUILD ...` and rebuild with `--folding BUILD/folding.json`.",
+            "",
+        ]
+    for png, cap in (("train_curve.png", "Training"), ("memory.png", "Memory per layer")):
+        if (build / png).exists():
+            out.append(f"![{cap}]({png})")
+    return "\n".join(out) + "\n"
