@@ -7,9 +7,12 @@ the file, node or layer and says what was expected. The subclasses tell which st
 ``RecipeError``           a recipe or training setting (``models/*.yaml``, CLI overrides)
 ``DataError``             a data file or folder (IDX, CIFAR-10 batches, ``--inputs``)
 ``ExportError``           a checkpoint, or the QONNX export and its check against PyTorch
+``IRError``               an integer network or ``golden.npz`` that breaks the IR's rules
+``OptionError``           an option of the Python API that the command does not take
 ``CompileError``          a graph the compiler cannot turn into the exact integer form
 ``NonMonotoneError``      a quantizer chain that is not monotone in its accumulator
 ``EmitError``             an integer network (or a value in it) the hls4ml layers cannot take
+``HeaderError``           the C++ kernels (``hw_bnn_layers.h``) are not where they should be
 ``CsimError``             C-simulation inputs, a non-integer result, a stale emitted project
 ``VerifyError``           verification inputs that do not match the model
 ``FoldingError``          a PE/SIMD folding the hardware cannot take
@@ -39,6 +42,14 @@ class ExportError(HwBnnError):
     """A checkpoint that cannot be exported, or an export that disagrees with PyTorch."""
 
 
+class IRError(HwBnnError, ValueError):
+    """An integer network, its inputs or its ``golden.npz`` break the IR's rules; names the layer."""
+
+
+class OptionError(HwBnnError, TypeError):
+    """A keyword of the Python API (``hw_bnn.flow``) that the command does not take, or a bad value."""
+
+
 class CompileError(HwBnnError):
     """The compiler cannot turn a graph into the exact integer form."""
 
@@ -54,6 +65,10 @@ class NonMonotoneError(CompileError, ValueError):
 
 class EmitError(HwBnnError, ValueError):
     """An integer network (or a value in it) does not fit the hls4ml layers; names the layer."""
+
+
+class HeaderError(EmitError, FileNotFoundError):
+    """The C++ kernels ``hw_bnn_layers.h`` are missing from the folder the backend reads."""
 
 
 class CsimError(HwBnnError, ValueError):

@@ -9,7 +9,8 @@ writes it as ``golden.npz``; the hls4ml backend, the cost model and the report r
 This package imports NumPy only, so it can ship beside a hardware build and be trusted alone.
 
 =======================  ====================================================================
-``ranges``               value ranges, bit widths, divisors; the limits every stage checks
+``ranges``               value ranges and bit widths (accumulators, thresholds, fixed-point
+                         chains), divisors; the limits every stage checks
 ``fixed``                ``ap_fixed`` rounding and overflow on int64 codes
 ``thresholds``           step functions on a finite integer domain -> MultiThreshold levels
 ``layers``               the layer kinds and their exact semantics
@@ -40,13 +41,27 @@ from hw_bnn.ir.ranges import (
     MATRIX_KINDS,
     MAX_SLOPE_FRAC,
     bits_for_range,
+    clip_thresholds,
+    code_range,
     divisors,
+    fixed_chain_out_range,
+    fixed_chain_ranges,
+    fixed_out_range,
+    int_acc_range,
+    negated_range,
+    partial_sum_bound,
     signed_range,
+    signed_width,
+    threshold_range,
+    weight_range,
+    xnor_acc_range,
 )
 
 __all__ = [
     "FLOAT32_EXACT_LIMIT", "GOLDEN_INT_LIMIT", "MATRIX_KINDS", "MAX_SLOPE_FRAC", "OVERFLOW_MODES", "ROUNDING_MODES",
     "SPATIAL_KINDS", "ConcatLayer", "ConvLayer", "FixedAddLayer", "FixedChainLayer", "FlattenLayer", "IntDenseLayer",
     "IntegerNetwork", "Layer", "MaxPoolLayer", "ThresholdLayer", "XnorDenseLayer", "ap_overflow", "ap_round_shift",
-    "bits_for_range", "conv_out_size", "divisors", "im2col", "signed_range",
+    "bits_for_range", "clip_thresholds", "code_range", "conv_out_size", "divisors", "fixed_chain_out_range",
+    "fixed_chain_ranges", "fixed_out_range", "im2col", "int_acc_range", "negated_range", "partial_sum_bound",
+    "signed_range", "signed_width", "threshold_range", "weight_range", "xnor_acc_range",
 ]  # fmt: skip

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw_bnn.errors import IRError
+
 ROUNDING_MODES = {"rnd_conv": "AP_RND_CONV", "rnd": "AP_RND", "trn": "AP_TRN"}
 OVERFLOW_MODES = {"sat": "AP_SAT", "wrap": "AP_WRAP"}
 
@@ -18,7 +20,7 @@ def ap_round_shift(v: np.ndarray, shift: int, rounding: str) -> np.ndarray:
     """``v / 2**shift`` rounded to an integer as ``ap_fixed`` quantizes (``v`` int64)."""
     v = np.asarray(v, dtype=np.int64)
     if not -62 <= shift <= 62:
-        raise ValueError(f"shift {shift}: int64 arithmetic takes shifts of at most 62 bits")
+        raise IRError(f"shift {shift}: int64 arithmetic takes shifts of at most 62 bits")
     if shift <= 0:
         return v << -shift
     q = v >> shift  # floor
@@ -30,7 +32,7 @@ def ap_round_shift(v: np.ndarray, shift: int, rounding: str) -> np.ndarray:
         return q + (r >= half)
     if rounding == "rnd_conv":
         return q + ((r > half) | ((r == half) & ((q & 1) == 1)))
-    raise ValueError(f"unknown rounding mode {rounding!r} ({', '.join(ROUNDING_MODES)})")
+    raise IRError(f"unknown rounding mode {rounding!r} ({', '.join(ROUNDING_MODES)})")
 
 
 def ap_overflow(v: np.ndarray, width: int, overflow: str) -> np.ndarray:
@@ -40,4 +42,4 @@ def ap_overflow(v: np.ndarray, width: int, overflow: str) -> np.ndarray:
         return np.clip(v, lo, hi)
     if overflow == "wrap":
         return ((v - lo) & ((1 << width) - 1)) + lo
-    raise ValueError(f"unknown overflow mode {overflow!r} ({', '.join(OVERFLOW_MODES)})")
+    raise IRError(f"unknown overflow mode {overflow!r} ({', '.join(OVERFLOW_MODES)})")

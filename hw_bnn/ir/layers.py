@@ -2,12 +2,12 @@
 
 This module imports NumPy only (no torch, onnx or onnxruntime), so it can be
 shipped next to a hardware build and trusted as the reference.  It runs the
-integer graph that the compiler writes (``folded.onnx``), in the plain form the
+integer graph that the compiler writes (``integer.onnx``), in the plain form the
 compiler also writes next to it (``golden.npz``).
 
 Activations between layers are unsigned integer *codes* ``0..L`` (``L`` = number of
 thresholds of the layer that made them; bits for ``L = 1``).  What a code means in the
-exported float model (``value = alpha * code + beta``) is folded into the next layer's
+exported float model (``value = alpha * code + beta``) is absorbed into the next layer's
 thresholds by the compiler, so the hardware never sees it.  Layer semantics:
 
 ``threshold``  (the input quantizer; in graphs also the sign of a stored tensor)
@@ -88,8 +88,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hw_bnn.errors import IRError
 from hw_bnn.ir.fixed import OVERFLOW_MODES, ROUNDING_MODES, ap_overflow, ap_round_shift
-from hw_bnn.ir.ranges import FLOAT32_EXACT_LIMIT, signed_range
+from hw_bnn.ir.ranges import (
+    FLOAT32_EXACT_LIMIT,
+    MAX_SLOPE_FRAC,
+    int_acc_range,
+    partial_sum_bound,
+    signed_range,
+    xnor_acc_range,
+)
 
 BATCH_ROWS = 4096  # im2col rows per chunk: small enough to stay in cache (2x faster than 1 << 17)
 
@@ -163,20 +171,18 @@ class _MatrixUnit:
         if self.xnor:
             w = np.asarray(self.weights)
             if np.any((w != 0) & (w != 1)):
-                raise ValueError(f"layer {self.name}: XNOR weights must be bits (0/1)")
+                raise IRError(f"layer {self.name}: XNOR weights must be bits (0/1)")
             self._w = (2.0 * w.astype(np.float32) - 1.0).astype(np.float32)
             bound = k
         else:
             self._w = np.asarray(self.weights).astype(np.float32)
-            bound = int(np.abs(np.asarray(self.weights, dtype=np.int64)).sum(axis=0).max(initial=0)) * max(
-                1, self.in_levels
-            )
+            bound = partial_sum_bound(self.weights, max(1, self.in_levels))
         if bound >= FLOAT32_EXACT_LIMIT:
-            raise ValueError(f"layer {self.name}: accumulators up to {bound} are too large for the exact float32 path")
+            raise IRError(f"layer {self.name}: accumulators up to {bound} are too large for the exact float32 path")
         if self.thresholds is not None:
             t = self.thresholds.astype(np.int64)
             # XNOR: p >= T  <=>  a >= 2T - K  (a = 2p - K); compare in the accumulator domain.
-            self._t_acc = ((2 * t - k) if self.xnor else t).astype(np.float32)
+            self.acc_thresholds = ((2 * t - k) if self.xnor else t).astype(np.float32)
 
     @property
     def fan_in(self) -> int:
@@ -190,12 +196,13 @@ class _MatrixUnit:
     def levels(self) -> int:
         return 0 if self.thresholds is None else int(self.thresholds.shape[1])
 
-    def acc_range(self) -> tuple[int, int]:
-        """Range of the hardware accumulator: the popcount for XNOR units, else ``a``."""
+    def acc_range(self, in_hi: int | None = None) -> tuple[int, int]:
+        """Range of the hardware accumulator.  XNOR: the popcount ``[0, MW]`` when thresholded, else
+        the bipolar sum ``[-MW, MW]``; integer: ``a = x @ W`` over input codes ``x in [0, in_hi]``
+        (default: the layer's ``[0, max(1, in_levels)]``)."""
         if self.xnor:
-            return (0, self.fan_in) if self.thresholds is not None else (-self.fan_in, self.fan_in)
-        w = np.asarray(self.weights, dtype=np.int64) * max(1, self.in_levels)
-        return int(np.minimum(w, 0).sum(axis=0).min(initial=0)), int(np.maximum(w, 0).sum(axis=0).max(initial=0))
+            return xnor_acc_range(self.fan_in, popcount=self.thresholds is not None)
+        return int_acc_range(self.weights, max(1, self.in_levels) if in_hi is None else in_hi)
 
     def out_range(self) -> tuple[int, int]:
         if self.thresholds is not None:
@@ -206,11 +213,12 @@ class _MatrixUnit:
         x = x.astype(np.float32, copy=False)
         return (2.0 * x - 1.0).astype(np.float32) if self.xnor else x
 
-    def _finish(self, acc: np.ndarray) -> np.ndarray:
-        """Codes (float32) after thresholds, or the accumulators."""
+    def apply_thresholds(self, acc: np.ndarray) -> np.ndarray:
+        """Codes ``sum_k [a >= T_k]`` (float32) on bipolar / integer accumulators ``a`` (thresholds in
+        the accumulator domain: ``acc_thresholds``), or ``a`` itself when the layer has none."""
         if self.thresholds is None:
             return acc
-        return _threshold_codes(acc, self._t_acc)
+        return _threshold_codes(acc, self.acc_thresholds)
 
 
 @dataclass
@@ -241,7 +249,7 @@ class XnorDenseLayer(_MatrixUnit):
         return x_pm1 @ self._w
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._finish(self.accumulate(self._operand(x.reshape(len(x), -1))))
+        return self.apply_thresholds(self.accumulate(self._operand(x.reshape(len(x), -1))))
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x).astype(np.int32)
@@ -271,13 +279,14 @@ class IntDenseLayer(_MatrixUnit):
         return self.n_out
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._finish(self._operand(x.reshape(len(x), -1)) @ self._w)
+        return self.apply_thresholds(self._operand(x.reshape(len(x), -1)) @ self._w)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x).astype(np.int32)
 
 
 def conv_out_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """``floor((size + 2 pad - kernel) / stride) + 1`` (no padding for max pooling)."""
     return (size + 2 * pad - kernel) // stride + 1
 
 
@@ -317,12 +326,12 @@ class ConvLayer(_MatrixUnit):
         self.in_shape = tuple(int(v) for v in self.in_shape)
         _h, _w, c = self.in_shape
         if self.weights.shape[0] != self.kernel * self.kernel * c:
-            raise ValueError(
+            raise IRError(
                 f"layer {self.name}: weights have {self.weights.shape[0]} rows, expected "
                 f"kernel*kernel*C = {self.kernel * self.kernel * c}"
             )
         if not 0 <= self.pad_value <= max(1, self.in_levels):
-            raise ValueError(
+            raise IRError(
                 f"layer {self.name}: pad code {self.pad_value} is outside the input codes 0..{self.in_levels}"
             )
         self._prepare()
@@ -336,6 +345,12 @@ class ConvLayer(_MatrixUnit):
             self.n_out,
         )
 
+    def acc_range(self, in_hi: int | None = None) -> tuple[int, int]:
+        """As for the dense units; the pad code is an input value too (``in_hi`` is raised to it)."""
+        if in_hi is not None and self.pad:
+            in_hi = max(int(in_hi), int(self.pad_value))
+        return super().acc_range(in_hi)
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         n = len(x)
         ho, wo, co = self.out_shape
@@ -347,7 +362,7 @@ class ConvLayer(_MatrixUnit):
         for i in range(0, n, step):
             cols = im2col(self._operand(x[i : i + step]), self.kernel, self.stride, self.pad, pad_operand)
             acc = cols.reshape(-1, cols.shape[-1]) @ self._w
-            out[i : i + step] = self._finish(acc).reshape(-1, ho, wo, co)
+            out[i : i + step] = self.apply_thresholds(acc).reshape(-1, ho, wo, co)
         return out
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -455,9 +470,9 @@ class FixedChainLayer:
         for f in ("breakpoint", "pos_slope", "neg_slope", "offset"):
             setattr(self, f, np.asarray(getattr(self, f), dtype=np.int64).reshape(-1))
         if self.frac < self.in_frac:
-            raise ValueError(f"layer {self.name}: frac {self.frac} must be >= in_frac {self.in_frac}")
-        if not 0 <= self.frac < self.width or not 0 <= self.slope_frac <= 62:
-            raise ValueError(f"layer {self.name}: need 0 <= frac < width and 0 <= slope_frac <= 62")
+            raise IRError(f"layer {self.name}: frac {self.frac} must be >= in_frac {self.in_frac}")
+        if not 0 <= self.frac < self.width or not 0 <= self.slope_frac <= MAX_SLOPE_FRAC:
+            raise IRError(f"layer {self.name}: need 0 <= frac < width and 0 <= slope_frac <= {MAX_SLOPE_FRAC}")
         ROUNDING_MODES[self.rounding], OVERFLOW_MODES[self.overflow]  # noqa: B018 - validates
 
     @property
@@ -506,7 +521,7 @@ class FixedAddLayer(_ShapedLayer):
         self.shape = tuple(int(v) for v in self.shape)
         self.inputs = tuple(str(v) for v in self.inputs)
         if len(self.inputs) != 2:
-            raise ValueError(f"layer {self.name}: a fixed-point add takes two inputs, got {self.inputs}")
+            raise IRError(f"layer {self.name}: a fixed-point add takes two inputs, got {self.inputs}")
 
     def out_range(self) -> tuple[int, int]:
         return signed_range(self.width)
@@ -531,7 +546,7 @@ class ConcatLayer(_ShapedLayer):
         self.inputs = tuple(str(v) for v in self.inputs)
         self.in_ranges = np.asarray(self.in_ranges, dtype=np.int64).reshape(-1, 2)
         if len(self.inputs) < 2 or len(self.inputs) != len(self.in_ranges):
-            raise ValueError(f"layer {self.name}: a concatenation takes two or more inputs with one range each")
+            raise IRError(f"layer {self.name}: a concatenation takes two or more inputs with one range each")
 
     def out_range(self) -> tuple[int, int]:
         return int(self.in_ranges[:, 0].min()), int(self.in_ranges[:, 1].max())

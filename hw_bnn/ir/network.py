@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hw_bnn.errors import IRError
 from hw_bnn.ir.layers import (
     SPATIAL_KINDS,
     ConcatLayer,
@@ -41,7 +42,7 @@ class IntegerNetwork:
     def check_input(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         if self.input_shape and tuple(x.shape[1:]) != tuple(self.input_shape):
-            raise ValueError(
+            raise IRError(
                 f"golden model: input shape {tuple(x.shape)} does not match the model's "
                 f"input (N, {', '.join(map(str, self.input_shape))})"
             )
@@ -49,7 +50,7 @@ class IntegerNetwork:
             lo, hi = self.input_range
             integral = np.issubdtype(x.dtype, np.integer) or bool(np.all(x == np.round(x)))
             if not integral or x.min() < lo or x.max() > hi:
-                raise ValueError(f"golden model: inputs must be integers in [{lo}, {hi}]")
+                raise IRError(f"golden model: inputs must be integers in [{lo}, {hi}]")
         return x
 
     @property
@@ -75,7 +76,7 @@ class IntegerNetwork:
             if ins:
                 missing = [n for n in ins if n not in vals]
                 if missing:
-                    raise ValueError(f"golden model: layer {layer.name} reads {missing}, which no earlier layer makes")
+                    raise IRError(f"golden model: layer {layer.name} reads {missing}, which no earlier layer makes")
                 args = [vals[n] for n in ins]
             else:
                 args = [cur]
@@ -102,10 +103,10 @@ class IntegerNetwork:
                 acc = layer.accumulate(pm1)
                 if layer.levels == 1 and feeds_xnor and not trace:
                     # fast path: the next layer only needs +-1 values
-                    pm1 = np.where(acc >= layer._t_acc[:, 0], np.float32(1), np.float32(-1))
+                    pm1 = np.where(acc >= layer.acc_thresholds[:, 0], np.float32(1), np.float32(-1))
                     cur = None
                     continue
-                cur = layer._finish(acc).astype(np.int32)
+                cur = layer.apply_thresholds(acc).astype(np.int32)
             elif isinstance(layer, ThresholdLayer) and layer.levels == 1 and feeds_xnor and not trace:
                 pm1 = layer.pm1(cur)
                 cur = None
@@ -215,7 +216,7 @@ class IntegerNetwork:
             for i, (name, kind) in enumerate(zip(z["meta_names"], z["meta_kinds"])):
                 name, kind = str(name), str(kind)
                 if kind not in cls._FIELDS:
-                    raise ValueError(f"{path}: unknown layer kind {kind!r} for layer {name}")
+                    raise IRError(f"{path}: unknown layer kind {kind!r} for layer {name}")
                 kw = {}
                 for f in cls._FIELDS[kind]:
                     key = f"l{i}_{f}"

@@ -2,7 +2,7 @@
 
 Between an integer accumulator ``a`` in ``[lo, hi]`` and the next quantizer ``q`` sits an
 elementwise chain ``f``.  ``code(a) = q(f(a))`` takes ``L + 1`` integer levels ``0..L``.
-The compiler evaluates ``code`` on every ``a`` of the domain (DESIGN.md section 3) and this
+The compiler evaluates ``code`` on every ``a`` of the domain (docs/architecture.md) and this
 module turns that table into MultiThreshold form, exactly:
 
 * non-decreasing channel: ``t_k = min{a : code(a) >= k}`` (``hi + 1`` when never reached),
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw_bnn.errors import NonMonotoneError
+from hw_bnn.errors import IRError, NonMonotoneError
 
 
 def multithreshold(a: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -36,11 +36,11 @@ def thresholds_from_codes(domain: np.ndarray, codes: np.ndarray, levels: int, al
     domain = np.asarray(domain, dtype=np.int64)
     codes = np.asarray(codes, dtype=np.int64)
     if domain.ndim != 1 or codes.ndim != 2 or codes.shape[0] != domain.shape[0]:
-        raise ValueError(f"domain {domain.shape} and codes {codes.shape} do not match")
+        raise IRError(f"domain {domain.shape} and codes {codes.shape} do not match")
     if domain.size > 1 and np.any(np.diff(domain) != 1):
-        raise ValueError("the domain must be the contiguous integers lo..hi")
+        raise IRError("the domain must be the contiguous integers lo..hi")
     if codes.min(initial=0) < 0 or codes.max(initial=0) > levels:
-        raise ValueError(f"codes outside 0..{levels}")
+        raise IRError(f"codes outside 0..{levels}")
     lo, hi = int(domain[0]), int(domain[-1])
     step = np.diff(codes, axis=0)
     increasing = np.all(step >= 0, axis=0)
