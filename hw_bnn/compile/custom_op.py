@@ -1,8 +1,11 @@
-"""qonnx custom ops of the folded graph's fixed-point part (domain ``hw_bnn.compile.custom_op``).
+"""qonnx custom ops of the integer graph's fixed-point and concatenation nodes.
 
-qonnx resolves a node's domain to this module and finds the op classes in ``custom_op``, so
-``integer.onnx`` with fixed-point shortcuts stays executable by ``qonnx.core.onnx_exec``.
-The arithmetic is the golden model's (:class:`hw_bnn.ir.FixedChainLayer`,
+Their ONNX domain is ``hw_bnn.custom_op`` (:data:`DOMAIN`; it is written into every
+``integer.onnx``, so it stays as it was when this module was ``hw_bnn/custom_op.py``).  qonnx
+imports a node's domain as a Python module and finds the op classes in its ``custom_op`` dict;
+``hw_bnn.compile`` registers the alias ``hw_bnn.custom_op -> hw_bnn.compile.custom_op`` when
+it is imported, so ``qonnx.core.onnx_exec`` executes an ``integer.onnx`` with fixed-point
+shortcuts.  The arithmetic is the golden model's (:class:`hw_bnn.ir.FixedChainLayer`,
 :class:`hw_bnn.ir.FixedAddLayer`): integer codes in, integer codes out (carried as float32,
 exact below 2**24).
 
@@ -12,6 +15,8 @@ exact below 2**24).
     accumulator ``a = 2 p - xnor_k``), ``lo`` / ``hi`` (the output codes' range).
 ``FixedAdd(a, b)``
     attributes ``width``, ``overflow``, ``lo``, ``hi``.
+``IntConcat(x_1, x_2, ...)``
+    attributes ``xnor_ks``, ``lo``, ``hi``: channel concatenation of integer tensors.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.custom_op.base import CustomOp
 
-from hw_bnn.ir import FixedAddLayer, FixedChainLayer
+from hw_bnn.ir import FixedAddLayer, FixedChainLayer, bits_for_range
 
-DOMAIN = "hw_bnn.compile.custom_op"
+DOMAIN = "hw_bnn.custom_op"  # the ONNX domain of the nodes below (inside every integer.onnx)
 
 
 def _channels_last(x: np.ndarray) -> np.ndarray:
@@ -106,9 +111,6 @@ class FixedAdd(_FixedOp):
         context[node.output[0]] = layer.forward(a, b).astype(np.float32)
 
 
-custom_op = {"FixedChain": FixedChain, "FixedAdd": FixedAdd}
-
-
 class IntConcat(CustomOp):
     """Channel concatenation of integer tensors (BinaryDenseNet).  Input ``i`` is taken as it is,
     or, when ``xnor_ks[i]`` is non-zero, as a popcount ``p`` that stands for the bipolar
@@ -122,8 +124,6 @@ class IntConcat(CustomOp):
         return helper.make_node("Concat", list(node.input), [node.output[0]], axis=1)
 
     def infer_node_datatype(self, model):
-        from hw_bnn.ir import bits_for_range
-
         w, signed = bits_for_range(self.get_nodeattr("lo"), self.get_nodeattr("hi"))
         model.set_tensor_datatype(self.onnx_node.output[0], DataType[f"{'INT' if signed else 'UINT'}{w}"])
 
@@ -140,4 +140,4 @@ class IntConcat(CustomOp):
         context[node.output[0]] = np.concatenate(parts, axis=1).astype(np.float32)
 
 
-custom_op["IntConcat"] = IntConcat
+custom_op = {"FixedChain": FixedChain, "FixedAdd": FixedAdd, "IntConcat": IntConcat}  # what qonnx looks up

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw_bnn.errors import HwBnnError
+from hw_bnn.errors import ExportError
 
 
 def export_checkpoint(checkpoint, out_path) -> None:
@@ -34,7 +34,7 @@ def export_checkpoint(checkpoint, out_path) -> None:
         os.replace(tmp_out, out_path)
 
 
-def _tie_images(model, x: np.ndarray, images: np.ndarray, rel: float = 1e-6, eps: float = 1e-6) -> dict:
+def tie_images(model, x: np.ndarray, images: np.ndarray, rel: float = 1e-6, eps: float = 1e-6) -> dict:
     """For each of ``images``: the first activation quantizer (module name, element) whose input
     lies at a rounding boundary, up to float rounding: nudging the input by a relative ``rel``
     (a few float32 ulps) or an absolute ``eps`` either way changes the quantized value.  There
@@ -78,13 +78,13 @@ def check_export(checkpoint, onnx_path, x: np.ndarray) -> dict:
     PyTorch and onnxruntime may order float operations differently, so values are compared
     with a tolerance relative to the output scale, and decisions exactly.  An image whose
     outputs differ is accepted only when an activation quantizer's input in it sits at a
-    rounding boundary (a tie that the two float orders may break differently: ``_tie_images``);
+    rounding boundary (a tie that the two float orders may break differently: :func:`tie_images`);
     those images are counted (``tie_images``) and the first one is named.  Any other difference
     is an error naming the first image."""
     import torch
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from hw_bnn.compile.compiler import run_qonnx
+    from hw_bnn.compile.qonnx_run import run_qonnx
     from hw_bnn.train.trainer import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint)
@@ -95,7 +95,7 @@ def check_export(checkpoint, onnx_path, x: np.ndarray) -> dict:
     diff = np.abs(y_torch - y_onnx)
     scale = float(np.abs(y_torch).max()) or 1.0
     differ = np.flatnonzero((diff > 1e-4 * scale).any(axis=1))
-    ties = _tie_images(model, x, differ) if len(differ) else {}
+    ties = tie_images(model, x, differ) if len(differ) else {}
     result = {
         "images": len(x),
         "max_abs_diff": float(diff.max()),
@@ -110,8 +110,8 @@ def check_export(checkpoint, onnx_path, x: np.ndarray) -> dict:
     unexplained = [int(i) for i in differ if int(i) not in ties]
     if unexplained:
         i = unexplained[0]
-        raise HwBnnError(
-            f"{onnx_path}: QONNX output differs from PyTorch on {len(unexplained)} of {len(x)} images with no quantizer "
-            f"tie to explain it (first: image {i}, max |diff| {diff[i].max():.3g})"
+        raise ExportError(
+            f"{onnx_path}: QONNX output differs from PyTorch on {len(unexplained)} of {len(x)} images with no "
+            f"quantizer tie to explain it (first: image {i}, max |diff| {diff[i].max():.3g})"
         )
     return result

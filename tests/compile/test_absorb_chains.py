@@ -1,14 +1,16 @@
-"""Property tests of the general chain folding (DESIGN.md section 3): random elementwise chains
+"""Property tests of absorbing general chains into thresholds (docs/flow.md, "Compile"): random elementwise chains
 (per-channel Mul / Add / Div with any sign including zero, BatchNorm with negative, zero and
 tiny gamma, PReLU with either slope sign, Clip, Relu) between an integer source and a sign or
-multi-bit quantizer.  Each case is checked against direct evaluation of the unfolded graph."""
+multi-bit quantizer.  Each case is checked against direct evaluation of the exported graph."""
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from hw_bnn.compile.compiler import compile_model, lower_to_ir, run_qonnx
+from hw_bnn.compile.lower import lower_to_ir
+from hw_bnn.compile.pipeline import compile_model
+from hw_bnn.compile.qonnx_run import run_qonnx
 from hw_bnn.errors import CompileError
 from tests.graphs import QD, GraphBuilder
 
@@ -78,9 +80,9 @@ def _monotone_kind(codes: np.ndarray) -> str:
     q=quantizer,
     dtype=st.sampled_from(["UINT8", "INT8", "UINT4", "INT12"]),
 )
-def test_chain_on_the_integer_input_folds_exactly_or_is_refused(steps, q, dtype):
+def test_chain_on_the_integer_input_is_absorbed_exactly_or_refused(steps, q, dtype):
     """Source: the integer input itself (every value of its range enumerable).  A
-    non-decreasing chain must fold to thresholds equal to the chain on every value; otherwise
+    non-decreasing chain must become thresholds equal to the chain on every value; otherwise
     (the input cannot be negated) compile must refuse, naming the quantizer node and a channel."""
     from qonnx.core.datatype import DataType
 
@@ -94,8 +96,8 @@ def test_chain_on_the_integer_input_folds_exactly_or_is_refused(steps, q, dtype)
     kind = _monotone_kind(codes)
     event(kind)
     if kind == "up":
-        folded = compile_model(m, input_dtype=dtype)
-        got = run_qonnx(folded, xs)
+        integer = compile_model(m, input_dtype=dtype)
+        got = run_qonnx(integer, xs)
         bad = np.argwhere(got != ref)
         assert len(bad) == 0, f"{len(bad)} mismatches, first at input {bad[0][0]} channel {bad[0][1]}"
     else:
@@ -106,9 +108,9 @@ def test_chain_on_the_integer_input_folds_exactly_or_is_refused(steps, q, dtype)
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(step, min_size=1, max_size=4), q=quantizer, seed=st.integers(0, 2**31 - 1))
-def test_chain_after_an_integer_layer_folds_with_flips(steps, q, seed):
+def test_chain_after_an_integer_layer_is_absorbed_with_flips(steps, q, seed):
     """Source: an integer accumulator (8-bit pixels x ternary weights).  Decreasing channels are
-    flipped (negated weights), so any monotone chain folds; the folded graph must equal the
+    flipped (negated weights), so any monotone chain is absorbed; the integer graph must equal the
     exported one on inputs that sweep each channel's accumulator over its whole range."""
     rng = np.random.default_rng(seed)
     n = 4
@@ -135,33 +137,33 @@ def test_chain_after_an_integer_layer_folds_with_flips(steps, q, seed):
     xs = np.concatenate(sweeps + [rng.integers(0, 256, size=(200, n))]).astype(np.float32)
     ref = run_qonnx(m, xs)
     try:
-        folded = compile_model(m)
+        integer = compile_model(m)
     except CompileError as e:
         # only a chain that is not monotone in the accumulator may be refused
         assert "not monotone" in str(e) and "channel" in str(e), str(e)
         event("refused: not monotone")
         return
     event(
-        "folded, flipped"
+        "absorbed, flipped"
         if any(
-            n.op_type == "MatMul" and np.any(folded.get_initializer(n.input[1]) != w)
-            for n in folded.graph.node
-            if folded.get_initializer(n.input[1]) is not None and folded.get_initializer(n.input[1]).shape == w.shape
+            n.op_type == "MatMul" and np.any(integer.get_initializer(n.input[1]) != w)
+            for n in integer.graph.node
+            if integer.get_initializer(n.input[1]) is not None and integer.get_initializer(n.input[1]).shape == w.shape
         )
-        else "folded"
+        else "absorbed"
     )
-    golden = lower_to_ir(folded)
+    golden = lower_to_ir(integer)
     got = golden.apply_output_affine(golden.run(xs))
     bad = np.argwhere(got != ref)
     assert len(bad) == 0, f"{len(bad)} mismatches, first at image {bad[0][0]}"
-    assert np.array_equal(golden.run(xs), run_qonnx(folded, xs))
+    assert np.array_equal(golden.run(xs), run_qonnx(integer, xs))
 
 
 @pytest.mark.parametrize("q", ["bipolar", "int3"])
 def test_domain_too_large_to_enumerate_uses_search_and_boundaries(monkeypatch, q):
     """Above MAX_DOMAIN the thresholds come from bisection on the chain and are confirmed at
     every boundary; they must agree with direct evaluation around each threshold."""
-    import hw_bnn.compile.compiler as comp
+    import hw_bnn.compile.passes.chains as comp
 
     monkeypatch.setattr(comp, "MAX_DOMAIN", 1000)  # the 0..65535 input now counts as large
     b = GraphBuilder()
@@ -175,19 +177,19 @@ def test_domain_too_large_to_enumerate_uses_search_and_boundaries(monkeypatch, q
         (1, C),
     )
     m = b.model("x", [1, C], _quant(b, x, q))
-    folded = compile_model(m, input_dtype="UINT16")
-    thr = folded.get_initializer(folded.graph.node[0].input[1])
+    integer = compile_model(m, input_dtype="UINT16")
+    thr = integer.get_initializer(integer.graph.node[0].input[1])
     # every threshold and its neighbours, plus random values, per channel
     pts = np.unique(
         np.clip(np.concatenate([thr.reshape(-1) + d for d in (-2, -1, 0, 1)] + [np.arange(0, 65536, 97)]), 0, 65535)
     )
     xs = np.tile(pts.astype(np.float32)[:, None], (1, C))
-    assert np.array_equal(run_qonnx(folded, xs), run_qonnx(m, xs))
+    assert np.array_equal(run_qonnx(integer, xs), run_qonnx(m, xs))
     assert len(np.unique(run_qonnx(m, xs)[:, 1])) > 1  # the channel really switches
 
 
 def test_search_refuses_a_decreasing_input_chain(monkeypatch):
-    import hw_bnn.compile.compiler as comp
+    import hw_bnn.compile.passes.chains as comp
 
     monkeypatch.setattr(comp, "MAX_DOMAIN", 1000)
     b = GraphBuilder()
@@ -198,7 +200,7 @@ def test_search_refuses_a_decreasing_input_chain(monkeypatch):
 
 
 def test_search_flips_decreasing_channels_of_an_integer_layer(monkeypatch):
-    import hw_bnn.compile.compiler as comp
+    import hw_bnn.compile.passes.chains as comp
 
     monkeypatch.setattr(comp, "MAX_DOMAIN", 500)  # the [-510, 510] accumulator is searched
     # the chain sees acc / 256 in [-2, 2]
@@ -216,13 +218,13 @@ def test_search_flips_decreasing_channels_of_an_integer_layer(monkeypatch):
     )
     out = _quant(b, _chain(b, b.node("MatMul", [x, wq]), steps, (1, C)), "int2")
     m = b.model("x", [1, 4], b.node("MatMul", [out, b.const(np.ones((C, 2), np.float32))]))
-    folded = compile_model(m)
-    wf = [folded.get_initializer(n.input[1]) for n in folded.graph.node if n.op_type == "MatMul"][0]
+    integer = compile_model(m)
+    wf = [integer.get_initializer(n.input[1]) for n in integer.graph.node if n.op_type == "MatMul"][0]
     assert np.array_equal(wf, w * np.array([-1, 1, -1], np.float32))  # channels 0 and 2 flipped
     rng = np.random.default_rng(0)
     xs = np.concatenate(
         [np.column_stack([np.arange(256)] + [np.full(256, v) for v in (0, 255, 7)]), rng.integers(0, 256, (300, 4))]
     )
     xs = xs.astype(np.float32)
-    golden = lower_to_ir(folded)
+    golden = lower_to_ir(integer)
     assert np.array_equal(golden.apply_output_affine(golden.run(xs)), run_qonnx(m, xs))

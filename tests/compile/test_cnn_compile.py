@@ -1,14 +1,17 @@
 """CNNs through export and compile: Brevitas w1a1 / w1a2 / w2a2 networks with stride 1 and 2,
-padding, 1x1 and 3x3 kernels and max pooling; folded == exported exactly, golden == folded,
+padding, 1x1 and 3x3 kernels and max pooling; integer == exported exactly, golden == integer,
 and the conv / pooling settings the hardware cannot do are refused naming the node."""
 
 import numpy as np
 import pytest
 
-from hw_bnn.compile.compiler import compile_model, load_onnx, lower_to_ir, run_qonnx
+from hw_bnn.compile.lower import lower_to_ir
+from hw_bnn.compile.pipeline import compile_model, load_onnx
+from hw_bnn.compile.qonnx_run import run_qonnx
 from hw_bnn.errors import CompileError
 from hw_bnn.ir import ConvLayer, IntegerNetwork, MaxPoolLayer, im2col
-from hw_bnn.train.recipes import Recipe, build_model, check_recipe
+from hw_bnn.train.networks import build_model
+from hw_bnn.train.recipes import Recipe, check_recipe
 from tests.graphs import GraphBuilder
 
 SMALL_CONV = [[8, 3, 2, 1], [8, 3, 1, 1], "M3s2", [12, 3, 1, 0], [12, 1, 1, 0]]  # 14 -> 7 -> 7 -> 3 -> 1 -> 1
@@ -49,13 +52,13 @@ def _export(tmp_path, wbits, abits, conv=SMALL_CONV, hidden=(16,), shape=(1, 14,
 
 
 @pytest.mark.parametrize("wbits,abits", [(1, 1), (1, 2), (2, 2)])
-def test_cnn_folds_exactly(tmp_path, wbits, abits):
+def test_cnn_compiles_exactly(tmp_path, wbits, abits):
     import torch
 
     path, torch_model = _export(tmp_path, wbits, abits)
     exported = load_onnx(path)
-    folded = compile_model(load_onnx(path))
-    golden = lower_to_ir(folded)
+    integer = compile_model(load_onnx(path))
+    golden = lower_to_ir(integer)
     kinds = [(layer.kind, getattr(layer, "xnor", None)) for layer in golden.layers]
     # first layer: integer conv on the pixels; later convs XNOR only for w1a1
     assert kinds[0] == ("conv", False)
@@ -66,13 +69,13 @@ def test_cnn_folds_exactly(tmp_path, wbits, abits):
     x[:20] = 0
     x[20:40] = 255
     ref = run_qonnx(exported, x, batch_size=100)
-    acc = run_qonnx(folded, x, batch_size=100)
+    acc = run_qonnx(integer, x, batch_size=100)
     g = golden.run(x)
     bad = np.flatnonzero(np.any(g != acc, axis=1))
-    assert len(bad) == 0, f"golden != folded on {len(bad)} images, first {bad[:1]}"
+    assert len(bad) == 0, f"golden != integer graph on {len(bad)} images, first {bad[:1]}"
     y = golden.apply_output_affine(g)
     bad = np.flatnonzero(np.any(y != ref, axis=1))
-    assert len(bad) == 0, f"folded != exported on {len(bad)} images, first {bad[:1]}"
+    assert len(bad) == 0, f"integer graph != exported on {len(bad)} images, first {bad[:1]}"
     assert len(np.unique(g.argmax(1))) > 1  # not degenerate
     with torch.no_grad():
         yt = torch_model(torch.from_numpy(x)).numpy()

@@ -1,5 +1,5 @@
 """BinaryDenseNet: concatenations become IntConcat stream merges, transitions integer MVUs;
-the folded graph equals the exported one exactly and the golden model equals the folded one."""
+the integer graph equals the exported one exactly and the golden model equals the integer graph."""
 
 import numpy as np
 import pytest
@@ -7,9 +7,12 @@ import torch
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.cleanup import cleanup_model
 
-from hw_bnn.compile.compiler import compile_model, lower_to_ir, run_qonnx
+from hw_bnn.compile.lower import lower_to_ir
+from hw_bnn.compile.pipeline import compile_model
+from hw_bnn.compile.qonnx_run import run_qonnx
 from hw_bnn.errors import CompileError, HwBnnError
-from hw_bnn.train.recipes import Recipe, build_model, check_recipe
+from hw_bnn.train.networks import build_model
+from hw_bnn.train.recipes import Recipe, check_recipe
 
 IMAGES = np.random.default_rng(3).integers(0, 256, size=(300, 1, 8, 8))
 
@@ -55,13 +58,13 @@ def _export(net, path):
 
 
 @pytest.mark.parametrize("tbits", [8, 3])
-def test_densenet_folds_exactly_and_golden_matches(tmp_path, tbits):
+def test_densenet_compiles_exactly_and_golden_matches(tmp_path, tbits):
     exported = _export(_trained_looking(_recipe(transition_bits=tbits)), tmp_path / "dn.onnx")
-    folded = compile_model(exported)
-    ops = [n.op_type for n in folded.graph.node]
+    integer = compile_model(exported)
+    ops = [n.op_type for n in integer.graph.node]
     assert ops.count("IntConcat") == 3
     assert "Concat" not in ops
-    golden = lower_to_ir(folded)
+    golden = lower_to_ir(integer)
     kinds = [layer.kind for layer in golden.layers]
     assert kinds.count("concat") == 3
     assert any(layer.kind == "threshold" and layer.negate is not None and layer.negate.any() for layer in golden.layers)
@@ -69,9 +72,9 @@ def test_densenet_folds_exactly_and_golden_matches(tmp_path, tbits):
     trans = [layer for layer in golden.layers if layer.kind == "conv" and layer.kernel == 1]
     assert len(trans) == 1 and not trans[0].xnor and np.abs(trans[0].weights).max() > 1
     acc = golden.run(IMAGES)
-    acc_folded = run_qonnx(folded, IMAGES)
-    bad = np.flatnonzero(np.any(acc != acc_folded, axis=1))
-    assert bad.size == 0, f"{bad.size} golden/folded mismatches, first image {bad[:1]}"
+    acc_integer = run_qonnx(integer, IMAGES)
+    bad = np.flatnonzero(np.any(acc != acc_integer, axis=1))
+    assert bad.size == 0, f"{bad.size} golden/integer mismatches, first image {bad[:1]}"
     y = golden.apply_output_affine(acc)
     y_ref = run_qonnx(exported, IMAGES)
     bad = np.flatnonzero(np.any(y != y_ref, axis=1))

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from hw_bnn.compile.export import _tie_images, check_export, export_checkpoint
+from hw_bnn.compile.export import check_export, export_checkpoint, tie_images
 from hw_bnn.errors import HwBnnError
-from hw_bnn.train.recipes import Recipe, build_model
+from hw_bnn.train.networks import build_model
+from hw_bnn.train.recipes import Recipe
 
 RECIPE = Recipe(
     name="tie-mlp",
@@ -40,14 +41,14 @@ X = np.random.default_rng(0).integers(0, 256, size=(60, 64)).astype(np.float32)
 
 def test_a_quantizer_input_on_a_rounding_boundary_is_found():
     m = _model()
-    assert _tie_images(m, X, np.arange(len(X))) == {}  # random statistics: no exact ties
+    assert tie_images(m, X, np.arange(len(X))) == {}  # random statistics: no exact ties
     # neuron 5 of the first hidden layer: BN output exactly 0.25 for every image, which the
     # 2-bit quantizer (scale 0.5) sees as 0.5 steps: a tie
     bn = m.features[1]
     with torch.no_grad():
         bn.weight[5] = 0.0
         bn.bias[5] = 0.25
-    found = _tie_images(m, X, np.array([3, 7]))
+    found = tie_images(m, X, np.array([3, 7]))
     assert set(found) == {3, 7}
     assert found[3] == ("features.3", 5)
 

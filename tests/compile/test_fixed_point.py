@@ -1,5 +1,5 @@
 """Residual networks with real-valued shortcuts: RSign / RPReLU / FPReLU chains, fixed-point
-lowering (FixedChain / FixedAdd) and the golden model against the folded graph."""
+lowering (FixedChain / FixedAdd) and the golden model against the integer graph."""
 
 import numpy as np
 import pytest
@@ -7,10 +7,15 @@ import torch
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.cleanup import cleanup_model
 
-from hw_bnn.compile.compiler import FIXED_KEY, FixedPointConfig, compile_model, lower_to_ir, run_qonnx
+from hw_bnn.compile.fixed_config import FixedPointConfig
+from hw_bnn.compile.lower import lower_to_ir
+from hw_bnn.compile.metadata import FIXED_KEY
+from hw_bnn.compile.pipeline import compile_model
+from hw_bnn.compile.qonnx_run import run_qonnx
 from hw_bnn.errors import CompileError
 from hw_bnn.train.layers import FPReLU, RPReLU, RSign
-from hw_bnn.train.recipes import Recipe, build_model
+from hw_bnn.train.networks import build_model
+from hw_bnn.train.recipes import Recipe
 
 
 def _recipe(nonlin="rprelu", conv=None):
@@ -76,21 +81,21 @@ def rprelu_net(tmp_path_factory):
 IMAGES = np.random.default_rng(1).integers(0, 256, size=(300, 1, 8, 8))
 
 
-def _golden_equals_folded(folded):
-    golden = lower_to_ir(folded)
+def _golden_equals_integer(integer):
+    golden = lower_to_ir(integer)
     a = golden.run(IMAGES)
-    b = run_qonnx(folded, IMAGES)
+    b = run_qonnx(integer, IMAGES)
     bad = np.flatnonzero(np.any(a != b, axis=1))
-    assert bad.size == 0, f"{bad.size} golden/folded mismatches, first image {bad[:1]}"
+    assert bad.size == 0, f"{bad.size} golden/integer mismatches, first image {bad[:1]}"
     return golden, a
 
 
 def test_residual_network_lowers_to_fixed_point_and_golden_matches(rprelu_net):
-    folded = compile_model(rprelu_net)
-    ops = [n.op_type for n in folded.graph.node]
+    integer = compile_model(rprelu_net)
+    ops = [n.op_type for n in integer.graph.node]
     assert ops.count("FixedAdd") == 2 and "FixedChain" in ops
-    assert folded.get_metadata_prop(FIXED_KEY)
-    golden, acc = _golden_equals_folded(folded)
+    assert integer.get_metadata_prop(FIXED_KEY)
+    golden, acc = _golden_equals_integer(integer)
     kinds = [layer.kind for layer in golden.layers]
     assert kinds.count("fixed_add") == 2 and kinds[-1] == "xnor_dense"
     adds = [layer for layer in golden.layers if layer.kind == "fixed_add"]
@@ -105,7 +110,7 @@ def test_more_fraction_bits_track_the_float_model_closer(rprelu_net):
     y_float = run_qonnx(rprelu_net, IMAGES)
     errs = []
     for frac in (2, 10):
-        golden, acc = _golden_equals_folded(compile_model(rprelu_net, fixed=FixedPointConfig(frac=frac)))
+        golden, acc = _golden_equals_integer(compile_model(rprelu_net, fixed=FixedPointConfig(frac=frac)))
         errs.append(float(np.abs(golden.apply_output_affine(acc) - y_float).mean()))
     assert errs[1] < errs[0], errs
 
@@ -115,16 +120,16 @@ def test_rounding_modes_and_saturation_stay_exact(rprelu_net, rounding):
     # a width too small for the values: saturation (or wrap-around) really happens
     for overflow in ("sat", "wrap"):
         cfg = FixedPointConfig(frac=4, width=8, rounding=rounding, overflow=overflow)
-        folded = compile_model(rprelu_net, fixed=cfg)
-        golden, _ = _golden_equals_folded(folded)
+        integer = compile_model(rprelu_net, fixed=cfg)
+        golden, _ = _golden_equals_integer(integer)
         trace = golden.run(IMAGES, trace=True)
         adds = [layer.name for layer in golden.layers if layer.kind == "fixed_add"]
         assert max(np.abs(trace[n]).max() for n in adds) >= 127  # the 8-bit range is reached
 
 
 def test_fprelu_network_compiles_and_a_non_monotone_sign_chain_names_its_channel(tmp_path):
-    folded = compile_model(_export(_randomized(_recipe("fprelu")), tmp_path, "pos.onnx"))
-    _golden_equals_folded(folded)
+    integer = compile_model(_export(_randomized(_recipe("fprelu")), tmp_path, "pos.onnx"))
+    _golden_equals_integer(integer)
     with pytest.raises(CompileError, match=r"channel \d+"):
         compile_model(_export(_randomized(_recipe("fprelu"), neg_slopes=True), tmp_path, "neg.onnx"))
 
@@ -197,12 +202,40 @@ def test_stem_fixed_point_tensor_is_within_one_lsb_of_the_float_chain(rprelu_net
     off at frac 16.  Compared per element with the float tensor of the exported graph."""
     from qonnx.core.onnx_exec import execute_onnx
 
-    folded = compile_model(rprelu_net, fixed=FixedPointConfig(frac=frac))
-    stem = next(n for n in folded.graph.node if n.op_type == "FixedChain")
+    integer = compile_model(rprelu_net, fixed=FixedPointConfig(frac=frac))
+    stem = next(n for n in integer.graph.node if n.op_type == "FixedChain")
     float_name = stem.output[0].rsplit("_fixed", 1)[0]
     x = IMAGES[:20].astype(np.float32)
-    fx = execute_onnx(folded, {folded.graph.input[0].name: x[:1]}, return_full_exec_context=True)
+    fx = execute_onnx(integer, {integer.graph.input[0].name: x[:1]}, return_full_exec_context=True)
     fl = execute_onnx(rprelu_net, {rprelu_net.graph.input[0].name: x[:1]}, return_full_exec_context=True)
     assert float_name in fl, f"no float tensor {float_name} in the exported graph"
     err = np.abs(fx[stem.output[0]] * 2.0**-frac - fl[float_name]) * 2.0**frac
     assert err.max() <= 1.0, f"stem codes are up to {err.max():.1f} LSB off the float chain"
+
+
+def test_a_fresh_interpreter_that_imports_hw_bnn_compile_executes_fixed_point_nodes(rprelu_net, tmp_path):
+    """The integer graph's own nodes keep the ONNX domain ``hw_bnn.custom_op`` (it is inside
+    every ``integer.onnx``); importing ``hw_bnn.compile`` alone lets qonnx ``execute_onnx`` find
+    them (the domain alias to ``hw_bnn.compile.custom_op``)."""
+    import subprocess
+    import sys
+
+    integer = compile_model(rprelu_net)
+    domains = {n.domain for n in integer.graph.node if n.op_type in ("FixedChain", "FixedAdd")}
+    assert domains == {"hw_bnn.custom_op"}
+    integer.save(str(tmp_path / "integer.onnx"))
+    x = IMAGES[:1].astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    script = (
+        "import sys, numpy as np, hw_bnn.compile\n"
+        "from qonnx.core.modelwrapper import ModelWrapper\n"
+        "from qonnx.core.onnx_exec import execute_onnx\n"
+        "assert 'hw_bnn.compile.pipeline' not in sys.modules\n"
+        f"m = ModelWrapper({str(tmp_path / 'integer.onnx')!r})\n"
+        f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+        "y = execute_onnx(m, {m.graph.input[0].name: x})[m.graph.output[0].name]\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, y)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.load(tmp_path / "y.npy"), run_qonnx(integer, x))

@@ -1,16 +1,14 @@
-"""Threshold extraction and the chain-folding pass, checked exhaustively on the domain."""
+"""Threshold extraction and the chain-absorbing pass, checked exhaustively on the domain."""
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hw_bnn.compile.compiler import (
-    AbsorbQuantizerChains,
-    compile_model,
-    lower_to_ir,
-    run_qonnx,
-)
+from hw_bnn.compile.lower import lower_to_ir
+from hw_bnn.compile.passes import AbsorbQuantizerChains
+from hw_bnn.compile.pipeline import compile_model
+from hw_bnn.compile.qonnx_run import run_qonnx
 from hw_bnn.errors import CompileError
 from hw_bnn.ir.thresholds import NonMonotoneError, multithreshold, thresholds_from_codes
 from tests.graphs import QD, GraphBuilder
@@ -92,22 +90,22 @@ def _xnor_bn_graph(n, gammas, betas, means, variances, eps):
     params=st.lists(st.tuples(gamma_s, normal, st.floats(-300, 300, width=32), var_s), min_size=1, max_size=6),
     eps=st.sampled_from([1e-5, 1e-3, 0.0]),
 )
-def test_fold_bn_sign_chain_exact_on_whole_domain(n, params, eps):
+def test_absorb_bn_sign_chain_exact_on_whole_domain(n, params, eps):
     g, be, mu, var = (np.array(v, dtype=np.float32) for v in zip(*params))
     if eps == 0.0:
         var = np.maximum(var, 1e-6).astype(np.float32)  # BN with eps 0 and var 0 is undefined
     model = _xnor_bn_graph(n, g, be, mu, var, eps)
     x = (np.arange(n)[None, :] < np.arange(n + 1)[:, None]).astype(np.float32)  # k ones, k = 0..N
     ref = run_qonnx(model, x)
-    folded, changed = AbsorbQuantizerChains().apply(model)
+    integer, changed = AbsorbQuantizerChains().apply(model)
     assert changed
-    assert [nd.op_type for nd in folded.graph.node] == ["XnorPopcountMatMul", "MultiThreshold"]
-    got = run_qonnx(folded, x)
+    assert [nd.op_type for nd in integer.graph.node] == ["XnorPopcountMatMul", "MultiThreshold"]
+    got = run_qonnx(integer, x)
     mism = np.argwhere(got != ref)
     assert len(mism) == 0, f"{len(mism)} mismatches, first at popcount {mism[0][0]} channel {mism[0][1]}"
 
 
-def test_fold_refuses_non_monotone_chain_naming_node_and_channel():
+def test_absorb_refuses_non_monotone_chain_naming_node_and_channel():
     # PReLU with a negative slope then an offset: |a|-like, rises and falls -> not monotone.
     b = GraphBuilder()
     p = b.node("Add", ["x", b.const([0.0, -3.0])])
@@ -120,18 +118,18 @@ def test_fold_refuses_non_monotone_chain_naming_node_and_channel():
     assert "BipolarQuant" in msg and "channel 1" in msg and "not monotone" in msg
 
 
-def test_input_quantizer_folds_to_one_shared_threshold():
+def test_input_quantizer_becomes_one_shared_threshold():
     b = GraphBuilder()
     x = b.node("Sub", [b.node("Mul", ["x", b.const(np.float32(2 / 255))]), b.const(np.float32(1.0))])
     out = b.bipolar(x)
     m = b.model("x", [1, 5], out, in_dtype="UINT8")
-    folded, _ = AbsorbQuantizerChains().apply(m)
-    mt = folded.graph.node[0]
+    integer, _ = AbsorbQuantizerChains().apply(m)
+    mt = integer.graph.node[0]
     assert mt.op_type == "MultiThreshold" and mt.domain == QD
-    thr = folded.get_initializer(mt.input[1])
+    thr = integer.get_initializer(mt.input[1])
     assert thr.shape == (1, 1)
     xs = np.tile(np.arange(256, dtype=np.float32)[:, None], (1, 5))
-    assert np.array_equal(run_qonnx(folded, xs), run_qonnx(m, xs))
+    assert np.array_equal(run_qonnx(integer, xs), run_qonnx(m, xs))
     assert thr[0, 0] == 128  # 2*p/255 - 1 >= 0  <=>  p >= 127.5
 
 
@@ -141,14 +139,14 @@ def test_whole_compile_with_negative_and_zero_gamma_is_exact():
     rng = np.random.default_rng(3)
     gam = [np.array([-1.0, 0.0, 1e-30, 2.0, -0.5, 1.0] * 2, dtype=np.float32)] * 2
     m = binary_mlp(rng, [30, 12, 12, 5], gammas=gam)
-    folded = compile_model(m)
-    ops = [n.op_type for n in folded.graph.node]
+    integer = compile_model(m)
+    ops = [n.op_type for n in integer.graph.node]
     assert set(ops) <= {"MultiThreshold", "XnorPopcountMatMul", "Mul", "Add"}
     x = rng.integers(0, 256, size=(400, 30)).astype(np.float32)
     ref = run_qonnx(m, x)
-    golden = lower_to_ir(folded)
-    acc = run_qonnx(folded, x)
+    golden = lower_to_ir(integer)
+    acc = run_qonnx(integer, x)
     assert np.array_equal(golden.run(x), acc)
     assert np.array_equal(golden.apply_output_affine(acc), ref)
-    # the folded model documents its output affine
-    assert folded.get_metadata_prop("hw_bnn.output_affine")
+    # the integer graph documents its output affine
+    assert integer.get_metadata_prop("hw_bnn.output_affine")

@@ -1,0 +1,140 @@
+"""The compiler: QONNX (as exported by Brevitas) -> the integer graph (``integer.onnx``).
+
+:func:`compile_steps` is the whole compiler as one list.  A :class:`Once` step is a qonnx
+``model.transform`` (the pass is applied until it reports no change, then qonnx cleans the
+graph up); an :class:`UntilFixedPoint` step applies its passes in turn, inferring shapes after
+every change, until none of them changes anything.  Every scale on the way (weights,
+activations, input) must be a power of two: then the exported float graph computes its sums
+without rounding, exactly as the integer graph does (other scales are refused naming the node).
+
+The integer graph is executable by qonnx ``execute_onnx`` (batched: :func:`hw_bnn.compile.qonnx_run.run_qonnx`) and is
+lowered to the IR by :func:`hw_bnn.compile.lower.lower_to_ir`.  Its hardware layers:
+
+* ``MultiThreshold`` on the graph input: the input quantizer (MLPs);
+* ``XnorPopcountMatMul(bits, weight bits)`` -> popcount ``p``: XNOR dense layer;
+* ``MatMul(codes, integer W)``: integer dense layer;
+* ``[Pad(code)] Conv(codes, integer W)``: integer convolution (NCHW; the hardware is NHWC);
+* ``Conv(bits, +-1 W)`` then ``Add(n_minus)``: XNOR convolution.  With bits ``b`` and
+  ``n_minus[c]`` the number of -1 weights of channel ``c``, ``Conv(b, W) + n_minus = p``, the
+  popcount of ``xnor(b, W bits)``; zero padding of bits is the bit 0, which codes -1;
+* each followed by a ``MultiThreshold`` (codes of the next layer) or, last, the output;
+* ``MaxPool`` and ``Flatten`` on codes; ``FixedChain`` / ``FixedAdd`` (fixed-point shortcuts)
+  and ``IntConcat`` (concatenations) of the domain ``hw_bnn.custom_op``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
+from qonnx.transformation.infer_shapes import InferShapes
+
+from hw_bnn.compile.fixed_config import FixedPointConfig
+from hw_bnn.compile.lower import lower_to_ir
+from hw_bnn.compile.passes import (
+    AbsorbOutputChain,
+    AbsorbQuantizerChains,
+    AbsorbWeightQuantizers,
+    CheckIntegerOnly,
+    CheckSupportedOps,
+    IntegerizeLinear,
+    LowerConcat,
+    LowerFixedPoint,
+    SetInputDatatype,
+)
+from hw_bnn.errors import CompileError
+
+__all__ = ["Once", "UntilFixedPoint", "compile_model", "compile_steps", "load_onnx"]
+
+
+@dataclass(frozen=True)
+class Once:
+    """``model.transform(t)``: qonnx applies ``t`` until it reports no change."""
+
+    transformation: Transformation
+
+    def run(self, model: ModelWrapper) -> ModelWrapper:
+        return model.transform(self.transformation)
+
+
+@dataclass(frozen=True)
+class UntilFixedPoint:
+    """Apply every pass in turn (shapes inferred after each change) until none changes the graph."""
+
+    passes: tuple
+
+    def run(self, model: ModelWrapper) -> ModelWrapper:
+        changed = True
+        while changed:
+            changed = False
+            for p in self.passes:
+                model, c = p.apply(model)
+                if c:
+                    model = model.transform(InferShapes())
+                changed |= c
+        return model
+
+
+def compile_steps(input_dtype: str = "UINT8", fixed: FixedPointConfig | None = None) -> list:
+    """The passes in the order they run (fresh instances: some keep state over one run)."""
+    from qonnx.transformation.extract_conv_bias import ExtractBiasFromConv
+
+    fixed = fixed or FixedPointConfig()
+    return [
+        Once(SetInputDatatype(input_dtype)),  # the integer input domain (8-bit pixels by default)
+        Once(CheckSupportedOps()),  # refuse what the hardware cannot do, naming the node
+        Once(ExtractBiasFromConv()),
+        UntilFixedPoint((AbsorbWeightQuantizers(),)),  # integer weights, scales after the op
+        UntilFixedPoint(
+            (
+                AbsorbQuantizerChains(),  # accumulator -> chain -> quantizer ==> MultiThreshold
+                IntegerizeLinear(),  # MatMul / Conv on codes, plus the exact correction
+                LowerFixedPoint(fixed),  # residual shortcuts -> fixed point
+                LowerConcat(),  # Concat -> IntConcat of integer tensors
+            )
+        ),
+        UntilFixedPoint((AbsorbOutputChain(),)),  # integer output plus the output affine
+        Once(CheckIntegerOnly()),  # anything left in float is an error naming it
+        Once(SortGraph()),
+        Once(GiveUniqueNodeNames()),
+        Once(InferShapes()),
+    ]
+
+
+def load_onnx(path) -> ModelWrapper:
+    """An ONNX file as a qonnx ``ModelWrapper``; CompileError naming the file otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise CompileError(f"{path}: file does not exist")
+    try:
+        return ModelWrapper(str(path))
+    except Exception as e:  # noqa: BLE001 - protobuf errors come in several types
+        raise CompileError(f"{path}: not an ONNX model ({type(e).__name__}: {e})") from None
+
+
+def compile_model(
+    model: ModelWrapper, input_dtype: str = "UINT8", acc_bits: int | None = None, fixed: FixedPointConfig | None = None
+) -> ModelWrapper:
+    """Exported QONNX -> the integer-only graph.  ``acc_bits`` caps the accumulator and
+    threshold width: a layer that needs more raises :class:`CompileError` naming it.
+    ``fixed`` sets how real-valued shortcuts become fixed point (networks with residual adds)."""
+    fixed = fixed or FixedPointConfig()
+    fixed.check()
+    from qonnx.util.cleanup import cleanup_model
+
+    model = cleanup_model(model)
+    inits = {i.name for i in model.graph.initializer}
+    inputs = [i.name for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1 or len(model.graph.output) != 1:
+        raise CompileError(
+            f"the model must have exactly one input and one output (found inputs {inputs}, "
+            f"outputs {[o.name for o in model.graph.output]})"
+        )
+    for step in compile_steps(input_dtype, fixed):
+        model = step.run(model)
+    model.graph.name = "hw_bnn_integer"
+    lower_to_ir(model, acc_bits=acc_bits)  # validates the structure and the bit widths
+    return model
