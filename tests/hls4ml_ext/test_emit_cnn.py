@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hw_bnn.errors import HwBnnError
-from hw_bnn.hls4ml_ext.emit import PROJECT_INFO, emit_project, plan_network
-from hw_bnn.hls4ml_ext.hls_ext import EmitError
+from hw_bnn.errors import EmitError, HwBnnError
+from hw_bnn.hls4ml_ext.emit import PROJECT_INFO, emit_project
+from hw_bnn.hls4ml_ext.plan import plan_network
 from hw_bnn.ir import (
     ConvLayer,
     FlattenLayer,

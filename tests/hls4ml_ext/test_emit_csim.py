@@ -18,8 +18,9 @@ import pytest
 
 from hw_bnn.errors import HwBnnError
 from hw_bnn.hls4ml_ext import emit as emit_mod
-from hw_bnn.hls4ml_ext import hls_ext
 from hw_bnn.hls4ml_ext.emit import emit_project
+from hw_bnn.hls4ml_ext.kinds import BACKENDS, HEADER_NAME, HLS_CLASS_OF
+from hw_bnn.hls4ml_ext.register import layer_classes, register
 from hw_bnn.ir import IntegerNetwork, ThresholdLayer, XnorDenseLayer
 from hw_bnn.sim.csim import CsimError, compile_csim, csim_predict, csim_trace, load_csim
 from tests.graphs import run_generated_testbench
@@ -238,7 +239,7 @@ def test_reuse_factor_reaches_the_kernels(net_b_vivado, net_c_stream):
     # bin0: MH=23, RF=3 -> PE = 8 neurons per fold, 3 folds (the last one ragged), SIMD = MW = 37;
     # pix_thr: 37 channels -> 13 per fold, 3 folds
     for layer in model_b.get_layers():
-        if layer.class_name in hls_ext.layer_classes():
+        if layer.class_name in layer_classes():
             assert layer.get_attr("reuse_factor") == 3, layer.name
     assert "static const unsigned pe = 8, simd = 37;\n    static const unsigned nf = 3, sf = 1;" in params
     assert "static const unsigned n_pe = 13;\n    static const unsigned n_fold = 3;" in params
@@ -392,32 +393,33 @@ def test_registration_is_idempotent_and_overridable(tmp_path):
     from hls4ml.model.layers import layer_map
     from hls4ml.model.optimizer import get_available_passes
 
-    header = hls_ext.register()
+    header = register()
     n_passes = len(get_available_passes())
-    assert hls_ext.register() == header
+    assert register() == header
     assert len(get_available_passes()) == n_passes
-    for backend in hls_ext.BACKENDS:
+    for backend in BACKENDS:
         names = [p for p in get_available_passes() if p.startswith(backend.lower() + ":hwbnn")]
-        n_layers = len(hls_ext.layer_classes())
+        n_layers = len(layer_classes())
         assert n_layers == 9  # threshold, xnor/int dense, conv, maxpool, flatten, fixed chain/add, concat
+        assert set(layer_classes()) == set(HLS_CLASS_OF.values())  # one class per IR layer kind
         assert len(names) == 2 * n_layers, names  # config + function template for each layer
-        assert get_backend(backend).get_custom_source()[f"nnet_utils{os.sep}{hls_ext.HEADER_NAME}"] == header
-    for kind, cls in hls_ext.layer_classes().items():
+        assert get_backend(backend).get_custom_source()[f"nnet_utils{os.sep}{HEADER_NAME}"] == header
+    for kind, cls in layer_classes().items():
         assert layer_map[kind] is cls
     # override: another header folder replaces the registered source
     alt = tmp_path / "alt_hls"
     alt.mkdir()
-    shutil.copy(header, alt / hls_ext.HEADER_NAME)
+    shutil.copy(header, alt / HEADER_NAME)
     try:
-        assert hls_ext.register(alt) == (alt / hls_ext.HEADER_NAME).resolve()
-        for backend in hls_ext.BACKENDS:
-            src = get_backend(backend).get_custom_source()[f"nnet_utils{os.sep}{hls_ext.HEADER_NAME}"]
-            assert src == (alt / hls_ext.HEADER_NAME).resolve()
+        assert register(alt) == (alt / HEADER_NAME).resolve()
+        for backend in BACKENDS:
+            src = get_backend(backend).get_custom_source()[f"nnet_utils{os.sep}{HEADER_NAME}"]
+            assert src == (alt / HEADER_NAME).resolve()
         assert len(get_available_passes()) == n_passes
     finally:
-        hls_ext.register()
+        register()
     with pytest.raises(FileNotFoundError):
-        hls_ext.register(tmp_path / "missing")
+        register(tmp_path / "missing")
 
 
 def test_load_csim_checks_the_emitted_project(tmp_path):

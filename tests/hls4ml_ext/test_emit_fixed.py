@@ -20,8 +20,8 @@ Two hand-built golden models (seeded NumPy parameters), each compiled once for t
 
 Every layer's C-sim trace is compared with the golden trace on a few hundred random inputs, and the
 golden side checks that each FixedChainLayer really rounds ties (both parities), really saturates /
-wraps, and uses both slope signs.  ``ap_round_shift`` / ``ap_overflow`` are checked against an
-independent ``fractions.Fraction`` reference; emit errors are checked without compiling;
+wraps, and uses both slope signs (``ap_round_shift`` / ``ap_overflow`` themselves are checked
+against an exact reference in ``tests/ir/test_fixed.py``); emit errors are checked without compiling;
 ``hw_bnn.flow.stages._first_divergence`` is checked on the graph model (one more build).  About 40 s.
 """
 
@@ -29,15 +29,14 @@ from __future__ import annotations
 
 import copy
 import json
-import math
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from hw_bnn.hls4ml_ext.emit import PROJECT_INFO, emit_project, plan_network
-from hw_bnn.hls4ml_ext.hls_ext import EmitError
+from hw_bnn.errors import EmitError
+from hw_bnn.hls4ml_ext.emit import PROJECT_INFO, emit_project
+from hw_bnn.hls4ml_ext.plan import plan_network
 from hw_bnn.ir import (
     ConvLayer,
     FixedAddLayer,
@@ -48,73 +47,12 @@ from hw_bnn.ir import (
     MaxPoolLayer,
     ThresholdLayer,
     XnorDenseLayer,
-    ap_overflow,
     ap_round_shift,
 )
 from hw_bnn.sim.csim import csim_predict, csim_trace
 
 N_IMAGES = 300
 MODES = [(q, o) for q in ("rnd_conv", "rnd", "trn") for o in ("sat", "wrap")]
-
-
-# ------------------------------------------------------------------------------------------
-# independent reference of ap_fixed quantization / overflow (exact rationals)
-
-
-def ref_round(v: int, shift: int, rounding: str) -> int:
-    x = Fraction(v, 2**shift) if shift >= 0 else Fraction(v * 2**-shift)
-    fl = math.floor(x)
-    rem = x - fl
-    if rounding == "trn":
-        return fl
-    if rounding == "rnd":  # half towards +inf
-        return fl + (1 if rem >= Fraction(1, 2) else 0)
-    assert rounding == "rnd_conv"  # half to even
-    if rem > Fraction(1, 2) or (rem == Fraction(1, 2) and fl % 2 == 1):
-        return fl + 1
-    return fl
-
-
-def ref_overflow(v: int, width: int, overflow: str) -> int:
-    lo, hi = -(2 ** (width - 1)), 2 ** (width - 1) - 1
-    if overflow == "sat":
-        return min(max(v, lo), hi)
-    return (v - lo) % 2**width + lo
-
-
-def test_ap_round_shift_and_overflow_match_fraction_reference():
-    vals = set()
-    for shift in (0, 1, 2, 3, 7, 20, 40):
-        u = 2**shift
-        for k in (-5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 2**20 + 1, -(2**20) - 1):
-            for d in (-1, 0, 1, u // 2 - 1, u // 2, u // 2 + 1):
-                vals.add(k * u + d)
-    vals |= {2**62 - 1, -(2**62), 2**61 + 2**40, -(2**61) - 2**39}
-    vals = sorted(vals)
-    v = np.asarray(vals, dtype=np.int64)
-    for shift in (-2, 0, 1, 2, 3, 7, 20, 40):
-        if shift < 0:
-            small = [x for x in vals if abs(x) < 2**40]
-            got = ap_round_shift(np.asarray(small, dtype=np.int64), shift, "rnd_conv")
-            assert got.tolist() == [x * 2**-shift for x in small]
-            continue
-        for rounding in ("rnd_conv", "rnd", "trn"):
-            got = ap_round_shift(v, shift, rounding).tolist()
-            want = [ref_round(x, shift, rounding) for x in vals]
-            bad = [(x, g, w) for x, g, w in zip(vals, got, want) if g != w]
-            assert not bad, (
-                f"ap_round_shift(shift={shift}, {rounding}): {len(bad)} differ, first (v, got, want) {bad[0]}"
-            )
-    for width in (1, 2, 5, 8, 25, 40):
-        edge = {-(2 ** (width - 1)), 2 ** (width - 1) - 1}
-        ws = sorted(
-            {e + d for e in edge for d in (-(2**width) - 1, -(2**width), -1, 0, 1, 2**width, 2**width + 1)}
-            | {0, 12345, -12345}
-        )
-        for overflow in ("sat", "wrap"):
-            got = ap_overflow(np.asarray(ws, dtype=np.int64), width, overflow).tolist()
-            want = [ref_overflow(x, width, overflow) for x in ws]
-            assert got == want, f"ap_overflow(width={width}, {overflow}): {got} != {want}"
 
 
 # ------------------------------------------------------------------------------------------
@@ -536,7 +474,7 @@ def test_dense_io_parallel_trace_and_csim_match_golden(dense):
 def test_flow_first_divergence_names_the_layer_in_a_graph(resnet):
     """``hw_bnn.flow.stages._first_divergence`` on a graph model: golden changed in one mode layer -> that
     layer is named (the layers before it, clones included, agree).  Costs one more build (trace)."""
-    from hw_bnn.flow.stages import _first_divergence
+    from hw_bnn.sim.verify import first_divergence
 
     golden, x, model, traces = resnet
     changed = copy.deepcopy(golden)
@@ -544,7 +482,7 @@ def test_flow_first_divergence_names_the_layer_in_a_graph(resnet):
     layer.rounding = "trn"
     diff = np.any((changed.run(x, trace=True)["m2_rnd_sat"] != traces["m2_rnd_sat"]).reshape(len(x), -1), axis=1)
     k = int(np.flatnonzero(diff)[0])
-    d = _first_divergence(changed, model, x[k])
+    d = first_divergence(changed, model, x[k])
     assert d["layer"] == "m2_rnd_sat" and d["golden"] != d["csim"], d
 
 

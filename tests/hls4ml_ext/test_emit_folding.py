@@ -32,10 +32,11 @@ import numpy as np
 import pytest
 import yaml
 
-from hw_bnn.errors import HwBnnError
-from hw_bnn.hls4ml_ext import hls_ext
-from hw_bnn.hls4ml_ext.emit import PROJECT_INFO, emit_project, plan_network, resolve_folding
-from hw_bnn.hls4ml_ext.hls_ext import EmitError
+from hw_bnn.errors import EmitError, HwBnnError
+from hw_bnn.hls4ml_ext.emit import PROJECT_INFO, emit_project
+from hw_bnn.hls4ml_ext.folding import mvu_weight_memory, resolve_folding
+from hw_bnn.hls4ml_ext.kinds import CONV_KIND, INT_DENSE_KIND, XNOR_DENSE_KIND
+from hw_bnn.hls4ml_ext.plan import plan_network
 from hw_bnn.ir import IntegerNetwork, ThresholdLayer
 from hw_bnn.sim.csim import csim_predict, csim_trace
 from tests.hls4ml_ext.test_emit_cnn import _Builder, _images, assert_outputs_equal, assert_traces_equal
@@ -184,11 +185,7 @@ def test_folding_reaches_the_kernels_and_is_recorded(name, built):
     info = json.loads((prj / PROJECT_INFO).read_text())
     yml = yaml.safe_load((prj / "hls4ml_config.yml").read_text())["HLSConfig"]["LayerName"]
     plan = {entry["name"]: entry for entry in info["layers"]}
-    mvus = [
-        layer
-        for layer in model.get_layers()
-        if layer.class_name in (hls_ext.XNOR_DENSE_KIND, hls_ext.INT_DENSE_KIND, hls_ext.CONV_KIND)
-    ]
+    mvus = [layer for layer in model.get_layers() if layer.class_name in (XNOR_DENSE_KIND, INT_DENSE_KIND, CONV_KIND)]
     assert sorted(layer.name for layer in mvus) == sorted(info["folding"])
     for layer in mvus:
         mw, mh = plan[layer.name]["mw"], plan[layer.name]["mh"]
@@ -224,7 +221,7 @@ def test_folding_reaches_the_kernels_and_is_recorded(name, built):
             assert "Pe" not in yml[layer.name]
         # the reuse_factor argument, per layer (what hw_bnn.sim.csim.load_csim compares)
         assert info["reuse_factor"][layer.name] == (kw.get("reuse_factor") or {}).get(layer.name, 1)
-        if layer.get_attr("xnor", False) or layer.class_name == hls_ext.XNOR_DENSE_KIND:
+        if layer.get_attr("xnor", False) or layer.class_name == XNOR_DENSE_KIND:
             bits, words = min(simd, 32), -(-simd // min(simd, 32))
             assert f"static const unsigned word_bits = {bits}, chunk_words = {words};" in struct, (layer.name, struct)
             assert str(layer.get_weights("weight").type.precision) == f"uint<{bits}>"
@@ -248,7 +245,7 @@ def test_folding_reaches_the_kernels_and_is_recorded(name, built):
 def test_weight_memory_layout(xnor, mw, mh, pe, simd):
     rng = np.random.default_rng(mw * 100 + mh + pe + simd)
     w = rng.integers(0, 2, size=(mw, mh)) if xnor else rng.integers(-3, 4, size=(mw, mh))
-    mem, bits, words = hls_ext.mvu_weight_memory(w, pe, simd, xnor)
+    mem, bits, words = mvu_weight_memory(w, pe, simd, xnor)
     nf, sf = -(-mh // pe), mw // simd
     assert mem.shape == (nf * sf * pe * words,)
     for n in range(nf):
@@ -288,12 +285,14 @@ def test_illegal_folding_names_the_layer(tmp_path):
         (
             dense,
             {"q1": {"PE": 1}},
-            r"layer 'q1': folding \(PE/SIMD\) applies to matrix-vector layers.*'d0_int8', 'd1_int2', 'd2_x', 'd3_x', 'd4_xacc'",
+            r"layer 'q1': folding \(PE/SIMD\) applies to matrix-vector layers.*"
+            r"'d0_int8', 'd1_int2', 'd2_x', 'd3_x', 'd4_xacc'",
         ),
         (
             dense,
             {"fc9": {"PE": 1}},
-            r"folding names unknown layers \['fc9'\]; the matrix-vector layers are: 'd0_int8', 'd1_int2', 'd2_x', 'd3_x', 'd4_xacc'",
+            r"folding names unknown layers \['fc9'\]; the matrix-vector layers are: "
+            r"'d0_int8', 'd1_int2', 'd2_x', 'd3_x', 'd4_xacc'",
         ),
         (dense, [("d0_int8", {"PE": 1})], r"folding must be a mapping"),
         (
