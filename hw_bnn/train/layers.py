@@ -1,4 +1,4 @@
-"""Training layers from the project's source papers (torch; imported lazily by hw_bnn.train.recipes).
+"""Training layers from the project's source papers (torch; used by hw_bnn.train.networks).
 
 ``BatchKalmanNorm`` -- Batch Kalman Normalization (Wang et al. 2018), for micro-batches.
 
@@ -26,7 +26,7 @@ prediction (it only steers the training statistics; exactness is untouched).
 
 Inference: ``y = gamma (x - running_mean) / sqrt(running_var + eps) + beta`` -- a per-channel
 affine, computed with ``F.batch_norm`` so that it exports as ONNX ``BatchNormalization`` and
-folds into thresholds exactly like BatchNorm.
+is absorbed into thresholds exactly like BatchNorm.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from hw_bnn.errors import RecipeError
 
 
 class BatchKalmanNorm(nn.Module):
@@ -117,7 +119,7 @@ def link_kalman_norms(module: nn.Module) -> None:
 
 def make_norm(kind: str, channels: int, spatial: bool) -> nn.Module:
     """The normalization a recipe asks for: ``bn`` (BatchNorm), ``bkn`` (Batch Kalman Norm)
-    or ``gn`` (GroupNorm with 8 groups, batch-free; it does not fold into thresholds, so
+    or ``gn`` (GroupNorm with 8 groups, batch-free; it is not absorbed into thresholds, so
     its networks train but cannot be compiled)."""
     if kind == "bn":
         return nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels)
@@ -125,7 +127,7 @@ def make_norm(kind: str, channels: int, spatial: bool) -> nn.Module:
         return BatchKalmanNorm(channels)
     if kind == "gn":
         return nn.GroupNorm(min(8, channels), channels)
-    raise ValueError(f"unknown norm {kind!r} (bn, bkn or gn)")
+    raise RecipeError(f"unknown norm {kind!r} (bn, bkn or gn)")
 
 
 # --------------------------------------------------------------------------------------
@@ -142,7 +144,7 @@ class RSign(nn.Module):
     batch and pixels of channel ``c``.
 
     Export: ``Sub(alpha)`` then the binary ``Quant`` -- an elementwise chain in front of a
-    quantizer, which the compiler folds into the threshold of the tensor it reads."""
+    quantizer, which the compiler absorbs into the threshold of the tensor it reads."""
 
     def __init__(self, channels: int, quant: nn.Module):
         super().__init__()
@@ -187,7 +189,7 @@ class FPReLU(nn.Module):
 
     Either slope may become negative while training; then the function is not monotone and
     ``sign(FPReLU(y) - alpha)`` may be +1 on an interval only.  The compiler refuses such a
-    channel where it folds the chain into thresholds (the error names the node and the
+    channel where it absorbs the chain into thresholds (the error names the node and the
     channel); the fixed-point shortcut (which computes FPReLU itself) takes any slopes.
 
     Export: ``Greater(x, 0)``, ``Mul(a)``, ``Mul(b)``, ``Where`` -- a small elementwise
@@ -211,4 +213,4 @@ def make_nonlin(kind: str, channels: int) -> nn.Module:
         return FPReLU(channels)
     if kind == "none":
         return nn.Identity()
-    raise ValueError(f"unknown nonlin {kind!r} (rprelu, fprelu or none)")
+    raise RecipeError(f"unknown nonlin {kind!r} (rprelu, fprelu or none)")

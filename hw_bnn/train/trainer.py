@@ -1,5 +1,6 @@
-"""Training: Adam or SGD with a learning-rate schedule, fixed seed, progress bar, CSV log,
-resumable; optionally the AdamBNN two-step recipe and a real-valued teacher.
+"""Training: Adam or SGD with a learning-rate schedule, fixed seed, progress (a bar on a
+terminal, a line per epoch in a log), CSV log, resumable; optionally the AdamBNN two-step
+recipe and a real-valued teacher.
 
 ``train(recipe, out_dir)`` writes ``checkpoint.pt`` (the final, fully quantized model) and
 ``train_log.csv``.  While it runs it keeps ``checkpoint.partial.pt`` after every epoch (the
@@ -49,26 +50,31 @@ estimator); real weights (``teacher``, ``step1``) are left alone.
 from __future__ import annotations
 
 import csv
+import io
 import math
-import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from hw_bnn.errors import HwBnnError
+from hw_bnn.errors import ExportError, RecipeError
+from hw_bnn.files import write_bytes_atomic
 from hw_bnn.train.data import Split, train_val_split
-from hw_bnn.train.recipes import Recipe, build_model, model_input_shape
+from hw_bnn.train.networks import build_model
+from hw_bnn.train.progress import EpochProgress, progress_mode
+from hw_bnn.train.recipes import Recipe, model_input_shape
 
 OPTIMIZERS = ("adam", "sgd")
 TEACHERS = ("none", "float")
 LR_SCHEDULES = ("cosine", "linear", "constant")
 SGD_MOMENTUM = 0.9
 LOG_FIELDS = ["phase", "epoch", "phase_epoch", "loss", "val_acc", "lr"]
+EVAL_BATCH = 250  # images per forward pass when evaluating or computing the teacher's logits
 
 
-def _lr_factor(schedule: str, step: int, total: int) -> float:
+def lr_factor(schedule: str, step: int, total: int) -> float:
+    """``f(step / total)``: 1 (constant), ``1 - t`` (linear) or ``(1 + cos(pi t)) / 2`` (cosine)."""
     if schedule == "constant":
         return 1.0
     frac = min(step / max(total, 1), 1.0)
@@ -76,7 +82,7 @@ def _lr_factor(schedule: str, step: int, total: int) -> float:
         return 1.0 - frac
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * frac))
-    raise ValueError(f"unknown lr_schedule {schedule!r} (cosine, linear or constant)")
+    raise RecipeError(f"unknown lr_schedule {schedule!r} (cosine, linear or constant)")
 
 
 def _seed_all(seed: int) -> None:
@@ -89,7 +95,7 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def evaluate(model, split: Split, batch_size: int = 250) -> float:
+def evaluate(model, split: Split, batch_size: int = EVAL_BATCH) -> float:
     """Top-1 accuracy of a torch model on a split (eval mode, no gradient).  Batches of 250:
     on one CPU thread the ReActNet CNN runs twice as fast as in batches of 1000."""
     import torch
@@ -108,17 +114,15 @@ def load_checkpoint(path):
     """(model in eval mode, checkpoint dict) from a ``checkpoint.pt``."""
     import torch
 
-    from hw_bnn.train.recipes import Recipe
-
     path = Path(path)
     if not path.exists():
-        raise HwBnnError(f"{path}: checkpoint does not exist (run the train stage first)")
+        raise ExportError(f"{path}: checkpoint does not exist (run the train stage first)")
     try:
         ck = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise HwBnnError(f"{path}: not a hw-bnn checkpoint ({type(e).__name__}: {e})") from None
+        raise ExportError(f"{path}: not a hw-bnn checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(ck, dict) or "recipe" not in ck or "state_dict" not in ck:
-        raise HwBnnError(f"{path}: not a hw-bnn checkpoint (missing recipe or state_dict)")
+        raise ExportError(f"{path}: not a hw-bnn checkpoint (missing recipe or state_dict)")
     recipe = Recipe(**{k: v for k, v in ck["recipe"].items()})
     model = build_model(recipe, ck.get("input_shape", ck.get("in_features")))
     model.load_state_dict(ck["state_dict"])
@@ -135,7 +139,7 @@ class Phase:
     """One training run inside :func:`train` (see the module docstring)."""
 
     name: str  # teacher | step1 | step2 | train
-    label: str  # progress-bar suffix ("" for a plain one-step run)
+    label: str  # progress suffix ("" for a plain one-step run)
     weights: str  # build_model weights=: quant | float
     acts: str  # build_model acts=: quant | float
     epochs: int
@@ -149,33 +153,26 @@ class Phase:
         return self.weights == "quant"
 
 
-def _where(recipe: Recipe) -> str:
-    return recipe.source or f"recipe {recipe.name!r}"
-
-
 def check_train_settings(recipe: Recipe) -> None:
-    """Raise :class:`HwBnnError` (naming the recipe file) for settings train() cannot run."""
+    """Raise :class:`RecipeError` (naming the recipe file and the key) for settings train() cannot run."""
     t = recipe.train
-    where = _where(recipe)
-    if t.get("optimizer", "adam") not in OPTIMIZERS:
-        raise HwBnnError(
-            f"{where}: train.optimizer {t['optimizer']!r} is not supported (allowed: {', '.join(OPTIMIZERS)})"
-        )
-    if t.get("teacher", "none") not in TEACHERS:
-        raise HwBnnError(f"{where}: train.teacher {t['teacher']!r} is not supported (allowed: {', '.join(TEACHERS)})")
-    if t.get("lr_schedule", "cosine") not in LR_SCHEDULES:
-        raise HwBnnError(
-            f"{where}: train.lr_schedule {t['lr_schedule']!r} is not supported (allowed: {', '.join(LR_SCHEDULES)})"
-        )
+    where = recipe.where
+    for key, allowed, default in (
+        ("optimizer", OPTIMIZERS, "adam"),
+        ("teacher", TEACHERS, "none"),
+        ("lr_schedule", LR_SCHEDULES, "cosine"),
+    ):
+        if t.get(key, default) not in allowed:
+            raise RecipeError(f"{where}: train.{key} {t[key]!r} is not supported (allowed: {', '.join(allowed)})")
     if not isinstance(t.get("two_step", False), bool):
-        raise HwBnnError(f"{where}: train.two_step must be true or false (got {t['two_step']!r})")
+        raise RecipeError(f"{where}: train.two_step must be true or false (got {t['two_step']!r})")
     kd = t.get("kd_weight", 1.0)
     if not isinstance(kd, (int, float)) or not 0.0 <= float(kd) <= 1.0:
-        raise HwBnnError(f"{where}: train.kd_weight must be a number in [0, 1] (got {kd!r})")
+        raise RecipeError(f"{where}: train.kd_weight must be a number in [0, 1] (got {kd!r})")
     for key in ("epochs", "step1_epochs", "teacher_epochs"):
         v = t.get(key, 0)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0 or (key == "epochs" and v < 1):
-            raise HwBnnError(f"{where}: train.{key} must be an integer >= {1 if key == 'epochs' else 0} (got {v!r})")
+            raise RecipeError(f"{where}: train.{key} must be an integer >= {1 if key == 'epochs' else 0} (got {v!r})")
 
 
 def training_phases(recipe: Recipe) -> list[Phase]:
@@ -184,35 +181,18 @@ def training_phases(recipe: Recipe) -> list[Phase]:
     t = recipe.train
     epochs = int(t["epochs"])
     teacher = t.get("teacher", "none") == "float"
-    two_step = bool(t.get("two_step", False))
     real_wd = float(t.get("step1_weight_decay", 5e-6))
+    wd = float(t["weight_decay"])
     phases = []
     if teacher:
-        phases.append(
-            Phase(
-                "teacher",
-                "teacher (real-valued)",
-                "float",
-                "float",
-                int(t.get("teacher_epochs", 0)) or epochs,
-                real_wd,
-                False,
-                None,
-            )
-        )
-    if two_step:
-        phases.append(
-            Phase(
-                "step1", "step 1/2", "float", "quant", int(t.get("step1_epochs", 0)) or epochs, real_wd, teacher, None
-            )
-        )
-        phases.append(Phase("step2", "step 2/2", "quant", "quant", epochs, float(t["weight_decay"]), teacher, "step1"))
+        teacher_epochs = int(t.get("teacher_epochs", 0)) or epochs
+        phases.append(Phase("teacher", "teacher (real-valued)", "float", "float", teacher_epochs, real_wd, False, None))
+    if bool(t.get("two_step", False)):
+        step1_epochs = int(t.get("step1_epochs", 0)) or epochs
+        phases.append(Phase("step1", "step 1/2", "float", "quant", step1_epochs, real_wd, teacher, None))
+        phases.append(Phase("step2", "step 2/2", "quant", "quant", epochs, wd, teacher, "step1"))
     else:
-        phases.append(
-            Phase(
-                "train", "student" if teacher else "", "quant", "quant", epochs, float(t["weight_decay"]), teacher, None
-            )
-        )
+        phases.append(Phase("train", "student" if teacher else "", "quant", "quant", epochs, wd, teacher, None))
     return phases
 
 
@@ -238,7 +218,7 @@ def distribution_loss(student_logits, teacher_logits, targets=None, kd_weight: f
     return kd_weight * kl + (1.0 - kd_weight) * F.cross_entropy(student_logits, targets)
 
 
-def _decay_param_names(model) -> set[str]:
+def decay_param_names(model) -> set[str]:
     """The latent conv / linear weights: the only parameters that get weight decay."""
     return {n for n, p in model.named_parameters() if n.endswith("weight") and p.dim() in (2, 4)}
 
@@ -249,7 +229,7 @@ def make_optimizer(model, recipe: Recipe, weight_decay: float):
     import torch
 
     t = recipe.train
-    decay = _decay_param_names(model)
+    decay = decay_param_names(model)
     groups = [
         {"params": [p for n, p in model.named_parameters() if n in decay], "weight_decay": weight_decay},
         {"params": [p for n, p in model.named_parameters() if n not in decay], "weight_decay": 0.0},
@@ -259,7 +239,7 @@ def make_optimizer(model, recipe: Recipe, weight_decay: float):
         return torch.optim.Adam(groups, lr=t["lr"])
     if kind == "sgd":
         return torch.optim.SGD(groups, lr=t["lr"], momentum=SGD_MOMENTUM)
-    raise HwBnnError(f"{_where(recipe)}: train.optimizer {kind!r} is not supported (allowed: {', '.join(OPTIMIZERS)})")
+    raise RecipeError(f"{recipe.where}: train.optimizer {kind!r} is not supported (allowed: {', '.join(OPTIMIZERS)})")
 
 
 def load_matching(model, state_dict, what: str = "weights") -> dict:
@@ -287,117 +267,213 @@ def load_matching(model, state_dict, what: str = "weights") -> dict:
     return report
 
 
-def _build(recipe, input_shape, phase: Phase):
-    return build_model(recipe, input_shape, weights=phase.weights, acts=phase.acts)
-
-
-def _run_phase(phase, recipe, ctx, done, resume, progress, partial, log_rows, epoch_offset):
-    """Train one phase (resuming from ``resume`` when it is this phase's partial state);
-    returns (model, its final state_dict result, the log rows so far)."""
+def _torch_bytes(obj) -> bytes:
     import torch
-    from tqdm import tqdm
 
-    t = recipe.train
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+@dataclass
+class TrainingRun:
+    """What the phases of one :func:`train` call share: the recipe, the training images as
+    tensors, the validation split, the resumable state's path, the results of the phases
+    already finished (``done``) and the log rows so far."""
+
+    recipe: Recipe
+    x: object  # float32 tensor (N, *input_shape)
+    y: object  # int64 tensor (N,)
+    val: Split
+    input_shape: tuple
+    partial: Path
+    progress: bool = True
+    done: dict = field(default_factory=dict)
+    log_rows: list = field(default_factory=list)
+
+
+@dataclass
+class PhaseState:
+    """The resumable state of a phase: model, optimizer, schedule, shuffling generator."""
+
+    model: object
+    opt: object
+    sched: object
+    gen: object
+    start_epoch: int
+    init_report: dict | None
+
+
+def _teacher_logits(run: TrainingRun):
+    """The fixed teacher's (eval mode) logits for every training image, computed once."""
+    import torch
+
+    teacher = build_model(run.recipe, run.input_shape, weights="float", acts="float")
+    teacher.load_state_dict(run.done["teacher"]["state_dict"])
+    teacher.eval()
+    with torch.no_grad():
+        return torch.cat([teacher(run.x[i : i + EVAL_BATCH]) for i in range(0, len(run.x), EVAL_BATCH)])
+
+
+def _start_phase(phase: Phase, run: TrainingRun, resume, total_steps: int) -> PhaseState:
+    """Seed, build the phase's model (initialised from ``phase.init_from``), its optimizer and
+    schedule; then, when resuming, load the partial state over them."""
+    import torch
+
+    t = run.recipe.train
     seed = int(t["seed"])
-    bs = int(t["batch_size"])
-    x_all, y_all, val_split, input_shape = ctx["x"], ctx["y"], ctx["val"], ctx["input_shape"]
-
-    teacher_logits = None
-    if phase.distill:
-        teacher = build_model(recipe, input_shape, weights="float", acts="float")
-        teacher.load_state_dict(done["teacher"]["state_dict"])
-        teacher.eval()
-        # the teacher is fixed (eval mode): its logits for every training image, once
-        with torch.no_grad():
-            teacher_logits = torch.cat([teacher(x_all[i : i + 250]) for i in range(0, len(x_all), 250)])
-        del teacher
-
     _seed_all(seed)
-    model = _build(recipe, input_shape, phase)
+    model = build_model(run.recipe, run.input_shape, weights=phase.weights, acts=phase.acts)
     init_report = None
     if phase.init_from:
         init_report = load_matching(
-            model, done[phase.init_from]["state_dict"], f"{phase.name}: init from {phase.init_from}"
+            model, run.done[phase.init_from]["state_dict"], f"{phase.name}: init from {phase.init_from}"
         )
-    opt = make_optimizer(model, recipe, phase.weight_decay)
-    steps_per_epoch = math.ceil(len(x_all) / bs)
-    total_steps = phase.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(t["lr_schedule"], s, total_steps))
+    opt = make_optimizer(model, run.recipe, phase.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(t["lr_schedule"], s, total_steps))
     gen = torch.Generator().manual_seed(seed)
-    start_epoch = 0
+    st = PhaseState(model, opt, sched, gen, 0, init_report)
     if resume is not None:
         model.load_state_dict(resume["state_dict"])
         opt.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         gen.set_state(resume["generator"])
         torch.set_rng_state(resume["torch_rng"])
-        start_epoch = resume["epoch"]
-        init_report = resume.get("init_report", init_report)
+        st.start_epoch = resume["epoch"]
+        st.init_report = resume.get("init_report", init_report)
+    return st
 
-    loss_fn = torch.nn.CrossEntropyLoss()
+
+def _train_epoch(phase: Phase, run: TrainingRun, st: PhaseState, teacher_logits, bar: EpochProgress) -> float:
+    """One pass over the shuffled training images; the mean loss.  After each step of a phase
+    with binary weights the latent weights are clipped to [-1, 1] (the sign's STE range)."""
+    import torch
+
+    t = run.recipe.train
+    bs = int(t["batch_size"])
     kd_weight = float(t.get("kd_weight", 1.0))
-    latent = [p for n, p in model.named_parameters() if n in _decay_param_names(model)]
-    bar = tqdm(
-        total=total_steps,
-        initial=start_epoch * steps_per_epoch,
-        desc=f"train {recipe.name}" + (f" {phase.label}" if phase.label else ""),
-        disable=not progress,
-        unit="step",
-    )
-    for epoch in range(start_epoch, phase.epochs):
-        model.train()
-        perm = torch.randperm(len(x_all), generator=gen)
-        loss_sum, seen = 0.0, 0
-        for i in range(0, len(perm), bs):
-            idx = perm[i : i + bs]
-            out = model(x_all[idx])
-            if teacher_logits is not None:
-                loss = distribution_loss(out, teacher_logits[idx], y_all[idx], kd_weight)
-            else:
-                loss = loss_fn(out, y_all[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            if phase.clamp:
-                # keep latent binary weights in the clipping range of the sign's STE
-                with torch.no_grad():
-                    for p in latent:
-                        p.clamp_(-1.0, 1.0)
-            loss_sum += loss.item() * len(idx)
-            seen += len(idx)
-            bar.update(1)
-        val_acc = evaluate(model, val_split)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    latent = [p for n, p in st.model.named_parameters() if n in decay_param_names(st.model)]
+    st.model.train()
+    perm = torch.randperm(len(run.x), generator=st.gen)
+    loss_sum, seen = 0.0, 0
+    for i in range(0, len(perm), bs):
+        idx = perm[i : i + bs]
+        out = st.model(run.x[idx])
+        if teacher_logits is not None:
+            loss = distribution_loss(out, teacher_logits[idx], run.y[idx], kd_weight)
+        else:
+            loss = loss_fn(out, run.y[idx])
+        st.opt.zero_grad()
+        loss.backward()
+        st.opt.step()
+        st.sched.step()
+        if phase.clamp:
+            with torch.no_grad():
+                for p in latent:
+                    p.clamp_(-1.0, 1.0)
+        loss_sum += loss.item() * len(idx)
+        seen += len(idx)
+        bar.step()
+    return loss_sum / seen
+
+
+def _save_partial(phase: Phase, run: TrainingRun, st: PhaseState, epoch: int) -> None:
+    """The resumable state after ``epoch`` epochs of ``phase`` (``checkpoint.partial.pt``)."""
+    import torch
+
+    state = {
+        "recipe": run.recipe.to_dict(),
+        "phase": phase.name,
+        "done": run.done,
+        "state_dict": st.model.state_dict(),
+        "optimizer": st.opt.state_dict(),
+        "scheduler": st.sched.state_dict(),
+        "generator": st.gen.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "log": run.log_rows,
+        "epoch": epoch,
+        "init_report": st.init_report,
+    }
+    write_bytes_atomic(run.partial, _torch_bytes(state))
+
+
+def _run_phase(phase: Phase, run: TrainingRun, resume, epoch_offset: int):
+    """Train one phase (resuming from ``resume`` when it is this phase's partial state);
+    returns (model, the report of its initialisation from an earlier phase or None)."""
+    teacher_logits = _teacher_logits(run) if phase.distill else None
+    steps_per_epoch = math.ceil(len(run.x) / int(run.recipe.train["batch_size"]))
+    st = _start_phase(phase, run, resume, phase.epochs * steps_per_epoch)
+    desc = f"train {run.recipe.name}" + (f" {phase.label}" if phase.label else "")
+    bar = EpochProgress(desc, phase.epochs, steps_per_epoch, st.start_epoch, progress_mode(run.progress))
+    for epoch in range(st.start_epoch, phase.epochs):
+        loss = _train_epoch(phase, run, st, teacher_logits, bar)
+        val_acc = evaluate(st.model, run.val)
         row = {
             "phase": phase.name,
             "epoch": epoch_offset + epoch + 1,
             "phase_epoch": epoch + 1,
-            "loss": loss_sum / seen,
+            "loss": loss,
             "val_acc": val_acc,
-            "lr": sched.get_last_lr()[0],
+            "lr": st.sched.get_last_lr()[0],
         }
-        log_rows.append(row)
-        bar.set_postfix(loss=f"{row['loss']:.3f}", val_acc=f"{val_acc:.4f}")
-        tmp = partial.with_suffix(".tmp")
-        torch.save(
-            {
-                "recipe": recipe.to_dict(),
-                "phase": phase.name,
-                "done": done,
-                "state_dict": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "generator": gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "log": log_rows,
-                "epoch": epoch + 1,
-                "init_report": init_report,
-            },
-            tmp,
-        )
-        os.replace(tmp, partial)
+        run.log_rows.append(row)
+        bar.epoch_done(epoch + 1, loss, val_acc)
+        _save_partial(phase, run, st, epoch + 1)
     bar.close()
-    return model, init_report
+    return st.model, st.init_report
+
+
+# --------------------------------------------------------------------------------------
+# the whole run
+
+
+def _load_partial(path: Path, recipe: Recipe, phases: list[Phase]) -> dict | None:
+    """The partial state at ``path`` if it belongs to this recipe and one of its phases."""
+    import torch
+
+    if not path.exists():
+        return None
+    st = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(st, dict) or st.get("recipe") != recipe.to_dict():
+        return None
+    # a partial state from before the phases existed belongs to the one-step phase
+    st.setdefault("phase", phases[-1].name if len(phases) == 1 else None)
+    st.setdefault("done", {})
+    if st["phase"] not in {p.name for p in phases}:
+        return None
+    for row in st.get("log", []):  # rows of an old partial state
+        row.setdefault("phase", phases[-1].name)
+        row.setdefault("phase_epoch", row["epoch"])
+    return st
+
+
+def _summary(model, phases, run: TrainingRun, train_split: Split, test_split, init_reports: dict) -> dict:
+    summary = {
+        "val_acc": evaluate(model, run.val),
+        "val_images": len(run.val),
+        "train_images": len(train_split),
+    }
+    if test_split is not None:
+        summary["test_acc"] = evaluate(model, test_split)
+        summary["test_images"] = len(test_split)
+    for ph in phases[:-1]:
+        summary[f"{ph.name}_val_acc"] = run.done[ph.name]["val_acc"]
+        if "test_acc" in run.done[ph.name]:
+            summary[f"{ph.name}_test_acc"] = run.done[ph.name]["test_acc"]
+    summary["phases"] = [
+        {"name": ph.name, "epochs": ph.epochs, "weights": ph.weights, "acts": ph.acts} for ph in phases
+    ]
+    summary.update(init_reports)
+    return summary
+
+
+def _log_csv(rows: list[dict]) -> bytes:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue().encode()
 
 
 def train(
@@ -409,7 +485,8 @@ def train(
     optimizers).  The resumable per-epoch state lives in ``state_dir`` (default: ``out_dir``);
     it records the phase it belongs to, so a resume continues that phase (and never starts
     another one from it).  ``data_dir`` holds the training data of the folder datasets
-    (``mnist``, ``fashion-mnist``, ``cifar10``).
+    (``mnist``, ``fashion-mnist``, ``cifar10``).  ``progress``: a bar on a terminal, a line
+    per epoch otherwise (:mod:`hw_bnn.train.progress`); ``False`` is silent.
 
     Summary: ``val_acc`` (and ``test_acc`` with ``test_split``) of the final, deployable model;
     for each earlier phase ``<phase>_val_acc`` (and ``<phase>_test_acc``), e.g.
@@ -421,68 +498,43 @@ def train(
     phases = training_phases(recipe)  # raises on bad settings before any data is read
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    t = recipe.train
-    train_split, val_split = train_val_split(recipe.dataset, t["val_fraction"], seed=0, data_dir=data_dir)
+    train_split, val_split = train_val_split(recipe.dataset, recipe.train["val_fraction"], seed=0, data_dir=data_dir)
     input_shape = model_input_shape(recipe, train_split.image_shape)
-    ctx = {
-        "x": torch.from_numpy(train_split.inputs(input_shape).astype(np.float32)),
-        "y": torch.from_numpy(train_split.y),
-        "val": val_split,
-        "input_shape": input_shape,
-    }
-
     partial = Path(state_dir or out_dir) / "checkpoint.partial.pt"
-    state = None
-    if partial.exists():
-        st = torch.load(partial, map_location="cpu", weights_only=False)
-        if isinstance(st, dict) and st.get("recipe") == recipe.to_dict():
-            # a partial state from before the phases existed belongs to the one-step phase
-            st.setdefault("phase", phases[-1].name if len(phases) == 1 else None)
-            st.setdefault("done", {})
-            if st["phase"] in {p.name for p in phases}:
-                state = st
-    done: dict = state["done"] if state else {}
-    log_rows: list[dict] = list(state["log"]) if state else []
-    for row in log_rows:  # rows of an old partial state
-        row.setdefault("phase", phases[-1].name)
-        row.setdefault("phase_epoch", row["epoch"])
+    state = _load_partial(partial, recipe, phases)
+    run = TrainingRun(
+        recipe,
+        torch.from_numpy(train_split.inputs(input_shape).astype(np.float32)),
+        torch.from_numpy(train_split.y),
+        val_split,
+        input_shape,
+        partial,
+        progress,
+        state["done"] if state else {},
+        list(state["log"]) if state else [],
+    )
 
     init_reports: dict = {}
     model = None
     epoch_offset = 0
     for ph in phases:
-        if ph.name in done:
+        if ph.name in run.done:
             epoch_offset += ph.epochs
             continue
         resume = state if state is not None and state["phase"] == ph.name else None
-        model, init_report = _run_phase(ph, recipe, ctx, done, resume, progress, partial, log_rows, epoch_offset)
+        model, init_report = _run_phase(ph, run, resume, epoch_offset)
         epoch_offset += ph.epochs
         if ph is not phases[-1]:
-            done[ph.name] = {
+            run.done[ph.name] = {
                 "state_dict": {k: v.clone() for k, v in model.state_dict().items()},
                 "val_acc": evaluate(model, val_split),
             }
             if test_split is not None:
-                done[ph.name]["test_acc"] = evaluate(model, test_split)
+                run.done[ph.name]["test_acc"] = evaluate(model, test_split)
         if init_report is not None:
             init_reports[f"{ph.name}_init"] = init_report
 
-    summary = {
-        "val_acc": evaluate(model, val_split),
-        "val_images": len(val_split),
-        "train_images": len(train_split),
-    }
-    if test_split is not None:
-        summary["test_acc"] = evaluate(model, test_split)
-        summary["test_images"] = len(test_split)
-    for ph in phases[:-1]:
-        summary[f"{ph.name}_val_acc"] = done[ph.name]["val_acc"]
-        if "test_acc" in done[ph.name]:
-            summary[f"{ph.name}_test_acc"] = done[ph.name]["test_acc"]
-    summary["phases"] = [
-        {"name": ph.name, "epochs": ph.epochs, "weights": ph.weights, "acts": ph.acts} for ph in phases
-    ]
-    summary.update(init_reports)
+    summary = _summary(model, phases, run, train_split, test_split, init_reports)
     ck = {
         "recipe": recipe.to_dict(),
         "state_dict": model.state_dict(),
@@ -490,13 +542,7 @@ def train(
         "image_shape": list(train_split.image_shape),
         "summary": summary,
     }
-    tmp = out_dir / "checkpoint.pt.tmp"
-    torch.save(ck, tmp)
-    with open(out_dir / "train_log.csv.tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-        w.writeheader()
-        w.writerows(log_rows)
-    os.replace(out_dir / "train_log.csv.tmp", out_dir / "train_log.csv")
-    os.replace(tmp, out_dir / "checkpoint.pt")
+    write_bytes_atomic(out_dir / "train_log.csv", _log_csv(run.log_rows))
+    write_bytes_atomic(out_dir / "checkpoint.pt", _torch_bytes(ck))
     partial.unlink(missing_ok=True)
     return summary

@@ -8,8 +8,9 @@ every QuantConv2d / QuantLinear layer reports
 * its multiply-accumulates per image, split into **binary MACs** (1-bit weights times 1-bit
   activations: XNOR-popcount in hardware) and **integer MACs** (everything else, e.g. the
   first layer on 8-bit pixels or 2-bit activations);
-* the float parameters that fold into thresholds (BatchNorm, output norm) are counted apart:
-  they cost no multiplier in hardware.
+* the float parameters that the compiler absorbs into thresholds (BatchNorm, output norm) are
+  counted apart (``folded_float_parameters``, the key's historical name): they cost no
+  multiplier in hardware.
 
 The recorded accuracy comes from the recipe's ``recorded:`` field (a real run's result, with
 what it was measured on); the zoo itself trains nothing.
@@ -18,19 +19,15 @@ what it was measured on); the zoo itself trains nothing.
 from __future__ import annotations
 
 from hw_bnn.train.data import dataset_image_shape
-from hw_bnn.train.recipes import (
-    Recipe,
-    available_models,
-    build_model,
-    load_recipe,
-    model_input_shape,
-)
+from hw_bnn.train.recipes import Recipe, available_models, load_recipe, model_input_shape
 
 
 def summarize(recipe: Recipe) -> dict:
     """Per-layer and total parameters, MACs and weight memory of a recipe's network."""
     import torch
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
+
+    from hw_bnn.train.networks import build_model
 
     shape = model_input_shape(recipe, dataset_image_shape(recipe.dataset))
     model = build_model(recipe, shape)
@@ -75,8 +72,10 @@ def summarize(recipe: Recipe) -> dict:
         order.append(layer["name"])
     quant_ids = {id(m.weight) for m in quant_layers}
     skip = {id(p) for m in model.modules() if isinstance(m, QuantIdentity) for p in m.parameters()}
-    folded = sum(int(p.numel()) for p in model.parameters() if id(p) not in quant_ids and id(p) not in skip)
-    folded += sum(int(b.numel()) for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var")))
+    absorbed = sum(int(p.numel()) for p in model.parameters() if id(p) not in quant_ids and id(p) not in skip)
+    absorbed += sum(
+        int(b.numel()) for name, b in model.named_buffers() if name.endswith(("running_mean", "running_var"))
+    )
     return {
         "name": recipe.name,
         "arch": recipe.arch,
@@ -88,7 +87,7 @@ def summarize(recipe: Recipe) -> dict:
         "weight_memory_bits": sum(layer["weight_memory_bits"] for layer in layers),
         "binary_macs": sum(layer["macs"] for layer in layers if layer["binary"]),
         "integer_macs": sum(layer["macs"] for layer in layers if not layer["binary"]),
-        "folded_float_parameters": folded,
+        "folded_float_parameters": absorbed,
         "recorded": dict(recipe.recorded),
     }
 
@@ -105,24 +104,28 @@ def _human(n: float) -> str:
 
 
 def render(rows: list[dict], layers: bool = False) -> str:
-    hdr = f"{'network':18s} {'arch':8s} {'bits':5s} {'weights':>8s} {'memory':>10s} {'binary MACs':>11s} {'int MACs':>9s} {'folded':>7s}  recorded accuracy"
+    hdr = (
+        f"{'network':18s} {'arch':8s} {'bits':5s} {'weights':>8s} {'memory':>10s} {'binary MACs':>11s} "
+        f"{'int MACs':>9s} {'absorbed':>8s}  recorded accuracy"
+    )
     out = [hdr, "-" * len(hdr)]
     for r in rows:
         rec = r["recorded"]
         acc = f"{rec['accuracy']:.4f} ({rec.get('measured_on', '?')})" if "accuracy" in rec else "-"
         out.append(
             f"{r['name']:18s} {r['arch']:8s} {r['bits']:5s} {_human(r['weights']):>8s} "
-            f"{r['weight_memory_bits'] / 8192:>7.1f}KiB {_human(r['binary_macs']):>11s} {_human(r['integer_macs']):>9s} "
-            f"{_human(r['folded_float_parameters']):>7s}  {acc}"
+            f"{r['weight_memory_bits'] / 8192:>7.1f}KiB {_human(r['binary_macs']):>11s} "
+            f"{_human(r['integer_macs']):>9s} {_human(r['folded_float_parameters']):>8s}  {acc}"
         )
         if layers:
             for L in r["layers"]:
                 kind = "binary" if L["binary"] else f"int w{L['weight_bits']}a{L['input_bits']}"
                 out.append(
-                    f"    {L['name']:8s} {tuple(L['shape'])!s:22s} {_human(L['weights']):>8s} weights {_human(L['macs']):>8s} MACs ({kind})"
+                    f"    {L['name']:8s} {tuple(L['shape'])!s:22s} {_human(L['weights']):>8s} weights "
+                    f"{_human(L['macs']):>8s} MACs ({kind})"
                 )
     out.append("")
     out.append("weights / memory: quantized weights and their bits; binary MACs: 1-bit x 1-bit (XNOR-popcount);")
-    out.append("int MACs: the rest (8-bit pixels, 2-bit codes); folded: float BatchNorm / output-norm parameters")
-    out.append("(folded into thresholds, no multipliers). Recorded accuracy: the recipe's `recorded:` field.")
+    out.append("int MACs: the rest (8-bit pixels, 2-bit codes); absorbed: float BatchNorm / output-norm parameters")
+    out.append("(absorbed into thresholds, no multipliers). Recorded accuracy: the recipe's `recorded:` field.")
     return "\n".join(out)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from hw_bnn.train.layers import BatchKalmanNorm, link_kalman_norms, make_norm
-from hw_bnn.train.recipes import build_model, load_recipe
+from hw_bnn.train.networks import build_model
+from hw_bnn.train.recipes import load_recipe
 
 
 def _two_layer_net():
@@ -39,7 +40,7 @@ def test_forward_matches_the_kalman_equations():
     k.train()
     x = torch.randn(4, 64) * 5 + 1  # a micro-batch of 4
     y = k(x)
-    # by hand, from DESIGN.md section 5
+    # by hand, from the equations in the hw_bnn.train.layers docstring
     m = torch.erf(prev.bias / (prev.weight.abs() * math.sqrt(2)))
     v = 1 - m * m
     w = lins[1].quant_weight().value
@@ -83,7 +84,9 @@ def test_bkn_network_folds_exactly(tmp_path):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
-    from hw_bnn.compile.compiler import compile_model, lower_to_ir, run_qonnx
+    from hw_bnn.compile.lower import lower_to_ir
+    from hw_bnn.compile.pipeline import compile_model
+    from hw_bnn.compile.qonnx_run import run_qonnx
 
     torch.manual_seed(2)
     net, _, bkns = _two_layer_net()

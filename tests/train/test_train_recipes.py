@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
+import re
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ import torch.nn.functional as F
 
 import hw_bnn.train.trainer as T
 from hw_bnn.errors import HwBnnError
+from hw_bnn.train.progress import EpochProgress, progress_mode
 from hw_bnn.train.recipes import TRAIN_DEFAULTS, Recipe, check_recipe, load_recipe
 
 torch.set_num_threads(1)
@@ -140,7 +144,7 @@ def test_bad_numbers_raise():
 
 def test_optimizer_and_weight_decay_groups():
     r = tiny_reactnet(optimizer="sgd", lr=0.1)
-    from hw_bnn.train.recipes import build_model
+    from hw_bnn.train.networks import build_model
 
     m = build_model(r, (1, 8, 8))
     opt = T.make_optimizer(m, r, 1e-4)
@@ -210,7 +214,7 @@ def test_two_step_real_then_binary_weights_and_init(tmp_path, spy):
 
 
 def test_load_matching_reports_what_does_not_match():
-    from hw_bnn.train.recipes import build_model
+    from hw_bnn.train.networks import build_model
 
     a = build_model(tiny_reactnet(), (1, 8, 8), weights="float")
     b = build_model(tiny_reactnet(), (1, 8, 8))
@@ -348,3 +352,44 @@ def test_resume_after_an_interrupted_phase(tmp_path, monkeypatch, stop_at, phase
     assert _same(x["state_dict"], y["state_dict"]) and s == y["summary"]
     assert (out / "train_log.csv").read_text() == (ref / "train_log.csv").read_text()
     assert not (out / "checkpoint.partial.pt").exists()
+
+
+# --------------------------------------------------------------------------------------
+# progress output
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_only():
+    assert progress_mode(True, _Terminal()) == "bar"
+    assert progress_mode(True, io.StringIO()) == "lines"
+    assert progress_mode(False, _Terminal()) == "off"
+
+
+def test_a_terminal_gets_the_tqdm_bar(monkeypatch):
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    bar = EpochProgress("train x", epochs=1, steps_per_epoch=3, mode=progress_mode(True))
+    for _ in range(3):
+        bar.step()
+    bar.epoch_done(1, 0.5, 0.75)
+    bar.close()
+    out = term.getvalue()
+    assert "\r" in out and "3/3" in out and "val_acc=0.7500" in out
+
+
+def test_a_log_gets_one_line_per_epoch_and_progress_false_nothing(tmp_path, capsys):
+    T.train(tiny_reactnet(epochs=2), tmp_path / "log", progress=True)  # pytest's stderr is no terminal
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("train tiny-reactnet")]
+    assert len(lines) == 2, err
+    for i, ln in enumerate(lines, 1):
+        assert re.fullmatch(
+            rf"train tiny-reactnet: epoch {i}/2  loss \d+\.\d{{4}}  val_acc [01]\.\d{{4}}  \d+\.\d s", ln
+        )
+    T.train(tiny_reactnet(epochs=1), tmp_path / "quiet", progress=False)
+    assert capsys.readouterr().err == ""
