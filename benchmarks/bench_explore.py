@@ -3,9 +3,10 @@
 The sweep: tiny binary / 2-bit MLPs on the 8x8 digits (an inline recipe, --epochs epochs),
 ``--points`` network points (bits w1a1 / w1a2 x hidden widths), each folded for the --targets
 cycle targets on the xc7z020 and checked against the hls4ml C simulation on --csim-limit
-images per folding (one g++ build per distinct folding: two per point by default).  Each engine setting runs the whole sweep from
-scratch in a fresh folder (training, export, compile, C-sim builds), so the times include
-everything: for Ray the start of a local instance and of its worker processes too.
+images per folding (one g++ build per distinct folding: two per point by default).  Each engine
+setting runs the whole sweep from scratch in a fresh folder (training, export, compile, C-sim
+builds), so the times include everything: for Ray the start of a local instance and of its
+worker processes too.
 
 The tables of every run must be identical (``results.csv`` byte for byte); the benchmark fails
 otherwise.  Speedup is serial wall time / this wall time; it is bounded by the CPU cores (on a
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hw_bnn.explore.explore import run_sweep  # noqa: E402
+from hw_bnn.explore.sweep import run_sweep  # noqa: E402
 
 WIDTHS = [16, 32, 48, 64, 96, 128, 192, 256]
 

@@ -1,9 +1,10 @@
 """Auto-folding against a FINN SetFolding-style greedy baseline, under the FINN-R cost model.
 
-Layer shapes come from the recipes in models/ without training: ``hw_bnn.dse.folding.recipe_mvu_layers``
-builds each untrained Brevitas network and reads every QuantConv2d / QuantLinear through forward
-hooks (``hw_bnn.train.zoo.summarize``): MH, MW, output pixels, weight and input bits.  Accumulator widths
-are the worst case of the bit widths (a compiled golden model would give the exact ones).
+Layer shapes come from the recipes in models/ without training:
+``hw_bnn.explore.recipe_shapes.recipe_mvu_layers`` builds each untrained Brevitas network and reads every
+QuantConv2d / QuantLinear through forward hooks (``hw_bnn.train.zoo.summarize``): MH, MW, output pixels,
+weight and input bits.  Accumulator widths are the worst case of the bit widths (a compiled integer network
+would give the exact ones).
 
 Table 1: per network and target (cycles per frame), the exact least-LUT folding (ours) and the
 greedy one (FINN SetFolding style: SIMD first, then PE): the slowest unit's cycles, total LUT and
@@ -32,14 +33,14 @@ sys.path.insert(0, str(ROOT))
 
 from hw_bnn.dse.cost import network_cost  # noqa: E402
 from hw_bnn.dse.folding import (  # noqa: E402
-    FoldingError,
     count_foldings,
     fold_for_budget,
     fold_for_target,
     greedy_setfolding,
     layer_candidates,
-    recipe_mvu_layers,
 )
+from hw_bnn.errors import FoldingError  # noqa: E402
+from hw_bnn.explore.recipe_shapes import recipe_mvu_layers  # noqa: E402
 
 
 def timed(fn, *args, repeat: int = 3, **kw):
@@ -132,8 +133,6 @@ def scaling_table(layers, limits: list[int | None], budget: int, brute_max: int,
 def finn_tfc_check(tfc, clock: float) -> str:
     """FINN's published TFC-w1a1 folding at 64 cycles per frame puts its first layer at PE=16,
     SIMD=49 ((64/16) * (784/49) = 64); the other layers here take the least-LUT choice at 64."""
-    from hw_bnn.dse.folding import fold_for_target
-
     ours = fold_for_target(tfc, 64)
     first = tfc[0].name
     finn = dict(ours, **{first: {"PE": 16, "SIMD": 49}})
@@ -141,7 +140,8 @@ def finn_tfc_check(tfc, clock: float) -> str:
     fa, fb = a.layers[0], b.layers[0]
     return (
         f"FINN check, TFC-w1a1 at 64 cycles: FINN's first layer PE=16, SIMD=49 -> {fb.cycles} cycles, {fb.lut:,} LUT "
-        f"(network {b.lut:,}); ours PE={fa.pe}, SIMD={fa.simd} -> {fa.cycles} cycles, {fa.lut:,} LUT (network {a.lut:,})."
+        f"(network {b.lut:,}); ours PE={fa.pe}, SIMD={fa.simd} -> {fa.cycles} cycles, {fa.lut:,} LUT "
+        f"(network {a.lut:,})."
     )
 
 

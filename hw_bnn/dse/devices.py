@@ -149,7 +149,8 @@ class FitReport:
         for r in self.resources:
             sign = "headroom" if r.fits else "overshoot"
             out.append(
-                f"  {r.resource:7s} {r.used:>10,d} / {r.available:>10,d}  {r.utilization:6.1f}%  {sign} {abs(r.headroom):,d}"
+                f"  {r.resource:7s} {r.used:>10,d} / {r.available:>10,d}  {r.utilization:6.1f}%  "
+                f"{sign} {abs(r.headroom):,d}"
             )
         return "\n".join(out)
 
@@ -170,3 +171,8 @@ def fit(cost, device: str | Device, limit: float = 1.0) -> FitReport:
     cap = capacity(d, limit)
     used = {"LUT": cost.lut, "BRAM18": cost.bram18, "URAM": getattr(cost, "uram", 0), "DSP": cost.dsp}
     return FitReport(d, limit, tuple(ResourceFit(k, int(used[k]), cap[k]) for k in ("LUT", "BRAM18", "URAM", "DSP")))
+
+
+def fit_all(cost) -> dict[str, FitReport]:
+    """The fit of ``cost`` on every device of the catalogue (:data:`DEVICES`), all of each resource."""
+    return {name: fit(cost, d) for name, d in DEVICES.items()}

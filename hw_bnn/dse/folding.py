@@ -1,6 +1,6 @@
 """Choosing PE / SIMD for every matrix unit: exact searches under the FINN-R cost model.
 
-The model (see :mod:`hw_bnn.dse.cost`): unit ``i`` folded to ``(PE_i, SIMD_i)`` takes
+The model (:mod:`hw_bnn.dse.units`, :mod:`hw_bnn.dse.cost`): unit ``i`` folded to ``(PE_i, SIMD_i)`` takes
 ``c_i = (MH_i / PE_i) * (MW_i / SIMD_i) * pixels_i`` cycles per frame and ``LUT_i``, ``BRAM_i``,
 ``DSP_i``; the pipeline's initiation interval is ``max_i c_i`` and its resources are sums.
 
@@ -31,29 +31,14 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from hw_bnn.dse.cost import (
-    DEFAULT_PARAMS,
-    MVU,
-    CostParams,
-    FoldingError,
-    check_folding,
-    divisors,
-    layer_cost,
-    mvu_layers,
-    network_cost,
-    unit_cycles,
-)
+from hw_bnn.dse.cost import DEFAULT_PARAMS, CostParams, layer_cost
 from hw_bnn.dse.devices import Device, capacity
-from hw_bnn.errors import InfeasibleTargetError
+from hw_bnn.dse.units import MVU, unit_cycles
+from hw_bnn.errors import FoldingError, InfeasibleTargetError
+from hw_bnn.ir.ranges import divisors
 
 __all__ = [
-    "MVU",
-    "FoldingError",
-    "InfeasibleTargetError",
     "Candidate",
-    "check_folding",
-    "mvu_layers",
-    "network_cost",
     "layer_candidates",
     "count_foldings",
     "target_cycles_from_fps",
@@ -61,7 +46,6 @@ __all__ = [
     "fold_for_budget",
     "greedy_setfolding",
     "tradeoff_curve",
-    "recipe_mvu_layers",
 ]
 
 
@@ -153,7 +137,8 @@ class _Space:
         if mins[worst] > target:
             u = self.layers[worst]
             raise InfeasibleTargetError(
-                f"target {target} cycles per frame is infeasible: layer {u.name!r} (MH={u.mh}, MW={u.mw}, pixels={u.pixels}) "
+                f"target {target} cycles per frame is infeasible: layer {u.name!r} "
+                f"(MH={u.mh}, MW={u.mw}, pixels={u.pixels}) "
                 f"needs at least {mins[worst]} cycles even at its largest allowed PE and SIMD"
             )
 
@@ -263,7 +248,8 @@ def fold_for_target(
         name = getattr(device, "name", device)
         raise FoldingError(
             f"no folding with <= {target_cycles} cycles per frame fits {name} at {limit:.0%}: the cheapest needs "
-            f"{sum(c.lut for c in least):,} LUT / {sum(c.bram18 for c in least):,} BRAM18 / {sum(c.dsp for c in least):,} DSP, "
+            f"{sum(c.lut for c in least):,} LUT / {sum(c.bram18 for c in least):,} BRAM18 / "
+            f"{sum(c.dsp for c in least):,} DSP, "
             f"the device gives {cap['LUT']:,} / {cap['BRAM18']:,} / {cap['DSP']:,}"
         )
     return _as_folding(layers, choice)
@@ -298,7 +284,8 @@ def fold_for_budget(
         raise FoldingError(
             f"no folding fits a budget of {max_luts:,} LUT"
             + (f" on {getattr(device, 'name', device)}" if device is not None else "")
-            + f": the cheapest folding needs {sum(c.lut for c in least):,} LUT and {sum(c.bram18 for c in least):,} BRAM18"
+            + f": the cheapest folding needs {sum(c.lut for c in least):,} LUT and "
+            f"{sum(c.bram18 for c in least):,} BRAM18"
         )
     lo, hi = 0, len(values) - 1  # values[hi] feasible; find the first feasible index
     while lo < hi:
@@ -348,33 +335,3 @@ def greedy_setfolding(
                     break
         folding[u.name] = {"PE": pe, "SIMD": simd}
     return folding
-
-
-# --------------------------------------------------------------------------------------
-# shapes of the recipes in models/ without training
-
-
-def recipe_mvu_layers(recipe_name: str) -> list[MVU]:
-    """The matrix units of a recipe's network, from its untrained Brevitas model (imports torch).
-
-    Shapes and bit widths come from :func:`hw_bnn.train.zoo.summarize` (forward hooks on every
-    QuantConv2d / QuantLinear); every unit but the last has ``2**act_bits - 1`` thresholds per
-    channel, the last outputs its accumulator.  Accumulator widths are the worst case of the bit
-    widths (a compiled golden model gives the exact ones through :func:`mvu_layers`)."""
-    from hw_bnn.train.recipes import load_recipe
-    from hw_bnn.train.zoo import summarize
-
-    recipe = load_recipe(recipe_name)
-    rows = summarize(recipe)["layers"]
-    out = []
-    for i, r in enumerate(rows):
-        shape = r["shape"]
-        mh, mw = int(shape[0]), math.prod(int(v) for v in shape[1:])
-        pixels = r["macs"] // (mh * mw)
-        levels = 0 if i == len(rows) - 1 else (1 << recipe.act_bits) - 1
-        xnor = bool(r["binary"])
-        kind = "conv" if len(shape) == 4 else ("xnor_dense" if xnor else "int_dense")
-        out.append(
-            MVU(r["name"], kind, mh, mw, pixels, int(r["weight_bits"]), int(r["input_bits"]), False, xnor, levels)
-        )
-    return out

@@ -5,10 +5,9 @@ import itertools
 import numpy as np
 import pytest
 
-from hw_bnn.dse.cost import MVU, CostParams, FoldingError, layer_cost, network_cost
+from hw_bnn.dse.cost import CostParams, layer_cost, network_cost
 from hw_bnn.dse.devices import Device
 from hw_bnn.dse.folding import (
-    InfeasibleTargetError,
     count_foldings,
     fold_for_budget,
     fold_for_target,
@@ -16,6 +15,8 @@ from hw_bnn.dse.folding import (
     target_cycles_from_fps,
     tradeoff_curve,
 )
+from hw_bnn.dse.units import MVU
+from hw_bnn.errors import FoldingError, InfeasibleTargetError
 
 AUTO = CostParams(weight_ram="auto", lutram_max_depth=4)  # shallow memories in LUTRAM: LUT/BRAM trade-offs
 

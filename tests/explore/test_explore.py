@@ -10,8 +10,12 @@ import shutil
 
 import pytest
 
-from hw_bnn.explore import explore
-from hw_bnn.explore.explore import COLUMNS, SpecError, load_spec, pareto_front, run_sweep
+from hw_bnn.errors import HwBnnError, SpecError
+from hw_bnn.explore import cli, point
+from hw_bnn.explore.engines import resolve_engine
+from hw_bnn.explore.results import COLUMNS, pareto_front
+from hw_bnn.explore.spec import load_spec
+from hw_bnn.explore.sweep import run_sweep
 
 TINY = {
     "name": "tmlp",
@@ -67,7 +71,7 @@ def test_serial_sweep_outputs(serial_sweep):
         assert r["status"] == "ok", r["error"]
         assert r["device"] == "xc7z020"  # pynq-z2 is the board name of the xc7z020
         assert int(r["max_cycles"]) <= 64 and r["fits"] == "True"
-        assert int(r["csim_images"]) == 8 and r["csim_mismatches"] == "0" and r["golden_vs_folded_mismatches"] == "0"
+        assert int(r["csim_images"]) == 8 and r["csim_mismatches"] == "0" and r["golden_vs_integer_mismatches"] == "0"
         assert 0.0 < float(r["accuracy"]) == float(r["val_acc"]) <= 1.0 and r["test_acc"] == ""
         folding = json.loads(r["folding"])
         assert set(folding) and all(set(v) == {"PE", "SIMD"} for v in folding.values())
@@ -114,7 +118,7 @@ def test_ray_worker_crash_is_recorded(tmp_path, monkeypatch):
 
         os._exit(3)
 
-    monkeypatch.setattr(explore, "run_net_point", crash)
+    monkeypatch.setattr(point, "run_net_point", crash)
     res = run_sweep(_spec(bits=["w1a1"]), tmp_path / "crash", engine="ray", progress=False)
     assert not ray.is_initialized()  # the instance the sweep started is shut down
     assert res.failed == 1 and res.failed_nets == ["tmlp-w1a1"]
@@ -151,7 +155,7 @@ def test_failed_point_is_recorded_and_others_finish(mixed_sweep):
     for t in ("1cyc", "1024cyc"):
         bad = rows[f"broken-w1a1/{t}/xc7z020"]
         assert bad["status"] == "failed"
-        assert bad["error"].startswith("HwBnnError: ") and "data-dir" in bad["error"]
+        assert bad["error"].startswith("DataError: ") and "data-dir" in bad["error"]
         assert bad["build"] == "nets/broken-w1a1"
     ok = rows["tmlp-w1a1/1024cyc/xc7z020"]
     assert ok["status"] == "ok" and ok["fits"] == "True" and ok["csim_images"] == "" and ok["error"] == ""
@@ -175,34 +179,34 @@ def test_cli_rerun_skips_finished_points_retries_failed_and_force_redoes(mixed_s
     spec_path.write_text(yaml.safe_dump(spec))
     ap = argparse.ArgumentParser(prog="hw-bnn")
     sub = ap.add_subparsers(dest="command")
-    explore.add_explore_parser(sub)
+    cli.add_explore_parser(sub)
 
     good = out / "nets" / "tmlp-w1a1" / "result.json"
     bad = out / "nets" / "broken-w1a1" / "result.json"
     before_good, before_bad = good.stat().st_mtime_ns, bad.stat().st_mtime_ns
     calls = []
-    real = explore.run_net_point
+    real = point.run_net_point
 
     def counting(point, o):
         calls.append(point["id"])
         return real(point, o)
 
-    explore.run_net_point = counting
+    point.run_net_point = counting
     try:
         args = ap.parse_args(["explore", str(spec_path), "--out", str(out), "--engine", "serial", "--quiet"])
-        assert explore.cmd_explore(args) == 1  # the broken point still fails: non-zero exit
+        assert cli.cmd_explore(args) == 1  # the broken point still fails: non-zero exit
         assert calls == ["broken-w1a1"]  # the finished point is not redone, the failed one is re-tried
         assert good.stat().st_mtime_ns == before_good and bad.stat().st_mtime_ns != before_bad
         assert _csv_rows(out / "results.csv") == _csv_rows(src / "results.csv")
 
         calls.clear()
         args = ap.parse_args(["explore", str(spec_path), "--out", str(out), "--engine", "serial", "--quiet", "--force"])
-        assert explore.cmd_explore(args) == 1
+        assert cli.cmd_explore(args) == 1
         assert sorted(calls) == ["broken-w1a1", "tmlp-w1a1"]
         assert good.stat().st_mtime_ns != before_good
         assert _csv_rows(out / "results.csv") == _csv_rows(src / "results.csv")
     finally:
-        explore.run_net_point = real
+        point.run_net_point = real
 
 
 def test_changed_settings_redo_a_finished_point(mixed_sweep, tmp_path):
@@ -286,19 +290,22 @@ def test_spec_points_expand_the_axes():
 
 
 def test_engine_errors():
-    with pytest.raises(explore.HwBnnError, match="--address"):
+    with pytest.raises(SpecError, match="--address"):
         run_sweep(_spec(), "/nonexistent/never-created", engine="serial", address="auto", progress=False)
-    with pytest.raises(explore.HwBnnError, match="engine"):
+    with pytest.raises(SpecError, match="engine"):
         run_sweep(_spec(), "/nonexistent/never-created", engine="dask", progress=False)
+    with pytest.raises(SpecError, match="workers must be an int >= 1"):
+        run_sweep(_spec(), "/nonexistent/never-created", engine="serial", workers=0, progress=False)
+    assert issubclass(SpecError, HwBnnError)
 
 
 def test_auto_engine_without_ray_is_serial(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    assert explore._resolve_engine("auto", None) == "serial"
-    with pytest.raises(explore.HwBnnError, match="Ray is not installed"):
-        explore._resolve_engine("ray", None)
+    assert resolve_engine("auto", None) == "serial"
+    with pytest.raises(SpecError, match="Ray is not installed"):
+        resolve_engine("ray", None)
 
 
 def test_pareto_front():

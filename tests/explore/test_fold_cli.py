@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from hw_bnn.cli import main
-from hw_bnn.dse.cost import mvu_layers
-from hw_bnn.flow.stages import FlowConfig
+from hw_bnn.dse.units import mvu_layers
+from hw_bnn.flow.config import FlowConfig
 from hw_bnn.ir import IntegerNetwork
 
 
