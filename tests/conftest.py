@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hw_bnn.flow.stages import FlowConfig, run_flow
+from hw_bnn.flow import FlowConfig, run_flow
 from hw_bnn.train.data import default_test_dir
 
 

@@ -23,7 +23,7 @@ Graph models (residual networks) need nothing special: the trace hook of a layer
 output stream right after the layer's call, before hls4ml's ``Clone`` node (inserted for a tensor
 with several readers, not one of our layers and so not traced) copies it; the trace dict holds
 exactly the golden layer names, in the golden list order (a topological order, which is what
-``hw_bnn.flow.stages._first_divergence`` relies on to name the first diverging layer).  Fixed-point
+``hw_bnn.sim.verify.first_divergence`` relies on to name the first diverging layer).  Fixed-point
 tensors travel as their integer codes, so the traced values compare directly with
 ``golden.run(x, trace=True)``.
 """
@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from hw_bnn.errors import CsimError, HwBnnError
-from hw_bnn.hls4ml_ext import hls_ext
+from hw_bnn.hls4ml_ext.hls_types import precision_range
+from hw_bnn.hls4ml_ext.register import layer_classes
 
 
 def compile_csim(hls_model):
@@ -54,7 +55,7 @@ def _input_spec(hls_model) -> tuple[tuple[int, ...], int, int]:
     if len(inputs) != 1:
         raise CsimError(f"expected a model with one input, got {len(inputs)}")
     var = inputs[0]
-    lo, hi = hls_ext.precision_range(var.type.precision)
+    lo, hi = precision_range(var.type.precision)
     return tuple(int(v) for v in var.shape), lo, hi
 
 
@@ -109,7 +110,7 @@ def csim_predict(hls_model, x) -> np.ndarray:
 
 
 def _traced_layers(hls_model) -> list:
-    kinds = set(hls_ext.layer_classes())
+    kinds = set(layer_classes())
     return [layer for layer in hls_model.get_layers() if layer.class_name in kinds]
 
 
@@ -128,7 +129,7 @@ def csim_trace(hls_model, x) -> dict[str, np.ndarray]:
     out = {}
     for layer in layers:
         if layer.name not in traces:
-            raise RuntimeError(f"layer {layer.name!r}: hls4ml trace returned no data for this layer")
+            raise CsimError(f"layer {layer.name!r}: hls4ml trace returned no data for this layer")
         shape = _sample_shape(layer.get_output_variable())
         out[layer.name] = _exact_int(traces[layer.name], f"layer {layer.name!r}", xf.shape[0], shape)
     return out
@@ -182,14 +183,9 @@ def load_csim(
     Raises ``CsimError`` when ``hls_dir`` is not such a project or differs (stale, other settings,
     another ``folding``).
     """
-    from hw_bnn.hls4ml_ext.emit import (
-        BACKENDS,
-        PROJECT_INFO,
-        _rf_for,
-        emit_project,
-        plan_network,
-        resolve_io_type,
-    )
+    from hw_bnn.hls4ml_ext.emit import BACKEND_NAMES, PROJECT_INFO, emit_project
+    from hw_bnn.hls4ml_ext.folding import reuse_factor_for
+    from hw_bnn.hls4ml_ext.plan import plan_network, resolve_io_type
 
     hls_dir = Path(hls_dir)
     info_path = hls_dir / PROJECT_INFO
@@ -201,10 +197,10 @@ def load_csim(
     except HwBnnError as e:
         raise CsimError(f"{hls_dir}: {e}") from None
     want = {
-        "backend": BACKENDS.get(str(backend).lower(), backend),
+        "backend": BACKEND_NAMES.get(str(backend).lower(), backend),
         "io_type": io_type,
         "part": part,
-        "reuse_factor": {layer.name: _rf_for(reuse_factor, layer.name) for layer in golden.layers},
+        "reuse_factor": {layer.name: reuse_factor_for(reuse_factor, layer.name) for layer in golden.layers},
     }
     for key, value in want.items():
         if info.get(key) != value:

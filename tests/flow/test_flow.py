@@ -18,7 +18,7 @@ def test_flow_end_to_end_zero_mismatches(tfc_flow):
     assert val["images"] == 500 and val["mismatched_elements"] == 0
     assert val["accuracy"] > 0.5  # a 2-epoch TFC is far above chance (0.1)
     cc = report["compile_check"]["val"]
-    assert cc["value_mismatches"] == 0 and cc["golden_vs_folded_mismatches"] == 0
+    assert cc["value_mismatches"] == 0 and cc["golden_vs_integer_mismatches"] == 0
     assert abs(cc["accuracy_exported"] - val["accuracy"]) < 1e-12
     names = [layer["name"] for layer in report["layers"]]
     assert names == ["quant_in", "fc1", "fc2", "fc3", "fc4"]
@@ -32,7 +32,7 @@ def test_flow_end_to_end_zero_mismatches(tfc_flow):
         assert (cfg.build / f).exists(), f
 
 
-def test_folded_graph_is_integer_only(tfc_flow):
+def test_integer_graph_is_integer_only(tfc_flow):
     from qonnx.core.modelwrapper import ModelWrapper
 
     cfg, _ = tfc_flow
@@ -103,13 +103,13 @@ def test_verify_reports_first_divergent_layer(flow_copy):
 
 
 def cfg_val_images(cfg):
-    from hw_bnn.flow.stages import _eval_splits
+    from hw_bnn.flow.stages import evaluate_splits
 
-    return _eval_splits(cfg)["val"].x
+    return evaluate_splits(cfg)["val"].x
 
 
 def test_official_test_set_bit_exact(mnist_test_dir, tfc_flow):
-    """All 10k official test images: folded == exported (values) == golden, golden == C-sim."""
+    """All 10k official test images: integer graph == exported (values) == golden, golden == C-sim."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     from hw_bnn.flow import stages as flow
@@ -121,9 +121,9 @@ def test_official_test_set_bit_exact(mnist_test_dir, tfc_flow):
     test = load_idx_split(mnist_test_dir)
     assert len(test) == 10000
     golden = IntegerNetwork.load(cfg.build / "golden.npz")
-    folded = ModelWrapper(str(cfg.build / "integer.onnx"))
-    res = flow.check_integer_graph(cfg.build / "exported.onnx", folded, golden, {"test": test})["test"]
-    assert res["images"] == 10000 and res["value_mismatches"] == 0 and res["golden_vs_folded_mismatches"] == 0
+    integer = ModelWrapper(str(cfg.build / "integer.onnx"))
+    res = flow.check_integer_graph(cfg.build / "exported.onnx", integer, golden, {"test": test})["test"]
+    assert res["images"] == 10000 and res["value_mismatches"] == 0 and res["golden_vs_integer_mismatches"] == 0
     hls_model = flow.load_csim(cfg, golden)
     mism = np.any(csim_predict(hls_model, test.x) != golden.run(test.x), axis=1)
     assert int(mism.sum()) == 0, f"first mismatching image: {int(np.flatnonzero(mism)[0])}"

@@ -16,7 +16,7 @@ def _check_report(cfg, report, kinds):
     assert val["images"] == 179 and val["mismatched_elements"] == 0
     assert val["accuracy"] > 0.3  # a few epochs on the digits are far above chance (0.1)
     cc = report["compile_check"]["val"]
-    assert cc["value_mismatches"] == 0 and cc["golden_vs_folded_mismatches"] == 0
+    assert cc["value_mismatches"] == 0 and cc["golden_vs_integer_mismatches"] == 0
     assert abs(cc["accuracy_exported"] - val["accuracy"]) < 1e-12
     assert [(layer["name"], layer["kind"]) for layer in report["layers"]] == kinds
     assert report["hls"]["io_type"] == "io_stream"

@@ -6,8 +6,8 @@ import json
 
 import yaml
 
-from hw_bnn.dse.cost import mvu_layers
 from hw_bnn.dse.folding import fold_for_target
+from hw_bnn.dse.units import mvu_layers
 from hw_bnn.flow.stages import FlowConfig, run_flow
 from hw_bnn.ir import IntegerNetwork
 
@@ -51,8 +51,8 @@ def _check(report, val_min=0.3):
     assert val["images"] == 179 and val["mismatched_elements"] == 0
     assert val["accuracy"] > val_min
     cc = report["compile_check"]["val"]
-    assert cc["golden_vs_folded_mismatches"] == 0
-    assert abs(cc["accuracy_folded"] - val["accuracy"]) < 1e-12
+    assert cc["golden_vs_integer_mismatches"] == 0
+    assert abs(cc["accuracy_integer"] - val["accuracy"]) < 1e-12
     return cc
 
 
@@ -62,7 +62,7 @@ def test_reactnet_with_fixed_point_shortcuts_end_to_end(tmp_path):
     assert cc["fixed_point"]
     # the fixed-point format (8 fraction bits) costs (almost) no accuracy against the float
     # network; single decisions do move, mostly where the float outputs tie (popcount outputs)
-    assert abs(cc["accuracy_folded"] - cc["accuracy_exported"]) <= 0.05, cc
+    assert abs(cc["accuracy_integer"] - cc["accuracy_exported"]) <= 0.05, cc
     assert 0 <= cc["decision_mismatches"] < cc["images"]
     kinds = [layer["kind"] for layer in report["layers"]]
     assert kinds.count("fixed_add") == 2 and "fixed_chain" in kinds

@@ -1,4 +1,8 @@
-"""Reports: ``report.json`` and ``report.md`` in the build folder, with plots."""
+"""The report stage's files: ``report.json`` and ``report.md`` in the build folder, with plots.
+
+The report gathers what the stages checked (``export_check.json``, ``compile_check.json``,
+``verify.json``), a table of the integer network's layers (ranges, widths, memory) and the cost
+model's hardware estimate of its folding.  It reads the build folder only; it runs nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from hw_bnn.files import write_text_atomic
 
 
 def _plt():
@@ -144,8 +150,9 @@ def _affine(golden):
 def hardware_estimate(golden, folding, clock_period_ns: float, part: str) -> dict | None:
     """The cost model's estimate (hw_bnn.dse.cost, FINN-R formulas) of the folded pipeline, and the
     fit on the catalogue device of ``part`` when it is one (hw_bnn.dse.devices)."""
-    from hw_bnn.dse.cost import mvu_layers, network_cost
+    from hw_bnn.dse.cost import network_cost
     from hw_bnn.dse.devices import DEVICES, fit
+    from hw_bnn.dse.units import mvu_layers
 
     units = mvu_layers(golden)
     if not units:
@@ -159,7 +166,8 @@ def hardware_estimate(golden, folding, clock_period_ns: float, part: str) -> dic
 
 
 def write_report(cfg) -> dict:
-    from hw_bnn.flow.stages import _write_text
+    """``report.json``, ``report.md`` and ``memory.png`` of the build folder ``cfg.build``,
+    from the artifacts and checks the stages wrote there; returns the report."""
     from hw_bnn.ir import IntegerNetwork
 
     b = Path(cfg.build)
@@ -187,19 +195,19 @@ def write_report(cfg) -> dict:
         "hardware": hardware_estimate(golden, cfg.folding, cfg.clock_period, cfg.part),
     }
     plot_memory(rows, b / "memory.png", cfg.model)
-    _write_text(b / "report.json", json.dumps(report, indent=2))
-    _write_text(b / "report.md", render_markdown(report, b))
+    write_text_atomic(b / "report.json", json.dumps(report, indent=2))
+    write_text_atomic(b / "report.md", render_markdown(report, b))
     return report
 
 
-def render_markdown(r: dict, build: Path) -> str:
+def _verification_md(r: dict) -> list[str]:
+    """The verdict, and per split: accuracy, golden vs C-sim and integer vs exported mismatches."""
     v = r["verify"] or {}
-    out = [f"# hw-bnn report: {r['model']}", ""]
     total = v.get("mismatches")
     verdict = "PASS" if total == 0 else "FAIL"
-    out += [f"**Verification: {verdict}** — golden model vs C simulation: {total} mismatches.", ""]
+    out = [f"**Verification: {verdict}** — golden model vs C simulation: {total} mismatches.", ""]
     out += [
-        "| split | images | accuracy | golden vs C-sim mismatches | folded vs exported value mismatches |",
+        "| split | images | accuracy | golden vs C-sim mismatches | integer vs exported value mismatches |",
         "|---|---|---|---|---|",
     ]
     cc = r["compile_check"] or {}
@@ -221,14 +229,13 @@ def render_markdown(r: dict, build: Path) -> str:
             "Fixed-point shortcuts: the hardware (and integer.onnx, and the golden model) carries the real-valued "
             "shortcut tensors in `ap_fixed`; against the float exported model:",
             "",
-        ]
-        out += [
             "| split | images | decisions that differ | exported accuracy | hardware accuracy |",
             "|---|---|---|---|---|",
         ]
         for name, e in cc.items():
             out.append(
-                f"| {name} | {e['images']} | {e['decision_mismatches']} | {e['accuracy_exported']:.4f} | {e['accuracy_folded']:.4f} |"
+                f"| {name} | {e['images']} | {e['decision_mismatches']} | {e['accuracy_exported']:.4f} "
+                f"| {e['accuracy_integer']:.4f} |"
             )
     t = r.get("training") or {}
     if t:
@@ -236,18 +243,25 @@ def render_markdown(r: dict, build: Path) -> str:
         if "test_acc" in t:
             line += f", test accuracy {t['test_acc']:.4f} ({t['test_images']} images)"
         out += ["", line + "."]
-    out += [
+    return out
+
+
+def _layers_md(r: dict) -> list[str]:
+    """The layer table, the parameter memory, the output affine and the HLS settings."""
+    out = [
         "",
         "## Layers",
         "",
-        "| layer | kind | shape | input/accumulator range | acc bits | output bits | threshold levels | threshold bits | weight memory (bits) | threshold memory (bits) |",
+        "| layer | kind | shape | input/accumulator range | acc bits | output bits | threshold levels "
+        "| threshold bits | weight memory (bits) | threshold memory (bits) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for L in r["layers"]:
         out.append(
             f"| {L['name']} | {L['kind']} | {L['shape']} | [{L['input_range'][0]}, {L['input_range'][1]}] | "
-            f"{'int' if L['accumulator_signed'] else 'uint'}{L['accumulator_bits']} | {L['output_bits']} | {L['threshold_levels']} | "
-            f"{L['threshold_bits']} | {L['weight_memory_bits']} | {L['threshold_memory_bits']} |"
+            f"{'int' if L['accumulator_signed'] else 'uint'}{L['accumulator_bits']} | {L['output_bits']} | "
+            f"{L['threshold_levels']} | {L['threshold_bits']} | {L['weight_memory_bits']} | "
+            f"{L['threshold_memory_bits']} |"
         )
     m = r["memory_bits"]
     out += ["", f"Total on-chip parameters: {m['weights']} weight bits, {m['thresholds']} threshold bits.", ""]
@@ -257,35 +271,50 @@ def render_markdown(r: dict, build: Path) -> str:
         out += [f"Output affine: `{a['formula']}` with scale {a['scale']} and bias {a['bias']}{extra}.", ""]
     h = r["hls"]
     out += [
-        f"HLS project: `hls/` ({h['backend']} backend, {h['io_type']}, ReuseFactor {h['reuse_factor']}, part {h['part']}, clock {h['clock_period_ns']} ns).",
+        f"HLS project: `hls/` ({h['backend']} backend, {h['io_type']}, ReuseFactor {h['reuse_factor']}, "
+        f"part {h['part']}, clock {h['clock_period_ns']} ns).",
         "",
     ]
-    hw = r.get("hardware")
-    if hw:
-        c = hw["cost"]
-        out += [
-            "## Hardware estimate",
-            "",
-            f"Cost model (hw_bnn.dse.cost, FINN-R formulas) at {c['clock_mhz']:g} MHz: initiation interval {c['max_cycles']} cycles "
-            f"(bottleneck `{c['bottleneck']}`) = {c['fps']:,.0f} FPS, latency <= {c['latency_us']:.2f} us; "
-            f"{c['lut']:,} LUT, {c['bram18']} BRAM18, {c['dsp']} DSP.",
-            "",
-            "| layer | MH | MW | pixels | PE | SIMD | cycles | LUT | BRAM18 |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for L in c["layers"]:
-            out.append(
-                f"| {L['name']} | {L['mh']} | {L['mw']} | {L['pixels']} | {L['pe']} | {L['simd']} | {L['cycles']} | {L['lut']} | {L['bram18']} |"
-            )
-        if hw.get("fit"):
-            f = hw["fit"]
-            use = ", ".join(f"{x['resource']} {x['utilization_pct']:.1f}%" for x in f["resources"] if x["available"])
-            out += ["", f"On {f['device']}: {'fits' if f['fits'] else 'does NOT fit'} ({use})."]
-        out += [
-            "",
-            "Choose another folding with `hw-bnn fold --out BUILD ...` and rebuild with `--folding BUILD/folding.json`.",
-            "",
-        ]
+    return out
+
+
+def _hardware_md(hw: dict) -> list[str]:
+    """The cost model's estimate: throughput, latency, resources per layer, fit on the device."""
+    c = hw["cost"]
+    out = [
+        "## Hardware estimate",
+        "",
+        f"Cost model (hw_bnn.dse.cost, FINN-R formulas) at {c['clock_mhz']:g} MHz: initiation interval "
+        f"{c['max_cycles']} cycles (bottleneck `{c['bottleneck']}`) = {c['fps']:,.0f} FPS, latency <= "
+        f"{c['latency_us']:.2f} us; {c['lut']:,} LUT, {c['bram18']} BRAM18, {c['dsp']} DSP.",
+        "",
+        "| layer | MH | MW | pixels | PE | SIMD | cycles | LUT | BRAM18 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for L in c["layers"]:
+        out.append(
+            f"| {L['name']} | {L['mh']} | {L['mw']} | {L['pixels']} | {L['pe']} | {L['simd']} | {L['cycles']} "
+            f"| {L['lut']} | {L['bram18']} |"
+        )
+    if hw.get("fit"):
+        f = hw["fit"]
+        use = ", ".join(f"{x['resource']} {x['utilization_pct']:.1f}%" for x in f["resources"] if x["available"])
+        out += ["", f"On {f['device']}: {'fits' if f['fits'] else 'does NOT fit'} ({use})."]
+    out += [
+        "",
+        "Choose another folding with `hw-bnn fold --out BUILD ...` and rebuild with `--folding BUILD/folding.json`.",
+        "",
+    ]
+    return out
+
+
+def render_markdown(r: dict, build: Path) -> str:
+    """``report.md``: verification first, then the layers, the hardware estimate and the plots."""
+    out = [f"# hw-bnn report: {r['model']}", ""]
+    out += _verification_md(r)
+    out += _layers_md(r)
+    if r.get("hardware"):
+        out += _hardware_md(r["hardware"])
     for png, cap in (("train_curve.png", "Training"), ("memory.png", "Memory per layer")):
         if (build / png).exists():
             out.append(f"![{cap}]({png})")
