@@ -1,6 +1,6 @@
 # hw-bnn: two commands on a fresh machine.
 #   make demo   install, then run the whole flow on the built-in data (TFC-w1a1)
-#   make test   install if needed, then run the test suite
+#   make test   install if needed, then lint (ruff, the layering contract) and run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= tfc-w1a1
 OUT    ?= build/$(MODEL)
 
-.PHONY: install demo test bench bench-cnv bench-fold bench-explore explore clean
+.PHONY: install demo test lint format wheel bench bench-cnv bench-fold bench-explore explore clean
 
 install: $(STAMP)
 
@@ -23,8 +23,22 @@ $(STAMP): pyproject.toml
 demo: install
 	$(VENV)/bin/hw-bnn flow --model $(MODEL) --out $(OUT)
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
+
+# ruff (format and check) and the layering contract of pyproject.toml (import-linter)
+lint: install
+	$(VENV)/bin/ruff format --check hw_bnn tests benchmarks scripts
+	$(VENV)/bin/ruff check hw_bnn tests benchmarks scripts
+	$(VENV)/bin/lint-imports
+
+format: install
+	$(VENV)/bin/ruff format hw_bnn tests benchmarks scripts
+	$(VENV)/bin/ruff check --fix hw_bnn tests benchmarks scripts
+
+# a plain wheel (the kernels in hls/ and the recipes in models/ inside) into dist/
+wheel: install
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
 
 bench: install
 	$(PY) benchmarks/bench_mlp.py

@@ -3,7 +3,7 @@
 For each CNV variant (trained by the flow into build/cnv-<variant>, trained here if missing) it
 runs the same images through:
   golden      hw_bnn's NumPy golden model (golden.npz: im2col + exact float32 BLAS)
-  qonnx-fold  qonnx execute_onnx on integer.onnx, batched via ChangeBatchSize
+  qonnx-int   qonnx execute_onnx on integer.onnx, batched via ChangeBatchSize
   csim        the hls4ml C simulation (io_stream, our registered conv / pool / MVU layers)
 and, as a roofline, this machine's float32 GEMM (NumPy/BLAS) with the same shapes: each
 convolution as its im2col product (N*Ho*Wo, k*k*C) x (k*k*C, C_out), each dense layer as
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_mlp import bench_split, best_of, ensure_build
+from bench_mlp import bench_split, best_of, ensure_build  # noqa: E402 (after the sys.path lines above)
 
 
 def gemm_shapes(golden) -> list[tuple[int, int, int]]:
@@ -60,7 +60,7 @@ def main(argv=None):
 
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from hw_bnn.compile.compiler import run_qonnx
+    from hw_bnn.compile.qonnx_run import run_qonnx
     from hw_bnn.hls4ml_ext.emit import emit_project
     from hw_bnn.ir import IntegerNetwork
     from hw_bnn.sim.csim import compile_csim, csim_predict
@@ -78,8 +78,8 @@ def main(argv=None):
         macs = sum(r * k * m for r, k, m in shapes)
         t_g, acc = best_of(lambda: golden.run(x), args.repeat)
         t_gemm = gemm_roofline(shapes, len(x), args.repeat)
-        folded = ModelWrapper(str(build / "integer.onnx"))
-        t_qf, acc_qf = best_of(lambda: run_qonnx(folded, x.astype(np.float32), batch_size=500), 1)
+        integer = ModelWrapper(str(build / "integer.onnx"))
+        t_qf, acc_qf = best_of(lambda: run_qonnx(integer, x.astype(np.float32), batch_size=500), 1)
         nc = min(args.csim_images, len(x))
         hls_model = emit_project(golden, build / "bench_hls", backend="Vitis", reuse_factor=1)
         compile_csim(hls_model)
@@ -91,16 +91,18 @@ def main(argv=None):
         rows.append((model, macs, accuracy, ips, mism_qf, mism_cs))
 
     hdr = (
-        f"{'net':9s} {'MACs/img':>9s} {'acc':>7s} | {'golden':>8s} {'qonnx-fold':>10s} {'csim':>7s} {'f32 GEMM':>9s} | "
-        f"{'gold/qfold':>10s} {'gold/csim':>9s} {'roofline%':>9s} | mismatches"
+        f"{'net':9s} {'MACs/img':>9s} {'acc':>7s} | {'golden':>8s} {'qonnx-int':>10s} {'csim':>7s} {'f32 GEMM':>9s} | "
+        f"{'gold/qint':>10s} {'gold/csim':>9s} {'roofline%':>9s} | mismatches"
     )
     print("images per second (higher is better)")
     print(hdr)
     print("-" * len(hdr))
     for model, macs, accuracy, ips, mqf, mcs in rows:
         print(
-            f"{model:9s} {macs:9d} {accuracy:7.4f} | {ips['golden']:8.0f} {ips['qf']:10.1f} {ips['cs']:7.1f} {ips['gemm']:9.0f} | "
-            f"{ips['golden'] / ips['qf']:9.1f}x {ips['golden'] / ips['cs']:8.1f}x {100 * ips['golden'] / ips['gemm']:8.1f}% | "
+            f"{model:9s} {macs:9d} {accuracy:7.4f} | {ips['golden']:8.0f} {ips['qf']:10.1f} {ips['cs']:7.1f} "
+            f"{ips['gemm']:9.0f} | "
+            f"{ips['golden'] / ips['qf']:9.1f}x {ips['golden'] / ips['cs']:8.1f}x "
+            f"{100 * ips['golden'] / ips['gemm']:8.1f}% | "
             f"qonnx {mqf}, csim {mcs}"
         )
     return rows

@@ -3,7 +3,7 @@
 For each network (trained by the flow into build/<net>, trained here if missing) it runs
 the same images through:
   golden      hw_bnn's NumPy golden model (golden.npz)
-  qonnx-fold  qonnx execute_onnx on integer.onnx, batched via ChangeBatchSize
+  qonnx-int   qonnx execute_onnx on integer.onnx, batched via ChangeBatchSize
   qonnx-exp   qonnx execute_onnx on exported.onnx, batched the same way
   csim        the hls4ml C simulation's predict (our registered BNN layers, g++ -O3 as hls4ml builds it)
 and, as a roofline, this machine's float32 GEMM (NumPy/BLAS) on the same MAC count:
@@ -97,7 +97,7 @@ def main(argv=None):
 
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from hw_bnn.compile.compiler import run_qonnx
+    from hw_bnn.compile.qonnx_run import run_qonnx
     from hw_bnn.hls4ml_ext.emit import emit_project
     from hw_bnn.ir import IntegerNetwork, XnorDenseLayer
     from hw_bnn.sim.csim import compile_csim, csim_predict
@@ -114,9 +114,9 @@ def main(argv=None):
         macs = sum(layer.mw * layer.mh for layer in golden.layers if isinstance(layer, XnorDenseLayer))
         t_g, acc = best_of(lambda: golden.run(x), args.repeat)
         t_gemm = gemm_roofline(golden, len(x), args.repeat)
-        folded = ModelWrapper(str(build / "integer.onnx"))
+        integer = ModelWrapper(str(build / "integer.onnx"))
         exported = ModelWrapper(str(build / "exported.onnx"))
-        t_qf, acc_qf = best_of(lambda: run_qonnx(folded, xf), 1)
+        t_qf, acc_qf = best_of(lambda: run_qonnx(integer, xf), 1)
         t_qe, _ = best_of(lambda: run_qonnx(exported, xf), 1)
         nc = min(args.csim_images, len(x))
         hls_dir = build / "bench_hls"
@@ -138,14 +138,19 @@ def main(argv=None):
         }
         rows.append((net, macs, accuracy, ips, mism_qf, mism_cs))
 
-    hdr = f"{'net':4s} {'MACs/img':>9s} {'acc':>7s} | {'golden':>9s} {'qonnx-fold':>10s} {'qonnx-exp':>9s} {'csim':>8s} {'f32 GEMM':>9s} | {'gold/qfold':>10s} {'gold/csim':>9s} {'roofline%':>9s} | mismatches"
+    hdr = (
+        f"{'net':4s} {'MACs/img':>9s} {'acc':>7s} | {'golden':>9s} {'qonnx-int':>10s} {'qonnx-exp':>9s} {'csim':>8s} "
+        f"{'f32 GEMM':>9s} | {'gold/qint':>10s} {'gold/csim':>9s} {'roofline%':>9s} | mismatches"
+    )
     print("images per second (higher is better)")
     print(hdr)
     print("-" * len(hdr))
     for net, macs, accuracy, ips, mqf, mcs in rows:
         print(
-            f"{net:4s} {macs:9d} {accuracy:7.4f} | {ips['golden']:9.0f} {ips['qf']:10.0f} {ips['qe']:9.0f} {ips['cs']:8.0f} {ips['gemm']:9.0f} | "
-            f"{ips['golden'] / ips['qf']:9.1f}x {ips['golden'] / ips['cs']:8.1f}x {100 * ips['golden'] / ips['gemm']:8.1f}% | "
+            f"{net:4s} {macs:9d} {accuracy:7.4f} | {ips['golden']:9.0f} {ips['qf']:10.0f} {ips['qe']:9.0f} "
+            f"{ips['cs']:8.0f} {ips['gemm']:9.0f} | "
+            f"{ips['golden'] / ips['qf']:9.1f}x {ips['golden'] / ips['cs']:8.1f}x "
+            f"{100 * ips['golden'] / ips['gemm']:8.1f}% | "
             f"qonnx {mqf}, csim {mcs}"
         )
     return rows

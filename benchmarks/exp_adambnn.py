@@ -8,9 +8,9 @@ student budget: one step trains E epochs, two steps E/2 + E/2; the teacher's epo
 extra.  Each optimizer restarts its linear learning-rate decay in each step; SGD uses its own
 learning rate, 0.5 by default (100x Adam's 0.005): a one-seed pilot of the one-step SGD arm
 (4 epochs, lr 0.05 / 0.2 / 0.5 / 1 / 2) reached 0.14 / 0.31 / 0.83 / 0.75 / 0.15 validation
-accuracy; at 10x Adam's lr (0.05) SGD never leaves the uniform output (loss ln 10).  Data: the 4,500 built-in MNIST training images
-(mnist5k); accuracy on the official 10k MNIST test set when present, else on the 500
-validation images.  Mean ± standard deviation over the seeds (min-max in the JSON).
+accuracy; at 10x Adam's lr (0.05) SGD never leaves the uniform output (loss ln 10).  Data: the
+4,500 built-in MNIST training images (mnist5k); accuracy on the official 10k MNIST test set when
+present, else on the 500 validation images.  Mean ± standard deviation over the seeds (min-max in the JSON).
 
 Writes docs/experiments/adambnn.json and adambnn.png and updates the generated part of the
 section "ReActNet blocks and the AdamBNN recipe" in docs/experiments.md.

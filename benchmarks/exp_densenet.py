@@ -128,7 +128,8 @@ def main(argv=None):
                 a["val_acc"].append(s["val_acc"])
                 a["seconds"].append(time.time() - t0)
                 print(
-                    f"{arm:12s} seed {seed}: accuracy {a['acc'][-1]:.4f} (val {s['val_acc']:.4f}, {a['seconds'][-1]:.0f} s)",
+                    f"{arm:12s} seed {seed}: accuracy {a['acc'][-1]:.4f} (val {s['val_acc']:.4f}, "
+                    f"{a['seconds'][-1]:.0f} s)",
                     flush=True,
                 )
     wall = time.time() - t_start
@@ -149,7 +150,8 @@ def main(argv=None):
     print(f"\n{args.epochs} epochs, batch 64, Adam lr 0.005 linear decay; seeds {args.seeds}; accuracy on the {split};")
     print(f"mean ± std (population) over seeds, and min-max; total wall time {wall / 60:.1f} min\n")
     print(
-        "| arm | family | transition bits | weights | weight memory (bits) | binary MACs | integer MACs | accuracy mean ± std | min-max | s / run |"
+        "| arm | family | transition bits | weights | weight memory (bits) | binary MACs | integer MACs | "
+        "accuracy mean ± std | min-max | s / run |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for arm, a in arms.items():
@@ -157,7 +159,8 @@ def main(argv=None):
         tb = a["transition_bits"] if a["transition_bits"] is not None else "-"
         print(
             f"| {arm} | {a['family']} | {tb} | {a['weights']:,} | {a['weight_memory_bits']:,} | {a['binary_macs']:,} | "
-            f"{a['integer_macs']:,} | {acc.mean():.4f} ± {acc.std():.4f} | {acc.min():.4f}-{acc.max():.4f} | {np.mean(a['seconds']):.0f} |"
+            f"{a['integer_macs']:,} | {acc.mean():.4f} ± {acc.std():.4f} | {acc.min():.4f}-{acc.max():.4f} | "
+            f"{np.mean(a['seconds']):.0f} |"
         )
 
     import matplotlib

@@ -53,7 +53,8 @@ def measure(build: Path, frac: int, split, y_float: np.ndarray) -> dict:
     """Compile ``build/exported.onnx`` with ``F = frac`` and score the hardware (golden model,
     which the compile tests of the flow prove equal to integer.onnx and the C simulation) against
     the float decisions ``y_float`` of exported.onnx on the same images."""
-    from hw_bnn.compile.compiler import FIXED_KEY, FixedPointConfig
+    from hw_bnn.compile.fixed_config import FixedPointConfig
+    from hw_bnn.compile.metadata import FIXED_KEY
     from hw_bnn.flow.stages import compile_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,9 +75,9 @@ def measure(build: Path, frac: int, split, y_float: np.ndarray) -> dict:
 
 
 def splits_for(model: str, data_dir: str | None) -> dict:
-    from hw_bnn.flow.stages import FlowConfig, _eval_splits
+    from hw_bnn.flow.stages import FlowConfig, evaluate_splits
 
-    splits = _eval_splits(FlowConfig(model=model, out="unused", data_dir=data_dir, progress=False))
+    splits = evaluate_splits(FlowConfig(model=model, out="unused", data_dir=data_dir, progress=False))
     return {"test": splits["test"]} if "test" in splits else {"val": splits["val"]}
 
 
@@ -111,7 +112,8 @@ def markdown(results: dict, desc: str, cmd: str) -> str:
         for r in rows:
             lines.append(
                 f"| {model} | {r['frac']} | {r['max_width']} | {r['decisions_differ']} of {r['images']} "
-                f"({100.0 * r['decisions_differ'] / r['images']:.1f} %) | {r['accuracy_float']:.4f} | {r['accuracy_hardware']:.4f} |"
+                f"({100.0 * r['decisions_differ'] / r['images']:.1f} %) | {r['accuracy_float']:.4f} | "
+                f"{r['accuracy_hardware']:.4f} |"
             )
     lines += ["", "![decisions that differ against fraction bits](experiments/fixed_frac.png)"]
     return "\n".join(lines)
@@ -142,7 +144,7 @@ def main(argv=None):
         (split,) = splits.values()
         from qonnx.core.modelwrapper import ModelWrapper
 
-        from hw_bnn.compile.compiler import run_qonnx
+        from hw_bnn.compile.qonnx_run import run_qonnx
 
         y_float = run_qonnx(ModelWrapper(str(build / "exported.onnx")), split.x.astype(np.float32), batch_size=2000)
         rows = []
@@ -152,7 +154,8 @@ def main(argv=None):
         print(f"\n{model}: F, widest W, decisions differ, accuracy float -> hardware")
         for r in rows:
             print(
-                f"  F={r['frac']:2d}  W={r['max_width']:2d}  {r['decisions_differ']:5d} / {r['images']}  {r['accuracy_float']:.4f} -> {r['accuracy_hardware']:.4f}"
+                f"  F={r['frac']:2d}  W={r['max_width']:2d}  {r['decisions_differ']:5d} / {r['images']}  "
+                f"{r['accuracy_float']:.4f} -> {r['accuracy_hardware']:.4f}"
             )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -168,7 +168,8 @@ def main(argv=None):
     cmd = command_line("exp_fprelu.py", argv)
     lines = [
         f"**Experiment.** `{cmd}` ({base.name} with each block non-linearity, {base.dataset}, "
-        f"{args.epochs} epochs, batch {base.train['batch_size']}, {base.train['optimizer'].capitalize()} lr {base.train['lr']:g} "
+        f"{args.epochs} epochs, batch {base.train['batch_size']}, {base.train['optimizer'].capitalize()} lr "
+        f"{base.train['lr']:g} "
         f"with {base.train['lr_schedule']} decay; seeds {', '.join(map(str, args.seeds))}; accuracy on the {split}, "
         f"mean ± std over seeds, [min, max]; 2 CPU cores, 1 thread, {date}; wall time {wall / 60:.1f} min for "
         f"{sum(len(v) for v in runs.values())} runs):",
@@ -179,7 +180,8 @@ def main(argv=None):
     for nl, a in summary.items():
         st = a["acc"]
         lines.append(
-            f"| {LABELS[nl]} | {st['mean']:.4f} ± {st['std']:.4f} | [{st['min']:.4f}, {st['max']:.4f}] | {a['seconds_per_run']:.0f} |"
+            f"| {LABELS[nl]} | {st['mean']:.4f} ± {st['std']:.4f} | [{st['min']:.4f}, {st['max']:.4f}] | "
+            f"{a['seconds_per_run']:.0f} |"
         )
     if "fprelu" in runs:
         lines += [
@@ -190,7 +192,8 @@ def main(argv=None):
             "sign*: channels where sign(FPReLU(y) - alpha) is +-1 on an interval only. *Refused*: those of them "
             "that fold into the next sign's thresholds (transition blocks, head), which `hw-bnn compile` refuses:",
             "",
-            "| seed | channels | a_c < 0 | b_c < 0 | a_c < 0 or b_c < 0 | in residual blocks | non-monotone sign | refused | min a_c | min b_c | max b_c |",
+            "| seed | channels | a_c < 0 | b_c < 0 | a_c < 0 or b_c < 0 | in residual blocks | non-monotone sign "
+            "| refused | min a_c | min b_c | max b_c |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for r in runs["fprelu"]:
@@ -198,7 +201,8 @@ def main(argv=None):
             lines.append(
                 f"| {r['seed']} | {tot['channels']} | {tot['a_neg']} | {tot['b_neg']} | {tot['either_neg']} | "
                 f"{tot['either_neg_residual']} | {tot['non_monotone_sign']} | {tot['refused']} | "
-                f"{min(m['a_min'] for m in mods):.3f} | {min(m['b_min'] for m in mods):.3f} | {max(m['b_max'] for m in mods):.3f} |"
+                f"{min(m['a_min'] for m in mods):.3f} | {min(m['b_min'] for m in mods):.3f} | "
+                f"{max(m['b_max'] for m in mods):.3f} |"
             )
     lines += [
         "",
