@@ -31,28 +31,19 @@ def plot_pareto(rows: list[dict], x: str, path: Path, xlabel: str, maximize_x: b
         rest = [r for r in pts if not r[flag]]
         front = [r for r in pts if r[flag]]
         size = max(90 - 28 * i, 20)  # devices often share a point: later markers drawn smaller, inside
-        if rest:
-            ax.scatter(
-                [r[x] for r in rest],
-                [r["accuracy"] for r in rest],
-                marker=m,
-                s=size,
-                facecolors="none",
-                edgecolors="0.45",
-                label=f"{dev}",
-                zorder=2 + i,
-            )
-        if front:
-            ax.scatter(
-                [r[x] for r in front],
-                [r["accuracy"] for r in front],
-                marker=m,
-                s=size,
-                facecolors="tab:red",
-                edgecolors="darkred",
-                label=f"{dev} (Pareto)",
-                zorder=10 + i,
-            )
+        styles = ((rest, "none", "0.45", f"{dev}", 2 + i), (front, "tab:red", "darkred", f"{dev} (Pareto)", 10 + i))
+        for group, face, edge, label, z in styles:
+            if group:
+                ax.scatter(
+                    [r[x] for r in group],
+                    [r["accuracy"] for r in group],
+                    marker=m,
+                    s=size,
+                    facecolors=face,
+                    edgecolors=edge,
+                    label=label,
+                    zorder=z,
+                )
     front = sorted((r for r in ok if r[flag]), key=lambda r: r[x])
     if front:
         ax.step(

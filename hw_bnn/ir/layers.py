@@ -166,6 +166,9 @@ class _MatrixUnit:
     xnor: bool
     in_levels: int
 
+    def __post_init__(self):
+        self._prepare()
+
     def _prepare(self):
         k = self.weights.shape[0]
         if self.xnor:
@@ -191,6 +194,16 @@ class _MatrixUnit:
     @property
     def n_out(self) -> int:
         return int(self.weights.shape[1])
+
+    @property
+    def mw(self) -> int:
+        """Matrix width: the inputs of one dot product (FINN's MW)."""
+        return self.fan_in
+
+    @property
+    def mh(self) -> int:
+        """Matrix height: the outputs (FINN's MH)."""
+        return self.n_out
 
     @property
     def levels(self) -> int:
@@ -220,6 +233,9 @@ class _MatrixUnit:
             return acc
         return _threshold_codes(acc, self.acc_thresholds)
 
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x).astype(np.int32)
+
 
 @dataclass
 class XnorDenseLayer(_MatrixUnit):
@@ -233,26 +249,12 @@ class XnorDenseLayer(_MatrixUnit):
     xnor: bool = field(default=True, init=False)
     in_levels: int = field(default=1, init=False)
 
-    def __post_init__(self):
-        self._prepare()
-
-    @property
-    def mw(self) -> int:
-        return self.fan_in
-
-    @property
-    def mh(self) -> int:
-        return self.n_out
-
     def accumulate(self, x_pm1: np.ndarray) -> np.ndarray:
         """Bipolar accumulators (float32 holding exact integers) from +-1 inputs."""
         return x_pm1 @ self._w
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self.apply_thresholds(self.accumulate(self._operand(x.reshape(len(x), -1))))
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x).astype(np.int32)
 
 
 @dataclass
@@ -267,22 +269,8 @@ class IntDenseLayer(_MatrixUnit):
     kind: str = field(default="int_dense", init=False)
     xnor: bool = field(default=False, init=False)
 
-    def __post_init__(self):
-        self._prepare()
-
-    @property
-    def mw(self) -> int:
-        return self.fan_in
-
-    @property
-    def mh(self) -> int:
-        return self.n_out
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         return self.apply_thresholds(self._operand(x.reshape(len(x), -1)) @ self._w)
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x).astype(np.int32)
 
 
 def conv_out_size(size: int, kernel: int, stride: int, pad: int) -> int:
@@ -334,7 +322,7 @@ class ConvLayer(_MatrixUnit):
             raise IRError(
                 f"layer {self.name}: pad code {self.pad_value} is outside the input codes 0..{self.in_levels}"
             )
-        self._prepare()
+        super().__post_init__()
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -364,9 +352,6 @@ class ConvLayer(_MatrixUnit):
             acc = cols.reshape(-1, cols.shape[-1]) @ self._w
             out[i : i + step] = self.apply_thresholds(acc).reshape(-1, ho, wo, co)
         return out
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x).astype(np.int32)
 
 
 @dataclass
