@@ -110,6 +110,8 @@ def _flow_command(args) -> int:
     if args.command == "compile" and args.onnx:
         print(f"[compile] {args.onnx} -> {Path(args.out) / 'integer.onnx'} ({result['layers']} integer layers)")
     if args.command == "verify":
+        if "record" in result:
+            print(f"[verify] {result['record']}: {result['mismatches']} mismatches")
         return 0 if result["mismatches"] == 0 else 1
     return 0
 
@@ -137,18 +139,40 @@ def run(args) -> int:
     return _flow_command(args)
 
 
+def _where(e: BaseException) -> str:
+    """``file:line`` of the innermost frame of ``e``'s traceback that is hw-bnn's own code."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if "hw_bnn" in f.filename] or traceback.extract_tb(
+        e.__traceback__
+    )
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
 def main(argv=None) -> int:
+    """Run a command.  Exit codes: 0 done, 1 verification found mismatches or an internal error,
+    2 bad input (an :class:`HwBnnError`, or a file the system refused), 130 interrupted.  Every
+    failure is one line on stderr; ``--debug`` shows the traceback instead."""
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except HwBnnError as e:
-        if args.debug:
-            raise
-        print(f"hw-bnn: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("hw-bnn: interrupted; completed stages are kept, re-run to resume", file=sys.stderr)
         return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        if isinstance(e, HwBnnError):
+            print(f"hw-bnn: error: {e}", file=sys.stderr)
+            return 2
+        if isinstance(e, OSError) and e.filename:
+            print(f"hw-bnn: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+            return 2
+        print(
+            f"hw-bnn: internal error: {type(e).__name__}: {e} (at {_where(e)}); re-run with --debug for the traceback",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

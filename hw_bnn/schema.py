@@ -37,27 +37,35 @@ def _path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+def _fields(model) -> dict:
+    """A pydantic model's or pydantic dataclass's fields."""
+    return getattr(model, "model_fields", None) or getattr(model, "__pydantic_fields__", {})
+
+
+def _known_keys(model, loc: tuple) -> list[str]:
     """The keys the mapping at ``loc`` (the unknown key's parent) takes, for a hint."""
     m = model
     for part in loc[:-1]:
-        field = m.model_fields.get(part) if isinstance(part, str) else None
+        field = _fields(m).get(part) if isinstance(part, str) else None
         ann = getattr(field, "annotation", None)
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
+        if isinstance(ann, type) and _fields(ann):
             m = ann
         else:
             return []
-    return [f.alias or name for name, f in m.model_fields.items()]
+    return [f.alias or name for name, f in _fields(m).items()]
+
+
+def did_you_mean(name: str, known) -> str:
+    """`` (did you mean X?)`` for the known name closest to ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def describe(model: type[BaseModel], err: dict) -> str:
     """One pydantic error as ``key: what is wrong``, with "did you mean" for an unknown key."""
     key = _path(err["loc"])
     if err["type"] == "extra_forbidden":
-        name = str(err["loc"][-1])
-        close = difflib.get_close_matches(name, _known_keys(model, err["loc"]), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        return f"{key}: unknown key{hint}"
+        return f"{key}: unknown key{did_you_mean(str(err['loc'][-1]), _known_keys(model, err['loc']))}"
     if err["type"] == "missing":
         return f"{key}: required key is missing"
     msg = err["msg"]

@@ -8,30 +8,46 @@ from pathlib import Path
 
 import numpy as np
 
-from hw_bnn.errors import ExportError
+from hw_bnn.errors import CompileError, ExportError
+
+
+def read_exported(onnx_path):
+    """``exported.onnx`` as a ``ModelWrapper``; an unreadable one is an ExportError naming it."""
+    from hw_bnn.compile.pipeline import load_onnx
+
+    try:
+        return load_onnx(onnx_path)
+    except CompileError as e:
+        raise ExportError(f"{e}; re-run the export stage (hw-bnn export --out BUILD --force)") from None
 
 
 def export_checkpoint(checkpoint, out_path) -> None:
     """Brevitas QONNX export (TorchScript path: ``dynamo=False``) plus qonnx cleanup."""
     import torch
     from brevitas.export import export_qonnx
-    from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.util.cleanup import cleanup_model
 
+    from hw_bnn.compile.pipeline import load_onnx
     from hw_bnn.train.trainer import load_checkpoint
 
     model, ck = load_checkpoint(checkpoint)
     out_path = Path(out_path)
-    with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
-        raw = os.path.join(tmp, "raw.onnx")
-        # dynamo=False: the dynamo exporter writes Gemm without bias, which qonnx's
-        # GemmToMatMul and hls4ml reject.
-        export_qonnx(model, torch.zeros(1, *model.input_shape), export_path=raw, dynamo=False)
-        clean = cleanup_model(ModelWrapper(raw))
-        clean.set_metadata_prop("hw_bnn.model", ck["recipe"]["name"])
-        tmp_out = os.path.join(tmp, "exported.onnx")
-        clean.save(tmp_out)
-        os.replace(tmp_out, out_path)
+    try:
+        with tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
+            raw = os.path.join(tmp, "raw.onnx")
+            # dynamo=False: the dynamo exporter writes Gemm without bias, which qonnx's
+            # GemmToMatMul and hls4ml reject.
+            export_qonnx(model, torch.zeros(1, *model.input_shape), export_path=raw, dynamo=False)
+            try:
+                clean = cleanup_model(load_onnx(raw))
+            except CompileError as e:
+                raise ExportError(f"{checkpoint}: the Brevitas export of this checkpoint is unreadable ({e})") from None
+            clean.set_metadata_prop("hw_bnn.model", ck["recipe"]["name"])
+            tmp_out = os.path.join(tmp, "exported.onnx")
+            clean.save(tmp_out)
+            os.replace(tmp_out, out_path)
+    except OSError as e:
+        raise ExportError(f"{out_path}: cannot write the QONNX export ({e.strerror or e})") from None
 
 
 def tie_images(model, x: np.ndarray, images: np.ndarray, rel: float = 1e-6, eps: float = 1e-6) -> dict:
@@ -82,16 +98,16 @@ def check_export(checkpoint, onnx_path, x: np.ndarray) -> dict:
     those images are counted (``tie_images``) and the first one is named.  Any other difference
     is an error naming the first image."""
     import torch
-    from qonnx.core.modelwrapper import ModelWrapper
 
     from hw_bnn.compile.qonnx_run import run_qonnx
     from hw_bnn.train.trainer import load_checkpoint
 
     model, _ = load_checkpoint(checkpoint)
+    exported = read_exported(onnx_path)
     x = x.reshape(len(x), *model.input_shape)
     with torch.no_grad():
         y_torch = model(torch.from_numpy(x.astype(np.float32))).numpy()
-    y_onnx = run_qonnx(ModelWrapper(str(onnx_path)), x)
+    y_onnx = run_qonnx(exported, x)
     diff = np.abs(y_torch - y_onnx)
     scale = float(np.abs(y_torch).max()) or 1.0
     differ = np.flatnonzero((diff > 1e-4 * scale).any(axis=1))

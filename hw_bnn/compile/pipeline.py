@@ -104,15 +104,55 @@ def compile_steps(input_dtype: str = "UINT8", fixed: FixedPointConfig | None = N
     ]
 
 
+def _short_reason(e: Exception) -> str:
+    """One short line for a parse error (protobuf's messages repeat the message type)."""
+    text = (str(e).strip().splitlines() or [""])[0]
+    if text.startswith("Error parsing message"):
+        text = text.rpartition(":")[2].strip() or "the protobuf does not parse"
+    text = text or type(e).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """True when the first bytes are printable text (an ONNX file starts with binary field tags)."""
+    try:
+        s = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 3:  # not a character cut at the end of the head
+            return False
+        s = head[: e.start].decode("utf-8")
+    return all(c.isprintable() or c in "\t\n\r" for c in s)
+
+
 def load_onnx(path) -> ModelWrapper:
-    """An ONNX file as a qonnx ``ModelWrapper``; CompileError naming the file otherwise."""
+    """An ONNX file as a qonnx ``ModelWrapper``; :class:`CompileError` naming the file and what
+    was wrong otherwise (missing, a folder, empty, text, truncated or corrupt, no graph nodes)."""
+    import onnx
+
     path = Path(path)
     if not path.exists():
-        raise CompileError(f"{path}: file does not exist")
+        raise CompileError(f"{path}: file does not exist (expected an ONNX model)")
+    if path.is_dir():
+        raise CompileError(f"{path}: is a directory, not an ONNX model file")
     try:
-        return ModelWrapper(str(path))
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        raise CompileError(f"{path}: cannot read the ONNX file ({e.strerror or e})") from None
+    if not head:
+        raise CompileError(f"{path}: not an ONNX model (0 bytes)")
+    if _looks_like_text(head):
+        start = head[:40].decode("utf-8", errors="replace")
+        raise CompileError(f"{path}: not an ONNX model (a text file, starting {start!r})")
+    try:
+        proto = onnx.load(str(path))
     except Exception as e:  # noqa: BLE001 - protobuf errors come in several types
-        raise CompileError(f"{path}: not an ONNX model ({type(e).__name__}: {e})") from None
+        raise CompileError(f"{path}: not a valid ONNX model (truncated or corrupt: {_short_reason(e)})") from None
+    if not proto.HasField("graph") or not proto.opset_import:
+        raise CompileError(f"{path}: not a valid ONNX model (truncated or corrupt: no graph or no opset import)")
+    if not proto.graph.node:
+        raise CompileError(f"{path}: the ONNX graph has no nodes (expected an exported network)")
+    return ModelWrapper(proto)
 
 
 def compile_model(

@@ -24,37 +24,90 @@ from pathlib import Path
 
 import numpy as np
 
-from hw_bnn.errors import DataError, OptionError
+from hw_bnn.errors import BuildFolderError, DataError, OptionError
 from hw_bnn.flow import stages
 from hw_bnn.flow.config import FlowConfig
 from hw_bnn.flow.options import check_options
+from hw_bnn.flow.session import build_session
 from hw_bnn.flow.stamps import check_build_folder
 
 # options that are not FlowConfig settings: they say what to run on, not how to build
-_RUN_OPTIONS = ("out", "force", "quiet", "onnx", "inputs")
+_RUN_OPTIONS = ("out", "force", "quiet", "protect_edits", "onnx", "inputs")
+
+
+def _folding_option(value):
+    """``folding=``: a folding.json path, ``"none"`` (clear the saved folding), or the dict."""
+    if isinstance(value, str):
+        from hw_bnn.dse.folding_file import load_folding
+
+        return "clear" if value.strip().lower() in ("none", "") else load_folding(value)
+    return value
 
 
 def _configure(command: str, options: dict) -> tuple[FlowConfig, dict]:
     """The build folder's config with ``options`` applied, and the options that are not
-    settings (``onnx``, ``inputs``)."""
+    settings (``onnx``, ``inputs``).  Everything is checked here, before anything is written:
+    the options, ``flow.json``, the recipe, the data folder, the folding against the compiled
+    network, the inputs against it."""
     opts = check_options(command, options)
     extra = {k: opts.pop(k) for k in _RUN_OPTIONS if k in opts}
-    folding = opts.get("folding")
-    if isinstance(folding, str):
-        from hw_bnn.dse.folding_file import load_folding
-
-        opts["folding"] = load_folding(folding) if folding else None
+    folding = _folding_option(opts.get("folding"))
+    opts["folding"] = None if folding == "clear" else folding
     cfg = FlowConfig.load(extra["out"], **opts)
-    cfg.force = extra["force"]
-    cfg.progress = not extra["quiet"]
+    if folding == "clear":
+        cfg.folding = None
+    cfg.force, cfg.progress, cfg.protect_edits = extra["force"], not extra["quiet"], extra["protect_edits"]
     check_build_folder(cfg.build, cfg.force)
     if command in ("flow", "train") and not opts.get("model") and not (cfg.build / "flow.json").exists():
         raise OptionError(f"{command}: --model is required for a new build folder ({extra['out']})")
+    _check_inputs_of(cfg, extra)
     return cfg, extra
+
+
+def _check_inputs_of(cfg: FlowConfig, extra: dict) -> None:
+    """The files a command reads, checked where they enter (before the build folder changes)."""
+    cfg.recipe()  # the recipe's schema (RecipeError names the file and key)
+    if cfg.data_dir is not None and not Path(cfg.data_dir).is_dir():
+        raise DataError(f"{cfg.data_dir}: --data-dir is not a folder")
+    cfg.fixed_config().check()
+    golden = _compiled_network(cfg)
+    if cfg.folding and golden is not None:
+        from hw_bnn.hls4ml_ext.folding import resolve_folding
+        from hw_bnn.hls4ml_ext.plan import plan_network
+
+        resolve_folding(plan_network(golden), cfg.reuse_factor, cfg.folding)
+    if extra.get("onnx") is not None and not Path(extra["onnx"]).is_file():
+        raise OptionError(f"{extra['onnx']}: file does not exist (--onnx)")
+    if extra.get("inputs") is not None:
+        if golden is None:
+            raise BuildFolderError(f"{cfg.build / 'golden.npz'}: missing; run the 'compile' stage first")
+        from hw_bnn.sim.verify import check_inputs
+
+        source = extra["inputs"] if isinstance(extra["inputs"], str) else "inputs"
+        extra["inputs"] = check_inputs(_load_inputs(extra["inputs"]), golden, source)
+
+
+def _compiled_network(cfg: FlowConfig):
+    """The build's golden model, if it is compiled and readable (None otherwise)."""
+    from hw_bnn.errors import HwBnnError
+    from hw_bnn.ir import IntegerNetwork
+
+    try:
+        return IntegerNetwork.load(cfg.build / "golden.npz") if (cfg.build / "golden.npz").is_file() else None
+    except (HwBnnError, OSError, ValueError):
+        return None  # a damaged golden.npz: the compile stage re-runs and replaces it
 
 
 def _read_json(path: Path):
     return json.loads(path.read_text())
+
+
+def _alone(cfg: FlowConfig, stage: str, *args):
+    """One stage run on its own: the build folder held, every stage before it up to date."""
+    with build_session(cfg):
+        if not (stage == "compile" and args and args[0]):  # compile --onnx has no upstream
+            stages.check_upstream(cfg, stage)
+        return stages.STEP_FUNCTIONS[stage](cfg, *args)
 
 
 def run(model: str | None = None, out: str | os.PathLike | None = None, **options) -> dict:
@@ -67,16 +120,14 @@ def run(model: str | None = None, out: str | os.PathLike | None = None, **option
 def train(model: str | None = None, out: str | os.PathLike | None = None, **options) -> dict:
     """``hw-bnn train``: train the recipe; the training summary (``train_summary.json``)."""
     cfg, _ = _configure("train", {"model": model, "out": out, **options})
-    cfg.save()
-    stages.step_train(cfg)
+    _alone(cfg, "train")
     return _read_json(cfg.build / "train_summary.json")
 
 
 def export(out: str | os.PathLike | None = None, **options) -> dict:
     """``hw-bnn export``: QONNX export and its check against PyTorch (``export_check.json``)."""
     cfg, _ = _configure("export", {"out": out, **options})
-    cfg.save()
-    stages.step_export(cfg)
+    _alone(cfg, "export")
     return _read_json(cfg.build / "export_check.json")
 
 
@@ -85,45 +136,47 @@ def compile(out: str | os.PathLike | None = None, **options) -> dict:
     (``compile_check.json``).  With ``onnx=FILE`` that file is compiled into the build folder,
     unchecked; then ``{"onnx": FILE, "layers": number of integer layers}``."""
     cfg, extra = _configure("compile", {"out": out, **options})
-    cfg.save()
+    _alone(cfg, "compile", extra["onnx"])
     if extra["onnx"]:
-        cfg.build.mkdir(parents=True, exist_ok=True)
-        _, golden = stages.compile_onnx(extra["onnx"], cfg.build, cfg.acc_bits, cfg.fixed_config())
-        return {"onnx": extra["onnx"], "layers": len(golden.layers)}
-    stages.step_compile(cfg)
+        from hw_bnn.ir import IntegerNetwork
+
+        return {"onnx": extra["onnx"], "layers": len(IntegerNetwork.load(cfg.build / "golden.npz").layers)}
     return _read_json(cfg.build / "compile_check.json")
 
 
 def emit(out: str | os.PathLike | None = None, **options) -> Path:
     """``hw-bnn emit``: write the hls4ml project; its folder (``<out>/hls``)."""
     cfg, _ = _configure("emit", {"out": out, **options})
-    cfg.save()
-    stages.step_emit(cfg)
+    _alone(cfg, "emit")
     return cfg.build / "hls"
 
 
 def _load_inputs(inputs):
-    """``inputs=``: a ``.npy`` file or the array itself (None: the data splits)."""
-    if inputs is None or not isinstance(inputs, str):
+    """``inputs=``: a ``.npy`` file or the array itself."""
+    if not isinstance(inputs, str):
         return inputs
-    if not os.path.exists(inputs):
-        raise DataError(f"{inputs}: file does not exist")
+    if not os.path.isfile(inputs):
+        raise DataError(f"{inputs}: --inputs file does not exist")
     try:
         return np.load(inputs, allow_pickle=False)
-    except ValueError as e:
+    except (ValueError, OSError, EOFError) as e:
         raise DataError(f"{inputs}: not a .npy array ({e})") from None
 
 
 def verify(out: str | os.PathLike | None = None, **options) -> dict:
     """``hw-bnn verify``: golden model vs C simulation, bit for bit (``verify.json``;
-    ``result["mismatches"]`` counts the mismatched images)."""
+    ``result["mismatches"]`` counts the mismatched images).  With ``inputs=`` those inputs are
+    verified instead, recorded in ``adhoc/verify-<hash>.json`` (the build's own record stays)."""
     cfg, extra = _configure("verify", {"out": out, **options})
-    cfg.save()
-    return stages.step_verify(cfg, _load_inputs(extra["inputs"]))
+    if extra["inputs"] is None:
+        return _alone(cfg, "verify")
+    with build_session(cfg):
+        stages.check_upstream(cfg, "verify")
+        source = options["inputs"] if isinstance(options.get("inputs"), str) else "inputs"
+        return stages.verify_inputs(cfg, extra["inputs"], source)
 
 
 def report(out: str | os.PathLike | None = None, **options) -> dict:
     """``hw-bnn report``: write ``report.json`` and ``report.md``; the report."""
     cfg, _ = _configure("report", {"out": out, **options})
-    cfg.save()
-    return stages.step_report(cfg)
+    return _alone(cfg, "report")

@@ -7,42 +7,64 @@ given, so ``hw-bnn emit --out B --part ...`` keeps the model and data of ``hw-bn
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import os
+from dataclasses import asdict, field, fields
 from pathlib import Path
+from typing import Annotated, Literal
 
-from hw_bnn.errors import BuildFolderError
-from hw_bnn.files import write_text_atomic
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic.dataclasses import dataclass
+
+from hw_bnn.errors import BuildFolderError, HwBnnError, OptionError
+from hw_bnn.schema import describe, did_you_mean
 
 STAGES = ("train", "export", "compile", "emit", "verify", "report")
 
 # run-time switches, not settings of the build: never saved in flow.json
-_NOT_SAVED = ("log", "force", "progress")
+_NOT_SAVED = ("log", "force", "progress", "protect_edits", "read_only")
+
+Count = Annotated[int, Field(ge=1)]
 
 
-@dataclass
+@dataclass(config=ConfigDict(extra="forbid", strict=True, arbitrary_types_allowed=True))
 class FlowConfig:
-    """Everything the stages need.  Saved as ``flow.json`` in the build folder."""
+    """Everything the stages need, checked on construction (types and ranges; a bad value is an
+    :class:`~hw_bnn.errors.OptionError` naming the setting).  Saved as ``flow.json``."""
 
     model: str = "tfc-w1a1"
     out: str = "build/tfc-w1a1"
     data_dir: str | None = None  # IDX test set (official MNIST t10k) for held-out numbers
-    epochs: int | None = None  # override the recipe's epochs
-    backend: str = "Vitis"
-    reuse_factor: int = 1
+    epochs: Annotated[int, Field(ge=1, le=10000)] | None = None  # override the recipe's epochs
+    backend: Literal["Vitis", "Vivado"] = "Vitis"
+    reuse_factor: Count = 1
     folding: dict | None = None  # {matrix layer: {"PE": p, "SIMD": s}} (hw_bnn.dse.folding; None: fully parallel)
-    part: str = "xc7z020clg400-1"
-    clock_period: float = 10.0
-    acc_bits: int | None = None
-    verify_limit: int | None = None  # cap on images per split for every check (None: every image)
-    csim_limit: int | None = None  # cap on images per split for the C simulation (None: every image)
+    part: Annotated[str, Field(min_length=1)] = "xc7z020clg400-1"
+    clock_period: Annotated[float, Field(gt=0, le=1000)] = 10.0
+    acc_bits: Annotated[int, Field(ge=2, le=64)] | None = None
+    verify_limit: Count | None = None  # cap on images per split for every check (None: every image)
+    csim_limit: Annotated[int, Field(ge=0)] | None = None  # cap on C-simulated images per split (None: all)
     # fixed-point shortcuts (hw_bnn.compile.fixed_config.FixedPointConfig)
-    fixed_frac: int = 12
-    fixed_width: int | None = None
-    fixed_rounding: str = "rnd_conv"
-    fixed_overflow: str = "sat"
+    fixed_frac: Annotated[int, Field(ge=0, le=16)] = 12
+    fixed_width: Annotated[int, Field(ge=2, le=24)] | None = None
+    fixed_rounding: Literal["rnd_conv", "rnd", "trn"] = "rnd_conv"
+    fixed_overflow: Literal["sat", "wrap"] = "sat"
     force: bool = False
     progress: bool = True
+    protect_edits: bool = False  # an artifact edited by hand is an error, not rebuilt
+    read_only: bool = False  # set by the build session for a folder the user cannot write
     log: list = field(default_factory=list, repr=False)
+
+    @field_validator("out", "data_dir", "model", mode="before")
+    @classmethod
+    def _path_str(cls, v):
+        return os.fspath(v) if isinstance(v, os.PathLike) else v
+
+    @field_validator("folding")
+    @classmethod
+    def _folding(cls, v):
+        from hw_bnn.dse.folding_file import check_folding
+
+        return None if v is None else check_folding(v, "folding")
 
     @property
     def build(self) -> Path:
@@ -82,29 +104,40 @@ class FlowConfig:
         if self.progress:
             print(msg, flush=True)
 
-    def save(self) -> None:
-        d = {k: v for k, v in asdict(self).items() if k not in _NOT_SAVED}
-        self.build.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(self.build / "flow.json", json.dumps(d, indent=2))
+    def settings(self) -> dict:
+        """The settings saved in ``flow.json`` (everything but the run-time switches)."""
+        return {k: v for k, v in asdict(self).items() if k not in _NOT_SAVED}
 
     @classmethod
     def load(cls, out: str, **overrides) -> FlowConfig:
         """The config saved in ``<out>/flow.json`` (defaults when there is none), with the
-        ``overrides`` that are not None applied."""
+        ``overrides`` that are not None applied; each checked against the schema."""
         path = Path(out) / "flow.json"
         d = {"out": out}
         if path.exists():
             try:
                 d = json.loads(path.read_text())
-            except json.JSONDecodeError as e:
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
                 raise BuildFolderError(f"{path}: not JSON ({e}); delete it, or choose a new --out") from None
-            known = {f.name for f in fields(cls)} - set(_NOT_SAVED)
-            unknown = sorted(set(d) - known) if isinstance(d, dict) else ["(not an object)"]
-            if unknown:
-                raise BuildFolderError(
-                    f"{path}: written by another hw-bnn version (unknown settings {', '.join(unknown)}); "
-                    "choose a new --out"
-                )
+            if not isinstance(d, dict):
+                raise BuildFolderError(f"{path}: expected a mapping of settings; delete it, or choose a new --out")
+            saved = cls._checked({**d, "out": os.fspath(out)}, str(path), BuildFolderError, saved=True)
+            d = saved.settings()
         d.update({k: v for k, v in overrides.items() if v is not None})
-        d["out"] = out
-        return cls(**d)
+        d["out"] = os.fspath(out)
+        return cls._checked(d, "options", OptionError)
+
+    @classmethod
+    def _checked(cls, d: dict, source: str, error: type[HwBnnError], saved: bool = False) -> FlowConfig:
+        """``cls(**d)``, or ``error`` naming ``source`` and each bad setting (``saved``: ``d`` is
+        a ``flow.json``, which holds no run-time switches)."""
+        known = {f.name for f in fields(cls)} - (set(_NOT_SAVED) if saved else set())
+        unknown = sorted(set(d) - known)
+        if unknown:
+            said = ", ".join(k + did_you_mean(k, known) for k in unknown)
+            hint = "; written by another hw-bnn version? delete it, or choose a new --out" if saved else ""
+            raise error(f"{source}: unknown settings {said}{hint}")
+        try:
+            return cls(**d)
+        except ValidationError as e:
+            raise error(f"{source}: " + "; ".join(describe(cls, err) for err in e.errors()[:3])) from None

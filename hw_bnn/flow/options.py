@@ -8,7 +8,6 @@ An option's keyword is its flag without the dashes, ``-`` written ``_``.  A valu
 
 from __future__ import annotations
 
-import difflib
 import numbers
 import os
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hw_bnn.errors import OptionError
+from hw_bnn.schema import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,11 @@ COMMON = (
         int,
     ),
     Option("force", "re-run the stage(s) even if their inputs are unchanged", None),
+    Option(
+        "protect_edits",
+        "an artifact changed by hand since its stage wrote it is an error instead of being rebuilt",
+        None,
+    ),
     Option("quiet", "no progress bars or stage messages", None),
 )
 HLS = (
@@ -83,7 +88,8 @@ HLS = (
     Option("reuse_factor", "hls4ml ReuseFactor for every layer (default 1: fully parallel)", int),
     Option(
         "folding",
-        "JSON with PE/SIMD per matrix layer, e.g. the folding.json of hw-bnn fold (default: fully parallel)",
+        "JSON with PE/SIMD per matrix layer, e.g. the folding.json of hw-bnn fold; 'none' clears a "
+        "saved folding (default: fully parallel)",
         api_types=(dict,),
     ),
     Option("part", "FPGA part (default xc7z020clg400-1, PYNQ-Z1/Z2)"),
@@ -142,8 +148,7 @@ def check_options(command: str, given: dict) -> dict:
     unknown = [k for k in given if k not in options]
     if unknown:
         name = unknown[0]
-        close = difflib.get_close_matches(name, options, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = did_you_mean(name, options)
         raise OptionError(f"{command}: unknown option {name!r}{hint}; it takes {', '.join(options)}")
     out = {}
     for name, opt in options.items():

@@ -165,16 +165,36 @@ def hardware_estimate(golden, folding, clock_period_ns: float, part: str) -> dic
     return out
 
 
-def write_report(cfg) -> dict:
-    """``report.json``, ``report.md`` and ``memory.png`` of the build folder ``cfg.build``,
-    from the artifacts and checks the stages wrote there; returns the report."""
+def verified_artifacts(build: Path, verify: dict) -> dict:
+    """What ``verify.json`` checked (the artifacts' hashes, the splits' images and inputs
+    hashes), after making sure those are the artifacts in ``build`` now: an artifact changed
+    since verification is a :class:`~hw_bnn.errors.BuildFolderError`, never a PASS."""
+    from hw_bnn.errors import BuildFolderError
+    from hw_bnn.flow.stamps import tree_sha
+
+    checked = verify.get("artifacts") or {}
+    for name in ("golden.npz", "hls"):
+        if checked.get(name) != tree_sha(build / name):
+            raise BuildFolderError(f"{build / name}: changed since verify.json was written; re-run 'hw-bnn verify'")
+    splits = {k: {"images": e["images"], "inputs_sha256": e.get("inputs_sha256")} for k, e in verify["splits"].items()}
+    return {"artifacts": checked, "splits": splits}
+
+
+def write_report(cfg, out_dir=None, compiled_from: Path | None = None) -> dict:
+    """``report.json``, ``report.md`` and ``memory.png`` of the build folder ``cfg.build``, from
+    the artifacts and checks the stages wrote there, into ``out_dir`` (default: the build
+    folder); returns the report.  ``compiled_from``: the QONNX file ``compile --onnx`` compiled
+    (the folder's training and export then describe another model and are left out)."""
     from hw_bnn.ir import IntegerNetwork
 
     b = Path(cfg.build)
+    out = Path(out_dir) if out_dir is not None else b
     golden = IntegerNetwork.load(b / "golden.npz")
     rows = layer_table(golden)
+    verify = _read(b / "verify.json")
+    own = compiled_from is None
     report = {
-        "model": cfg.model,
+        "model": cfg.model if own else str(compiled_from),
         "hls": {
             "backend": cfg.backend,
             "reuse_factor": cfg.reuse_factor,
@@ -182,10 +202,12 @@ def write_report(cfg) -> dict:
             "clock_period_ns": cfg.clock_period,
             "io_type": "io_stream" if golden.is_image else "io_parallel",
         },
-        "training": _read(b / "train_summary.json"),
-        "export_check": _read(b / "export_check.json"),
+        "compiled_from": None if own else str(compiled_from),
+        "training": _read(b / "train_summary.json") if own else None,
+        "export_check": _read(b / "export_check.json") if own else None,
         "compile_check": _read(b / "compile_check.json"),
-        "verify": _read(b / "verify.json"),
+        "verify": verify,
+        "verified": verified_artifacts(b, verify),
         "layers": rows,
         "memory_bits": {
             "weights": sum(r["weight_memory_bits"] for r in rows),
@@ -194,9 +216,9 @@ def write_report(cfg) -> dict:
         "output_affine": _affine(golden),
         "hardware": hardware_estimate(golden, cfg.folding, cfg.clock_period, cfg.part),
     }
-    plot_memory(rows, b / "memory.png", cfg.model)
-    write_text_atomic(b / "report.json", json.dumps(report, indent=2))
-    write_text_atomic(b / "report.md", render_markdown(report, b))
+    plot_memory(rows, out / "memory.png", report["model"])
+    write_text_atomic(out / "report.json", json.dumps(report, indent=2))
+    write_text_atomic(out / "report.md", render_markdown(report, b))
     return report
 
 
@@ -206,6 +228,15 @@ def _verification_md(r: dict) -> list[str]:
     total = v.get("mismatches")
     verdict = "PASS" if total == 0 else "FAIL"
     out = [f"**Verification: {verdict}** — golden model vs C simulation: {total} mismatches.", ""]
+    checked = (r.get("verified") or {}).get("artifacts") or {}
+    if checked:
+        out += [
+            "Checked: " + ", ".join(f"`{k}` sha256 {v[:16]}…" for k, v in checked.items()) + "; inputs per split "
+            "in the table (sha256 of their bytes in report.json).",
+            "",
+        ]
+    if r.get("compiled_from"):
+        out += [f"Compiled from `{r['compiled_from']}` (hw-bnn compile --onnx): not checked against data.", ""]
     out += [
         "| split | images | accuracy | golden vs C-sim mismatches | integer vs exported value mismatches |",
         "|---|---|---|---|---|",
@@ -315,7 +346,7 @@ def render_markdown(r: dict, build: Path) -> str:
     out += _layers_md(r)
     if r.get("hardware"):
         out += _hardware_md(r["hardware"])
-    for png, cap in (("train_curve.png", "Training"), ("memory.png", "Memory per layer")):
-        if (build / png).exists():
-            out.append(f"![{cap}]({png})")
+    if (build / "train_curve.png").exists() and r.get("training"):
+        out.append("![Training](train_curve.png)")
+    out.append("![Memory per layer](memory.png)")
     return "\n".join(out) + "\n"

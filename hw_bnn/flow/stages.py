@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 
-from hw_bnn.errors import CompileError, VerifyError
+from hw_bnn.errors import BuildFolderError, CompileError, VerifyError
 from hw_bnn.files import write_text_atomic
 from hw_bnn.flow.config import STAGES, FlowConfig
-from hw_bnn.flow.stamps import StageRun, check_build_folder, require, stage_key, tree_sha
+from hw_bnn.flow.stamps import StageRun, read_stamp, require, tree_sha
 
 # --- the images every check runs on -----------------------------------------------------
 
@@ -66,15 +67,20 @@ def evaluate_splits(cfg: FlowConfig) -> dict:
 # --- train, export ----------------------------------------------------------------------
 
 
+TRAIN_OUTPUTS = ["checkpoint.pt", "train_log.csv", "train_summary.json", "train_curve.png"]
+
+
+def plan_train(cfg: FlowConfig) -> StageRun:
+    return StageRun(cfg, "train", (cfg.recipe().to_dict(), cfg.data_dir), TRAIN_OUTPUTS)
+
+
 def step_train(cfg: FlowConfig) -> None:
     """Train the recipe (Brevitas); resumes from ``checkpoint.partial.pt`` after an interrupt."""
     from hw_bnn.flow.reporting import plot_training
 
     r = cfg.recipe()
-    outputs = ["checkpoint.pt", "train_log.csv", "train_summary.json", "train_curve.png"]
-    st = StageRun(cfg, "train", stage_key(r.to_dict(), cfg.data_dir), outputs)
-    if st.up_to_date():
-        cfg.say("[train] up to date, skipped")
+    st = plan_train(cfg)
+    if _skip(cfg, st):
         return
     from hw_bnn.train.trainer import train
 
@@ -91,14 +97,18 @@ def step_train(cfg: FlowConfig) -> None:
     cfg.say(msg)
 
 
+def plan_export(cfg: FlowConfig) -> StageRun:
+    ck = cfg.build / "checkpoint.pt"
+    return StageRun(cfg, "export", (cfg.verify_limit,), ["exported.onnx", "export_check.json"], {"checkpoint.pt": ck})
+
+
 def step_export(cfg: FlowConfig) -> None:
     """Export the checkpoint to QONNX and check it against PyTorch on the validation images."""
     from hw_bnn.compile.export import check_export, export_checkpoint
 
     ck = require(cfg, "checkpoint.pt", "train")
-    st = StageRun(cfg, "export", stage_key(tree_sha(ck)), ["exported.onnx", "export_check.json"])
-    if st.up_to_date():
-        cfg.say("[export] up to date, skipped")
+    st = plan_export(cfg)
+    if _skip(cfg, st):
         return
     with st:
         export_checkpoint(ck, st.tmp / "exported.onnx")
@@ -168,25 +178,49 @@ def check_integer_graph(exported_path, integer, golden, splits: dict) -> dict:
     return res
 
 
-def step_compile(cfg: FlowConfig) -> None:
-    """Compile exported.onnx into the integer graph and the IR; check both against it."""
-    exported = require(cfg, "exported.onnx", "export")
-    fixed = cfg.fixed_config()
-    st = StageRun(
-        cfg,
-        "compile",
-        stage_key(tree_sha(exported), cfg.acc_bits, cfg.data_dir, cfg.verify_limit, repr(fixed)),
-        ["integer.onnx", "golden.npz", "compile_check.json"],
-    )
-    if st.up_to_date():
-        cfg.say("[compile] up to date, skipped")
+COMPILE_OUTPUTS = ["integer.onnx", "golden.npz", "compile_check.json"]
+
+
+def compile_source(cfg: FlowConfig) -> Path | None:
+    """The QONNX file that the compile stamp says was compiled, when it is not the build's own
+    ``exported.onnx`` (``hw-bnn compile --onnx FILE``); None otherwise."""
+    st = read_stamp(cfg.build, "compile") or {}
+    labels = [k for k in st.get("inputs") or {} if k != "exported.onnx"]
+    return Path(labels[0]) if labels else None
+
+
+def plan_compile(cfg: FlowConfig, onnx=None) -> StageRun:
+    """The compile stage of ``exported.onnx``, or (``onnx``) of another QONNX file, unchecked."""
+    fixed = repr(cfg.fixed_config())
+    if onnx is None:
+        inputs = {"exported.onnx": cfg.build / "exported.onnx"}
+        settings = (cfg.acc_bits, fixed, cfg.data_dir, cfg.verify_limit)
+    else:
+        inputs = {str(Path(onnx).resolve()): Path(onnx)}
+        settings = (cfg.acc_bits, fixed, "unchecked")
+    return StageRun(cfg, "compile", settings, COMPILE_OUTPUTS, inputs)
+
+
+def step_compile(cfg: FlowConfig, onnx=None) -> None:
+    """Compile exported.onnx into the integer graph and the IR; check both against it.  With
+    ``onnx``, compile that file instead, with no check against the data (compile_check.json
+    then records only the source)."""
+    exported = Path(onnx) if onnx else require(cfg, "exported.onnx", "export")
+    st = plan_compile(cfg, onnx)
+    if _skip(cfg, st):
         return
     with st:
-        integer, golden = compile_onnx(exported, st.tmp, cfg.acc_bits, fixed)
-        res = check_integer_graph(exported, integer, golden, evaluate_splits(cfg))
+        integer, golden = compile_onnx(exported, st.tmp, cfg.acc_bits, cfg.fixed_config())
+        # the build's own model is checked on every split; another file has no data to check on
+        res = {} if onnx else check_integer_graph(exported, integer, golden, evaluate_splits(cfg))
         write_text_atomic(st.tmp / "compile_check.json", json.dumps(res, indent=2))
-    n = len(golden.layers)
-    if any(v.get("fixed_point") for v in res.values()):
+    _say_compiled(cfg, len(golden.layers), res, onnx)
+
+
+def _say_compiled(cfg: FlowConfig, n: int, res: dict, onnx) -> None:
+    if onnx:
+        cfg.say(f"[compile] {onnx} -> integer.onnx, integer-only ({n} layers); not checked against data")
+    elif any(v.get("fixed_point") for v in res.values()):
         parts = ", ".join(
             f"{k}: {v['images']} images, {v['decision_mismatches']} decisions differ, accuracy "
             f"{v['accuracy_exported']:.4f} -> {v['accuracy_integer']:.4f}"
@@ -206,77 +240,111 @@ def step_compile(cfg: FlowConfig) -> None:
 # --- emit, verify, report ---------------------------------------------------------------
 
 
+def plan_emit(cfg: FlowConfig) -> StageRun:
+    golden = cfg.build / "golden.npz"
+    return StageRun(cfg, "emit", (cfg.hls_settings(), cfg.verify_limit), ["hls"], {"golden.npz": golden})
+
+
 def step_emit(cfg: FlowConfig) -> None:
     """Write the hls4ml project ``hls/``; its testbench holds the first 100 validation images."""
     from hw_bnn.hls4ml_ext.emit import emit_project
     from hw_bnn.ir import IntegerNetwork
 
     gpath = require(cfg, "golden.npz", "compile")
-    st = StageRun(cfg, "emit", stage_key(tree_sha(gpath), cfg.hls_settings()), ["hls"])
-    if st.up_to_date():
-        cfg.say("[emit] up to date, skipped")
+    st = plan_emit(cfg)
+    if _skip(cfg, st):
         return
     golden = IntegerNetwork.load(gpath)
     with st:
         tb_inputs = evaluate_splits(cfg)["val"].x[:100]
-        emit_project(golden, st.tmp / "hls", tb_inputs=tb_inputs, **cfg.hls_settings())
+        emit_project(golden, st.tmp / "hls", tb_inputs=tb_inputs, home=cfg.build / "hls", **cfg.hls_settings())
     io = "io_stream" if golden.is_image else "io_parallel"
     par = f"folding of {len(cfg.folding)} layers (PE/SIMD)" if cfg.folding else f"ReuseFactor {cfg.reuse_factor}"
     cfg.say(f"[emit] hls/: {cfg.backend} project, {io}, {par}, part {cfg.part}")
 
 
-def load_csim(cfg: FlowConfig, golden):
-    """The compiled C simulation of ``<build>/hls``.  ``hw_bnn.sim.csim.load_csim`` checks that the
-    project is exactly what emit writes for this golden model and these settings (a stale or
-    edited project is an error), then compiles a scratch copy with g++; ``hls/`` is untouched."""
+def split_digest(splits: dict) -> dict:
+    """What a verification ran on: per split, the number of images and the SHA-256 of their bytes."""
+    return {
+        k: {"images": len(s), "inputs_sha256": hashlib.sha256(s.x.tobytes()).hexdigest()} for k, s in splits.items()
+    }
+
+
+def plan_verify(cfg: FlowConfig, splits: dict | None = None) -> StageRun:
+    splits = evaluate_splits(cfg) if splits is None else splits
+    inputs = {"golden.npz": cfg.build / "golden.npz", "hls": cfg.build / "hls"}
+    return StageRun(cfg, "verify", (cfg.hls_settings(), cfg.csim_limit, split_digest(splits)), ["verify.json"], inputs)
+
+
+def load_csim(cfg: FlowConfig, golden, work: Path | None = None):
+    """The compiled C simulation of ``<build>/hls``, built in ``work``: a copy that
+    :func:`hw_bnn.sim.csim.load_csim` first checks is exactly what emit writes for this golden
+    model and these settings (a stale or edited project is an error); ``hls/`` is untouched."""
     from hw_bnn.sim.csim import load_csim as load
 
-    return load(golden, cfg.build / "hls", **cfg.hls_settings())
+    return load(golden, cfg.build / "hls", work_dir=work, **cfg.hls_settings())
 
 
-def _verify_splits(cfg: FlowConfig, golden, inputs: np.ndarray | None) -> dict:
-    """The data splits, or ``{"inputs": ...}`` (unlabelled) for the given inputs."""
-    if inputs is None:
-        return evaluate_splits(cfg)
-    from hw_bnn.train.data import Split
-
-    inputs = np.asarray(inputs)
-    want = tuple(golden.input_shape)
-    if inputs.ndim != 1 + len(want) or inputs.shape[1:] != want:
-        raise VerifyError(
-            f"verify: inputs have shape {inputs.shape}, the model expects (N, {', '.join(map(str, want))})"
-        )
-    return {"inputs": Split(inputs, np.full(len(inputs), -1), (0, 0, 0))}
-
-
-def step_verify(cfg: FlowConfig, inputs: np.ndarray | None = None) -> dict:
-    """Golden model vs C simulation on every image, integer by integer
-    (:func:`hw_bnn.sim.verify.verify_split`); ``inputs`` replace the data splits."""
-    from hw_bnn.ir import IntegerNetwork
+def verify_splits(cfg: FlowConfig, golden, splits: dict, work: Path) -> dict:
+    """Golden model vs the C simulation (:func:`load_csim`, compiled in ``work``) on every
+    split, integer by integer (:func:`hw_bnn.sim.verify.verify_split`)."""
     from hw_bnn.sim.verify import verify_split
+
+    cfg.say("[verify] compiling the C simulation (g++)")
+    hls_model = load_csim(cfg, golden, work)
+    res: dict = {"splits": {}}
+    for name, s in splits.items():
+        res["splits"][name] = verify_split(golden, hls_model, s.x, s.y, cfg.csim_limit)
+        res["splits"][name]["inputs_sha256"] = split_digest({name: s})[name]["inputs_sha256"]
+    res["mismatches"] = sum(e["mismatched_images"] for e in res["splits"].values())
+    return res
+
+
+def step_verify(cfg: FlowConfig) -> dict:
+    """The build's verification record ``verify.json``: golden model vs C simulation on every
+    image of the data splits, and the hashes of the artifacts it checked."""
+    from hw_bnn.ir import IntegerNetwork
 
     gpath = require(cfg, "golden.npz", "compile")
     require(cfg, "hls", "emit")
-    golden = IntegerNetwork.load(gpath)
-    splits = _verify_splits(cfg, golden, inputs)
-    key = stage_key(
-        tree_sha(gpath),
-        cfg.hls_settings(),
-        cfg.csim_limit,
-        {k: (len(s), hashlib.sha256(s.x.tobytes()).hexdigest()) for k, s in splits.items()},
-    )
-    st = StageRun(cfg, "verify", key, ["verify.json"])
-    if st.up_to_date():
-        cfg.say("[verify] up to date, skipped")
+    splits = evaluate_splits(cfg)
+    st = plan_verify(cfg, splits)
+    if _skip(cfg, st):
         return json.loads((cfg.build / "verify.json").read_text())
-    cfg.say("[verify] compiling the C simulation (g++)")
-    hls_model = load_csim(cfg, golden)
-    res: dict = {"splits": {}}
     with st:
-        for name, s in splits.items():
-            res["splits"][name] = verify_split(golden, hls_model, s.x, s.y, cfg.csim_limit)
-        res["mismatches"] = sum(e["mismatched_images"] for e in res["splits"].values())
+        res = {"artifacts": st.read, **verify_splits(cfg, IntegerNetwork.load(gpath), splits, st.tmp)}
         write_text_atomic(st.tmp / "verify.json", json.dumps(res, indent=2))
+    say_verified(cfg, res)
+    return res
+
+
+def verify_inputs(cfg: FlowConfig, x: np.ndarray, source: str) -> dict:
+    """An ad-hoc verification of ``x`` (checked by :func:`hw_bnn.sim.verify.check_inputs`),
+    recorded in ``adhoc/verify-<inputs hash>.json``; the build's own ``verify.json`` stays."""
+    import shutil
+    import tempfile
+
+    from hw_bnn.ir import IntegerNetwork
+    from hw_bnn.train.data import Split
+
+    if cfg.read_only:
+        raise BuildFolderError(f"{cfg.build}: read-only; an ad-hoc verification needs to write its record")
+    gpath, hls = require(cfg, "golden.npz", "compile"), require(cfg, "hls", "emit")
+    split = {"inputs": Split(x, np.full(len(x), -1), (0, 0, 0))}
+    work = Path(tempfile.mkdtemp(dir=cfg.build, prefix=".tmp-adhoc-"))
+    try:
+        found = verify_splits(cfg, IntegerNetwork.load(gpath), split, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    res = {"source": source, "artifacts": {"golden.npz": tree_sha(gpath), "hls": tree_sha(hls)}, **found}
+    record = cfg.build / "adhoc" / f"verify-{found['splits']['inputs']['inputs_sha256'][:12]}.json"
+    write_text_atomic(record, json.dumps(res, indent=2))
+    say_verified(cfg, res)
+    cfg.say(f"[verify] recorded in {record} (the build's verify.json is unchanged)")
+    return {**res, "record": str(record)}
+
+
+def say_verified(cfg: FlowConfig, res: dict) -> None:
     for name, e in res["splits"].items():
         acc = f", accuracy {e['accuracy']:.4f}" if "accuracy" in e else ""
         cfg.say(
@@ -285,7 +353,15 @@ def step_verify(cfg: FlowConfig, inputs: np.ndarray | None = None) -> dict:
         if "first_mismatch" in e:
             fm = e["first_mismatch"]
             cfg.say(f"[verify]   first mismatch: image {fm['image']}, layer {fm['layer']}, element {fm.get('element')}")
-    return res
+
+
+REPORT_INPUTS = ("train_summary.json", "export_check.json", "compile_check.json", "verify.json", "golden.npz")
+
+
+def plan_report(cfg: FlowConfig) -> StageRun:
+    inputs = {n: cfg.build / n for n in REPORT_INPUTS if (cfg.build / n).exists()}
+    settings = (cfg.model, cfg.hls_settings(), str(compile_source(cfg)))
+    return StageRun(cfg, "report", settings, ["report.json", "report.md", "memory.png"], inputs)
 
 
 def step_report(cfg: FlowConfig) -> dict:
@@ -293,7 +369,11 @@ def step_report(cfg: FlowConfig) -> dict:
     from hw_bnn.flow.reporting import write_report
 
     require(cfg, "verify.json", "verify")
-    report = write_report(cfg)
+    st = plan_report(cfg)
+    if _skip(cfg, st):
+        return json.loads((cfg.build / "report.json").read_text())
+    with st:
+        report = write_report(cfg, st.tmp, compiled_from=compile_source(cfg))
     cfg.say(f"[report] {cfg.build / 'report.md'}")
     return report
 
@@ -306,12 +386,50 @@ STEP_FUNCTIONS = {
     "verify": step_verify,
     "report": step_report,
 }
+PLANS = {
+    "train": plan_train,
+    "export": plan_export,
+    "compile": lambda cfg: plan_compile(cfg, compile_source(cfg)),
+    "emit": plan_emit,
+    "verify": plan_verify,
+}
+
+
+def _skip(cfg: FlowConfig, st: StageRun) -> bool:
+    """True (and says so) when ``st`` is up to date; otherwise says why it re-runs."""
+    if st.up_to_date():
+        cfg.say(f"[{st.name}] up to date, skipped")
+        return True
+    if st.reason not in ("it has not run", "--force"):
+        cfg.say(f"[{st.name}] re-running: {st.reason}")
+    return False
+
+
+def check_upstream(cfg: FlowConfig, stage: str) -> None:
+    """Before ``stage`` runs alone: every stage before it must be up to date with the build
+    folder as it is now (a stage re-run or an artifact edited since is named).  A build compiled
+    from another QONNX file (``compile --onnx``) has no training or export upstream."""
+    before = list(STAGES[: STAGES.index(stage)])
+    if "compile" in before and compile_source(cfg) is not None:
+        before = [s for s in before if s not in ("train", "export")]
+    for s in before:
+        st = PLANS[s](cfg)
+        reason = st._stale_reason()
+        if reason:
+            state = "has not run" if reason == "it has not run" else f"is out of date ({reason})"
+            raise BuildFolderError(
+                f"{cfg.build}: the {s} stage {state}; run 'hw-bnn flow --out {cfg.build}' (or 'hw-bnn {s}' "
+                f"and the stages after it) before '{stage}'"
+            )
 
 
 def run_flow(cfg: FlowConfig, stages=STAGES) -> dict:
-    """Save ``flow.json``, run ``stages`` in order; the report when ``report`` is one of them."""
-    check_build_folder(cfg.build, cfg.force)
-    cfg.save()
-    for s in stages:
-        STEP_FUNCTIONS[s](cfg)
-    return json.loads((cfg.build / "report.json").read_text()) if "report" in stages else {}
+    """Run ``stages`` in order in the build folder, held for this run
+    (:func:`hw_bnn.flow.session.build_session`: lock, ``flow.json``); the report when
+    ``report`` is one of them."""
+    from hw_bnn.flow.session import build_session
+
+    with build_session(cfg):
+        for s in stages:
+            STEP_FUNCTIONS[s](cfg)
+        return json.loads((cfg.build / "report.json").read_text()) if "report" in stages else {}

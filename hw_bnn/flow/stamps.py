@@ -1,12 +1,22 @@
-"""Stage stamps: skip a stage whose inputs are unchanged, publish its outputs all at once.
+"""Stage stamps: a stage is skipped only when nothing it depends on changed, and publishes its
+outputs all at once.
 
-A stage records a stamp ``.stamps/<stage>.json`` holding ``key``, a hash of its inputs and
-settings, and the names of its ``outputs``.  When the stamp's key matches and every output is
-there, the stage is skipped, so an interrupted flow resumes where it stopped.
+A stage records a stamp ``.stamps/<stage>.json``::
+
+    {"stage": "compile", "key": sha(settings, code),
+     "inputs":  {"exported.onnx": sha, ...},      # build artifacts by name, other files by path
+     "outputs": {"integer.onnx": sha, ...}}
+
+The stage is up to date when the key (its settings and the source of the code that implements
+it, :func:`code_sha`) matches, every input has the recorded content, and every output is there
+with the content the stage wrote.  Anything else re-runs it, and says why; an output changed by
+hand is named (``integer.onnx changed since the compile stage wrote it``), and with
+``protect_edits`` it is an error instead of being overwritten.
 
 Outputs are written into a temporary folder ``.tmp-<stage>-*`` inside the build folder and
-moved into place (``os.replace``, atomic on POSIX) before the stamp is written; the stamp is
-removed first.  So a build folder never holds a half-written artifact that looks complete.
+moved into place (``os.replace``, atomic on POSIX) after the stage's work succeeded; the old
+stamp is removed just before, the new one written just after.  A rejected or interrupted stage
+leaves the build folder as it was.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import hw_bnn
 from hw_bnn.errors import BuildFolderError
 from hw_bnn.files import write_text_atomic
 
@@ -27,17 +38,45 @@ STAMPS = ".stamps"
 # artifacts that an older hw-bnn wrote under another name: {old name: current name}
 RENAMED_ARTIFACTS = {"folded.onnx": "integer.onnx"}
 
+# the code each stage runs: hw_bnn sub-packages / modules (their .py source is hashed), and the
+# kernels; a change to any of them re-runs the stage
+STAGE_CODE = {
+    "train": ("train",),
+    "export": ("train", "compile"),
+    "compile": ("compile", "ir"),
+    "emit": ("hls4ml_ext", "ir", "hls_kernels"),
+    "verify": ("sim", "hls4ml_ext", "ir", "hls_kernels"),
+    "report": ("flow/reporting.py", "dse", "ir"),
+}
+
+
+def _files(p: Path) -> list[Path]:
+    return sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
+
 
 def tree_sha(path) -> str:
     """SHA-256 of a file, or of a folder: every file's relative path and bytes, in sorted order."""
-    h = hashlib.sha256()
     p = Path(path)
-    files = sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
-    for q in files:
+    h = hashlib.sha256()
+    for q in _files(p):
         h.update(str(q.relative_to(p) if p.is_dir() else q.name).encode())
         with open(q, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
+    return h.hexdigest()
+
+
+def code_sha(stage: str) -> str:
+    """SHA-256 of the source that implements ``stage`` (:data:`STAGE_CODE`) and hw-bnn's version."""
+    from hw_bnn.resources import hls_kernels_dir
+
+    root = Path(hw_bnn.__file__).parent
+    h = hashlib.sha256(getattr(hw_bnn, "__version__", "").encode())
+    for part in STAGE_CODE.get(stage, ()):
+        p = hls_kernels_dir() if part == "hls_kernels" else root / part
+        for q in _files(p):
+            if q.suffix in (".py", ".h", ".hpp", ".cpp"):
+                h.update(str(q.relative_to(p.parent)).encode() + q.read_bytes())
     return h.hexdigest()
 
 
@@ -97,27 +136,85 @@ def publish(tmp: Path, build: Path, outputs: list[str], stage: str) -> None:
             os.replace(src, dst)
 
 
-class StageRun:
-    """One stage in a build folder: ``up_to_date()`` checks its stamp; ``with`` gives a
-    temporary folder ``tmp`` for its outputs, publishes them and writes the stamp on success."""
+def read_stamp(build: Path, stage: str) -> dict | None:
+    """The stamp of ``stage`` in ``build`` (None if there is none, or it is unreadable)."""
+    try:
+        st = json.loads((Path(build) / STAMPS / f"{stage}.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return st if isinstance(st, dict) else None
 
-    def __init__(self, cfg, name: str, key: str, outputs: list[str]):
-        self.cfg, self.name, self.key, self.outputs = cfg, name, key, outputs
+
+class StageRun:
+    """One stage in a build folder.
+
+    ``inputs`` maps a label to the file or folder the stage reads (a build artifact's label is
+    its name, another file's its path); ``settings`` is anything JSON-able the outputs depend
+    on.  :meth:`up_to_date` checks the stamp (and sets :attr:`reason` when it is not);
+    ``with`` gives a temporary folder ``tmp`` for the outputs, publishes them and writes the
+    stamp on success."""
+
+    def __init__(self, cfg, name: str, settings, outputs: list[str], inputs: dict | None = None):
+        self.cfg, self.name, self.outputs = cfg, name, outputs
+        self.inputs = {str(k): Path(v) for k, v in (inputs or {}).items()}
+        self.key = stage_key(settings, code_sha(name))
         self.stamp = cfg.build / STAMPS / f"{name}.json"
+        self.reason = ""
         check_build_folder(cfg.build, cfg.force)
 
+    def _stale_reason(self) -> str:
+        """Why the stage must run ('' when it is up to date)."""
+        st = read_stamp(self.cfg.build, self.name)
+        if st is None:
+            return "it has not run"
+        recorded = st.get("inputs")
+        if not isinstance(recorded, dict) or set(recorded) != set(self.inputs):
+            return f"it read other inputs ({', '.join(sorted(recorded or {})) or 'none'}; now {', '.join(self.inputs)})"
+        if st.get("key") != self.key:
+            return "its settings or code changed"
+        for label, path in self.inputs.items():
+            if not path.exists():
+                return f"its input {label} is missing"
+            if tree_sha(path) != recorded[label]:
+                return f"its input {label} changed"
+        wrote = st.get("outputs")
+        if not isinstance(wrote, dict) or set(wrote) != set(self.outputs):
+            return "it wrote other outputs"
+        for o in self.outputs:
+            if not (self.cfg.build / o).exists():
+                return f"its output {o} is missing"
+            if tree_sha(self.cfg.build / o) != wrote[o]:
+                return self._edited(o)
+        return ""
+
+    def _edited(self, output: str) -> str:
+        path = self.cfg.build / output
+        if getattr(self.cfg, "protect_edits", False):
+            raise BuildFolderError(
+                f"{path}: changed since the {self.name} stage wrote it; it is kept (--protect-edits): "
+                f"restore it, or re-run without --protect-edits to rebuild it"
+            )
+        return f"{output} changed since the {self.name} stage wrote it"
+
     def up_to_date(self) -> bool:
-        if self.cfg.force or not self.stamp.exists():
+        """True when the stamp covers the current settings, code, inputs and outputs."""
+        if self.cfg.force:
+            self.reason = "--force"
             return False
-        try:
-            st = json.loads(self.stamp.read_text())
-        except json.JSONDecodeError:
-            return False
-        return st.get("key") == self.key and all((self.cfg.build / o).exists() for o in self.outputs)
+        self.reason = self._stale_reason()
+        return not self.reason
+
+    def input_hashes(self) -> dict:
+        return {label: tree_sha(p) for label, p in self.inputs.items()}
 
     def __enter__(self):
+        if getattr(self.cfg, "read_only", False):
+            raise BuildFolderError(
+                f"{self.cfg.build}: read-only, and the {self.name} stage must run ({self.reason or 'it has not run'}); "
+                "make the folder writable, or choose a new --out"
+            )
         self.cfg.build.mkdir(parents=True, exist_ok=True)
-        self.stamp.unlink(missing_ok=True)  # invalid until published
+        self.read = self.input_hashes()  # what this run reads, before it reads it
         self.tmp = Path(tempfile.mkdtemp(dir=self.cfg.build, prefix=f".tmp-{self.name}-"))
         self.t0 = time.time()
         return self
@@ -125,10 +222,18 @@ class StageRun:
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
+                wrote = {o: tree_sha(self.tmp / o) for o in self.outputs if (self.tmp / o).exists()}
+                self.stamp.unlink(missing_ok=True)  # invalid while the outputs are swapped in
                 publish(self.tmp, self.cfg.build, self.outputs, self.name)
                 self.stamp.parent.mkdir(exist_ok=True)
-                stamp = {"key": self.key, "outputs": self.outputs, "seconds": round(time.time() - self.t0, 2)}
-                write_text_atomic(self.stamp, json.dumps(stamp))
+                stamp = {
+                    "stage": self.name,
+                    "key": self.key,
+                    "inputs": self.read,
+                    "outputs": wrote,
+                    "seconds": round(time.time() - self.t0, 2),
+                }
+                write_text_atomic(self.stamp, json.dumps(stamp, indent=1))
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
         return False

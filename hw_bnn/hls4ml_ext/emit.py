@@ -46,6 +46,7 @@ but not below that.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -202,6 +203,21 @@ def _rewrite_yml(hls_model, project_dir: Path) -> None:
         yaml.dump(hls_model.config.config, f)
 
 
+def _content_stamp(hls_model, project_dir: Path) -> None:
+    """hls4ml names the C-simulation library with a random 8-hex ``Stamp`` (in the config and
+    ``build_lib.sh``); make it the first 8 hex of the SHA-256 of the project's other files, so
+    the same network and settings write the same bytes."""
+    skip = ("build_lib.sh", "hls4ml_config.yml")
+    h = hashlib.sha256()
+    for f in sorted(q for q in project_dir.rglob("*") if q.is_file() and q.name not in skip):
+        h.update(str(f.relative_to(project_dir)).encode() + f.read_bytes())
+    old, new = hls_model.config.config.get("Stamp"), h.hexdigest()[:8]
+    hls_model.config.config["Stamp"] = new
+    script = project_dir / "build_lib.sh"
+    if old and script.exists():
+        script.write_text(script.read_text().replace(old, new))
+
+
 def _write_testbench(project_dir: Path, tb) -> None:
     tb_dir = project_dir / "tb_data"
     tb_dir.mkdir(exist_ok=True)
@@ -224,6 +240,7 @@ def emit_project(
     project_name: str = "hw_bnn",
     hls_dir=None,
     folding=None,
+    home=None,
 ):
     """Build and write the hls4ml project of ``golden``; returns the hls4ml ``ModelGraph``.
 
@@ -240,7 +257,9 @@ def emit_project(
     ``tb_output_predictions.dat``.  ``trace``: enable hls4ml's per-layer trace in the generated
     code (``hw_bnn.sim.csim.csim_trace`` turns it on by itself).  The hls4ml layer names are the
     IR layer names.  Raises ``EmitError`` (a ``ValueError`` and a ``HwBnnError``) when something
-    does not fit, naming the layer.
+    does not fit, naming the layer.  ``home``: where the project will live when ``out_dir`` is a
+    staging folder (the config's ``OutputDir``; default ``out_dir``), so the files do not depend
+    on where they were written first.
     """
     backend_name = _check_settings(backend, io_type, project_name)
     if isinstance(clock_period, np.generic):
@@ -287,8 +306,9 @@ def emit_project(
         _write_testbench(tmp, tb)
         info = _project_info(settings, plan, rfs, folds, tb)
         (tmp / PROJECT_INFO).write_text(json.dumps(info, indent=2) + "\n")
+        _content_stamp(hls_model, tmp)
         # the project moves to out_dir: the model (and its saved config) must point there
-        hls_model.config.config["OutputDir"] = str(out_dir)
+        hls_model.config.config["OutputDir"] = str(Path(home).expanduser().resolve() if home else out_dir)
         _rewrite_yml(hls_model, tmp)
         _replace_dir(tmp, out_dir)
     except BaseException:

@@ -9,6 +9,7 @@ the documented output affine ``y = float32(float32(a * scale) + bias)`` and take
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -211,6 +212,19 @@ class IntegerNetwork:
 
     @classmethod
     def load(cls, path) -> IntegerNetwork:
+        """The network saved in ``path`` (:meth:`save`); an :class:`IRError` names a file that is
+        not one (missing, truncated, another kind of ``.npz``)."""
+        try:
+            return cls._load(path)
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            if isinstance(e, IRError):
+                raise
+            raise IRError(
+                f"{path}: not a readable golden.npz ({type(e).__name__}: {e}); re-run the compile stage"
+            ) from None
+
+    @classmethod
+    def _load(cls, path) -> IntegerNetwork:
         with np.load(path, allow_pickle=False) as z:
             layers = []
             for i, (name, kind) in enumerate(zip(z["meta_names"], z["meta_kinds"])):

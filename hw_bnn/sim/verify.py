@@ -13,6 +13,34 @@ import time
 
 import numpy as np
 
+from hw_bnn.errors import VerifyError
+
+
+def check_inputs(x, golden, source: str = "inputs") -> np.ndarray:
+    """Inputs to verify on, checked against the golden model: a non-empty integer array of shape
+    ``(N, *golden.input_shape)`` with every value in ``golden.input_range``; as int64.  A
+    :class:`VerifyError` naming ``source`` says what is wrong and where."""
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise VerifyError(f"{source}: not an array ({e})") from None
+    want = tuple(golden.input_shape)
+    shape = f"(N, {', '.join(map(str, want))})"
+    if not (np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_):
+        raise VerifyError(f"{source}: has dtype {x.dtype}; expected an integer array {shape} (e.g. x.astype(np.int64))")
+    if x.ndim != 1 + len(want) or tuple(x.shape[1:]) != want:
+        raise VerifyError(f"{source}: has shape {tuple(x.shape)}; the model takes {shape}")
+    if len(x) == 0:
+        raise VerifyError(f"{source}: holds no inputs (shape {tuple(x.shape)}); expected at least one")
+    lo, hi = golden.input_range
+    bad = np.flatnonzero(((x < lo) | (x > hi)).reshape(len(x), -1).any(axis=1))
+    if len(bad):
+        raise VerifyError(
+            f"{source}: values must lie in [{lo}, {hi}] (the model's input range); "
+            f"{len(bad)} inputs do not, the first is input {int(bad[0])} (min {x[bad[0]].min()}, max {x[bad[0]].max()})"
+        )
+    return x.astype(np.int64)
+
 
 def mismatched_images(golden_out: np.ndarray, sim_out: np.ndarray) -> np.ndarray:
     """Indices of the images whose outputs differ anywhere (outputs ``(N, ...)``)."""

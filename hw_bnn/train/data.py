@@ -11,7 +11,9 @@ the 8-bit pixel for MLPs, an integer convolution of the pixels for CNNs).
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,20 +70,32 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_idx(path: Path) -> np.ndarray:
+    """An unsigned-byte IDX file (plain or ``.gz``); DataError naming the file otherwise."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
             data = f.read()
-    except OSError as e:
+    except EOFError:
+        raise DataError(f"{path}: truncated gzip file (it ends before the end of the compressed stream)") from None
+    except (OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read IDX file ({e})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
+        raise DataError(
+            f"{path}: not an unsigned-byte IDX file (bad magic number {data[:4].hex(' ') or 'none'}, "
+            "expected 00 00 08 <ndim>)"
+        )
     ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     offset = 4 + 4 * ndim
-    count = int(np.prod(dims))
+    if len(data) < offset:
+        raise DataError(
+            f"{path}: truncated IDX header ({ndim} dimensions need {offset} bytes, the file has {len(data)})"
+        )
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    count = math.prod(dims)
     if len(data) - offset != count:
-        raise DataError(f"{path}: IDX header promises {dims} but the file holds {len(data) - offset} bytes")
+        raise DataError(
+            f"{path}: IDX header promises {dims} ({count} bytes) but the file holds {len(data) - offset} bytes"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
@@ -97,10 +111,18 @@ def load_idx_split(data_dir, split: str = "t10k") -> Split:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"{data_dir}: data directory does not exist")
-    images = _read_idx(_find(data_dir, f"{split}-images-idx3-ubyte"))
-    labels = _read_idx(_find(data_dir, f"{split}-labels-idx1-ubyte"))
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DataError(f"{data_dir}: {split} images {images.shape} and labels {labels.shape} do not match")
+    images_path = _find(data_dir, f"{split}-images-idx3-ubyte")
+    labels_path = _find(data_dir, f"{split}-labels-idx1-ubyte")
+    images, labels = _read_idx(images_path), _read_idx(labels_path)
+    if images.ndim != 3:
+        raise DataError(f"{images_path}: expected images of shape (N, rows, cols), got {images.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{labels_path}: expected labels of shape (N,), got {labels.shape}")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_path}: {len(images)} images but {labels_path.name} holds {len(labels)} labels "
+            "(expected one label per image)"
+        )
     h, w = images.shape[1:]
     return Split(images.reshape(len(images), -1).copy(), labels.astype(np.int64), (1, h, w))
 
@@ -115,6 +137,7 @@ def _cifar_root(data_dir: Path) -> Path:
 
 
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch: a pickled dict with ``data`` (N, 3072) and ``labels`` (N)."""
     import pickle
 
     if not path.exists():
@@ -122,11 +145,18 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as f:
             d = pickle.load(f, encoding="bytes")
-        data = np.asarray(d[b"data"], dtype=np.uint8)
-        labels = np.asarray(d[b"labels"], dtype=np.int64)
     except Exception as e:  # noqa: BLE001 - pickle raises many kinds
         raise DataError(f"{path}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+    keys = ((b"data", "data"), (b"labels", "labels"))
+    found = [next((k for k in ks if k in d), None) for ks in keys] if isinstance(d, dict) else [None]
+    if None in found:
+        raise DataError(f"{path}: not a CIFAR-10 python batch (expected a dict with keys b'data' and b'labels')")
+    try:
+        data = np.asarray(d[found[0]], dtype=np.uint8)
+        labels = np.asarray(d[found[1]], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise DataError(f"{path}: CIFAR-10 batch data or labels are not integer arrays ({e})") from None
+    if data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1 or len(labels) != len(data):
         raise DataError(f"{path}: expected data (N, 3072) and N labels, got {data.shape} and {labels.shape}")
     return data, labels
 

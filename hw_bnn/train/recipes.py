@@ -16,6 +16,13 @@ Every scale is a power of two (weights 1, 2-bit activations 1/2, CNN input 1/256
 exported float graph computes its integer sums without rounding and the compiled integer
 graph can be exactly equal to it.
 
+A recipe file is checked in two steps: :class:`RecipeFile` (a pydantic schema: every key, its
+type and range; an unknown key is an error with a "did you mean" hint), then
+:func:`check_recipe` (the rules between keys: which arch takes which bits and conv entries).
+The :class:`Recipe` holds the values as the file wrote them (``lr: 1`` stays the int 1), so a
+recipe's :meth:`Recipe.to_dict`, which training results are keyed by, does not depend on the
+schema.
+
 This module reads and checks recipes only; it imports neither torch nor Brevitas (the DSE and
 the CLI read recipes without them).  The networks a recipe describes are built by
 :func:`hw_bnn.train.networks.build_model`.
@@ -27,35 +34,23 @@ import copy
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from hw_bnn.errors import RecipeError
 from hw_bnn.resources import recipes_dir
-
-TRAIN_DEFAULTS = {
-    "epochs": 20,
-    "batch_size": 100,
-    "lr": 0.01,
-    "lr_schedule": "cosine",  # cosine | linear | constant
-    "weight_decay": 0.0,
-    "seed": 0,
-    "val_fraction": 0.1,
-    "in_dropout": 0.0,
-    "hidden_dropout": 0.0,
-    # the AdamBNN recipe (Liu et al. 2021); see hw_bnn.train.trainer
-    "optimizer": "adam",  # adam | sgd (momentum 0.9)
-    "two_step": False,  # step 1: real weights, binary activations; step 2: binary weights too
-    "step1_epochs": 0,  # epochs of step 1 (two_step only; 0: the same as epochs)
-    "step1_weight_decay": 5e-6,  # weight decay of step 1 (step 2 uses weight_decay, normally 0)
-    "teacher": "none",  # none | float: distribution loss from a real-valued teacher of the same shape
-    "teacher_epochs": 0,  # epochs of the teacher's own training (0: the same as epochs)
-    "kd_weight": 1.0,  # loss = kd_weight * KL(teacher || student) + (1 - kd_weight) * cross-entropy
-}
+from hw_bnn.schema import Strict, validate
 
 ARCHS = ("fc", "cnv", "reactnet", "densenet")
 NORMS = ("bn", "bkn", "gn")
 NONLINS = ("none", "rprelu", "fprelu")
+# the classes of each dataset hw_bnn.train.data reads (the same names as its DATASET_IMAGE_SHAPES)
+DATASET_CLASSES = {"mnist5k": 10, "digits": 10, "mnist": 10, "fashion-mnist": 10, "cifar10": 10}
+MAX_WIDTH = 65536  # neurons of one hidden layer
+MAX_CHANNELS = 4096  # output channels of one convolution, growth rate or transition
+MAX_EPOCHS = 10000
 
 
 @dataclass
@@ -105,23 +100,192 @@ class Recipe:
         return self.source or f"recipe {self.name!r}"
 
 
+# --------------------------------------------------------------------------------------
+# conv entries
+
+
+def _conv_entry(entry) -> tuple:
+    """:func:`parse_conv_spec` without the place: a ``ValueError`` says what is wrong."""
+    if entry == "R":
+        return ("res",)
+    if isinstance(entry, str) and re.fullmatch(r"[DT]\d+", entry.strip()):
+        n = int(entry.strip()[1:])
+        if n < 1:
+            raise ValueError(f"{entry!r} needs a positive number")
+        if n > MAX_CHANNELS:
+            raise ValueError(f"{entry!r}: at most {MAX_CHANNELS} channels")
+        return ("dense" if entry.strip()[0] == "D" else "trans", n)
+    if isinstance(entry, str):
+        m = re.fullmatch(r"M(?:(\d+)s(\d+))?", entry.strip())
+        if not m:
+            raise ValueError(f"conv entry {entry!r} must be 'M' (max pool 2x2) or 'M<k>s<s>'")
+        k, st = (int(m.group(1)), int(m.group(2))) if m.group(1) else (2, 2)
+        if k < 1 or st < 1:
+            raise ValueError(f"pool {entry!r} needs kernel and stride >= 1")
+        return ("pool", k, st)
+    if (
+        not isinstance(entry, (list, tuple))
+        or len(entry) != 4
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in entry)
+    ):
+        raise ValueError(f"conv entry {entry!r} must be [out_channels, kernel, stride, pad]")
+    out, k, st, pad = entry
+    if not 1 <= out <= MAX_CHANNELS or k not in (1, 3) or st not in (1, 2) or not 0 <= pad < k:
+        raise ValueError(
+            f"conv entry {entry!r}: need 1 <= out_channels <= {MAX_CHANNELS}, kernel 1 or 3, stride 1 or 2 "
+            f"and 0 <= pad < kernel"
+        )
+    return ("conv", out, k, st, pad)
+
+
+def parse_conv_spec(entry, where="recipe"):
+    """One ``conv`` entry -> ``("conv", out, kernel, stride, pad)``, ``("pool", kernel, stride)``
+    or (``reactnet`` only) ``("res",)`` for ``R``, a residual block, or (``densenet`` only)
+    ``("dense", k)`` for ``D<k>`` (a dense layer of growth rate k) and ``("trans", c)`` for
+    ``T<c>`` (a transition to c channels).  A bad entry is a :class:`RecipeError` naming ``where``."""
+    try:
+        return _conv_entry(entry)
+    except ValueError as e:
+        raise RecipeError(f"{where}: {e}") from None
+
+
+def _checked_conv_entry(entry):
+    _conv_entry(entry)
+    return entry
+
+
+def conv_output_size(n: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
+    """Output size of a convolution or pooling window along one axis: ``(n + 2 pad - k) // s + 1``."""
+    return (n + 2 * pad - kernel) // stride + 1
+
+
+# --------------------------------------------------------------------------------------
+# the schema
+
+
+def _one_of(*allowed: int) -> AfterValidator:
+    """An int that must be one of ``allowed`` (``Literal[1, 2]`` would take ``true`` for 1)."""
+
+    def check(v: int) -> int:
+        if v not in allowed:
+            raise ValueError(f"must be {' or '.join(str(a) for a in allowed)}")
+        return v
+
+    return AfterValidator(check)
+
+
+EpochsOrZero = Annotated[int, Field(ge=0, le=MAX_EPOCHS)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Dropout = Annotated[float, Field(ge=0, lt=1)]
+Choice = Annotated[str, Field(min_length=1)]  # the trainer checks the choices (and names them)
+
+
+class TrainSettings(Strict):
+    """The ``train:`` block; :data:`TRAIN_DEFAULTS` are its defaults."""
+
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] = 20
+    batch_size: Annotated[int, Field(ge=1, le=1 << 20)] = 100
+    lr: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.01
+    lr_schedule: Choice = "cosine"  # cosine | linear | constant
+    weight_decay: NonNegative = 0.0
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    in_dropout: Dropout = 0.0
+    hidden_dropout: Dropout = 0.0
+    # the AdamBNN recipe (Liu et al. 2021); see hw_bnn.train.trainer
+    optimizer: Choice = "adam"  # adam | sgd (momentum 0.9)
+    two_step: bool = False  # step 1: real weights, binary activations; step 2: binary weights too
+    step1_epochs: EpochsOrZero = 0  # epochs of step 1 (two_step only; 0: the same as epochs)
+    step1_weight_decay: NonNegative = 5e-6  # weight decay of step 1 (step 2 uses weight_decay, normally 0)
+    teacher: Choice = "none"  # none | float: distribution loss from a real-valued teacher of the same shape
+    teacher_epochs: EpochsOrZero = 0  # epochs of the teacher's own training (0: the same as epochs)
+    kd_weight: Annotated[float, Field(ge=0, le=1)] = 1.0  # loss = kd * KL(teacher || student) + (1 - kd) * CE
+
+
+TRAIN_DEFAULTS = TrainSettings().model_dump()
+
+
+class RecipeFile(Strict):
+    """A recipe file's keys, each with its type and range; the defaults are :class:`Recipe`'s."""
+
+    name: Annotated[str, Field(min_length=1)]
+    arch: Literal[ARCHS]
+    hidden: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]]
+    conv: list[Annotated[Any, AfterValidator(_checked_conv_entry)]] | None = None
+    weight_bits: Annotated[int, _one_of(1, 2)] = 1
+    act_bits: Annotated[int, _one_of(1, 2)] = 1
+    input_bits: Annotated[int, _one_of(1, 8)] = 1
+    dataset: str = "mnist5k"
+    num_classes: Annotated[int, Field(ge=2, le=MAX_WIDTH)] = 10
+    train: TrainSettings = TrainSettings()
+    recorded: dict | None = None  # measured results, free-form
+    norm: Literal[NORMS] = "bn"
+    nonlin: Literal[NONLINS] = "none"
+    transition_bits: Annotated[int, Field(ge=2, le=8)] = 8
+    transition_act_bits: Annotated[int, Field(ge=2, le=8)] = 4
+
+    @field_validator("train", mode="before")
+    @classmethod
+    def _no_train(cls, v):
+        return {} if v is None else v
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, v: str) -> str:
+        if v not in DATASET_CLASSES:
+            raise ValueError(f"unknown dataset; known: {', '.join(DATASET_CLASSES)}")
+        return v
+
+    @field_validator("num_classes")
+    @classmethod
+    def _dataset_classes(cls, v: int, info: ValidationInfo) -> int:
+        dataset = info.data.get("dataset")
+        if dataset in DATASET_CLASSES and v != DATASET_CLASSES[dataset]:
+            raise ValueError(f"dataset {dataset} has {DATASET_CLASSES[dataset]} classes")
+        return v
+
+
+class _TrainOnly(Strict):
+    train: TrainSettings
+
+
+def check_train(train: dict, where: str = "recipe") -> None:
+    """Raise :class:`RecipeError` (naming ``where`` and ``train.<key>``) for a bad ``train`` dict,
+    e.g. after an override of the loaded recipe's settings."""
+    validate(_TrainOnly, {"train": train}, where, RecipeError)
+
+
+# --------------------------------------------------------------------------------------
+# reading recipes
+
+
 def available_models() -> list[str]:
     return sorted(p.stem for p in recipes_dir().glob("*.yaml"))
 
 
-def _read_yaml(path: Path) -> dict:
+def _read_yaml(path: Path):
     if not path.exists():
         raise RecipeError(f"{path}: recipe file does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML ({e})") from None
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{path}: expected a mapping of recipe fields")
-    for key in ("name", "arch", "hidden"):
-        if key not in raw:
-            raise RecipeError(f"{path}: recipe misses the field {key!r}")
-    return raw
+
+
+def recipe_from_mapping(raw: dict, source: str) -> Recipe:
+    """The :class:`Recipe` of a recipe mapping (a parsed file, or an inline recipe); every
+    error is a :class:`RecipeError` that starts with ``source``, which becomes the recipe's
+    ``source``."""
+    validate(RecipeFile, raw, source, RecipeError)
+    raw = copy.deepcopy(raw)
+    train = copy.deepcopy(TRAIN_DEFAULTS)
+    train.update(raw.pop("train", None) or {})
+    conv = list(raw.pop("conv", None) or [])
+    recorded = dict(raw.pop("recorded", None) or {})
+    # the other values as written (the schema checked them); a key left out takes Recipe's default
+    r = Recipe(**raw, train=train, source=str(source), conv=conv, recorded=recorded)
+    check_recipe(r, source)
+    return r
 
 
 def load_recipe(name_or_path: str) -> Recipe:
@@ -134,67 +298,11 @@ def load_recipe(name_or_path: str) -> Recipe:
                 f"unknown model {name_or_path!r}; available: {', '.join(available_models())} "
                 f"(or give a path to a recipe .yaml)"
             )
-    raw = _read_yaml(path)
-    train = copy.deepcopy(TRAIN_DEFAULTS)
-    unknown = set(raw.get("train") or {}) - set(TRAIN_DEFAULTS)
-    if unknown:
-        raise RecipeError(f"{path}: unknown train settings {sorted(unknown)}; known: {sorted(TRAIN_DEFAULTS)}")
-    train.update(raw.get("train") or {})
-    r = Recipe(
-        name=str(raw["name"]),
-        arch=str(raw["arch"]),
-        hidden=[int(h) for h in raw["hidden"]],
-        weight_bits=int(raw.get("weight_bits", 1)),
-        act_bits=int(raw.get("act_bits", 1)),
-        input_bits=int(raw.get("input_bits", 1)),
-        dataset=str(raw.get("dataset", "mnist5k")),
-        num_classes=int(raw.get("num_classes", 10)),
-        train=train,
-        source=str(path),
-        conv=list(raw.get("conv") or []),
-        recorded=dict(raw.get("recorded") or {}),
-        norm=str(raw.get("norm", "bn")),
-        nonlin=str(raw.get("nonlin", "none")),
-        transition_bits=int(raw.get("transition_bits", 8)),
-        transition_act_bits=int(raw.get("transition_act_bits", 4)),
-    )
-    check_recipe(r, path)
-    return r
+    return recipe_from_mapping(_read_yaml(path), str(path))
 
 
-def parse_conv_spec(entry, where="recipe"):
-    """One ``conv`` entry -> ``("conv", out, kernel, stride, pad)``, ``("pool", kernel, stride)``
-    or (``reactnet`` only) ``("res",)`` for ``R``, a residual block, or (``densenet`` only)
-    ``("dense", k)`` for ``D<k>`` (a dense layer of growth rate k) and ``("trans", c)`` for
-    ``T<c>`` (a transition to c channels)."""
-    if entry == "R":
-        return ("res",)
-    if isinstance(entry, str) and re.fullmatch(r"[DT]\d+", entry.strip()):
-        n = int(entry.strip()[1:])
-        if n < 1:
-            raise RecipeError(f"{where}: {entry!r} needs a positive number")
-        return ("dense" if entry.strip()[0] == "D" else "trans", n)
-    if isinstance(entry, str):
-        m = re.fullmatch(r"M(?:(\d+)s(\d+))?", entry.strip())
-        if not m:
-            raise RecipeError(f"{where}: conv entry {entry!r} must be 'M' (max pool 2x2) or 'M<k>s<s>'")
-        k, st = (int(m.group(1)), int(m.group(2))) if m.group(1) else (2, 2)
-        if k < 1 or st < 1:
-            raise RecipeError(f"{where}: pool {entry!r} needs kernel and stride >= 1")
-        return ("pool", k, st)
-    if not isinstance(entry, (list, tuple)) or len(entry) != 4 or not all(isinstance(v, int) for v in entry):
-        raise RecipeError(f"{where}: conv entry {entry!r} must be [out_channels, kernel, stride, pad]")
-    out, k, st, pad = entry
-    if out < 1 or k not in (1, 3) or st not in (1, 2) or not 0 <= pad < k:
-        raise RecipeError(
-            f"{where}: conv entry {entry!r}: need out_channels >= 1, kernel 1 or 3, stride 1 or 2 and 0 <= pad < kernel"
-        )
-    return ("conv", out, k, st, pad)
-
-
-def conv_output_size(n: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
-    """Output size of a convolution or pooling window along one axis: ``(n + 2 pad - k) // s + 1``."""
-    return (n + 2 * pad - kernel) // stride + 1
+# --------------------------------------------------------------------------------------
+# the rules between keys
 
 
 def check_recipe(r: Recipe, path="recipe") -> None:

@@ -110,19 +110,28 @@ def evaluate(model, split: Split, batch_size: int = EVAL_BATCH) -> float:
     return correct / max(len(split), 1)
 
 
-def load_checkpoint(path):
-    """(model in eval mode, checkpoint dict) from a ``checkpoint.pt``."""
+def _torch_load(path: Path, fix: str):
+    """``torch.load`` of a file :func:`train` wrote; ExportError naming it (and ``fix``) otherwise."""
     import torch
 
+    if path.is_file() and path.stat().st_size == 0:
+        raise ExportError(f"{path}: not a torch checkpoint (0 bytes); {fix}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+        raise ExportError(f"{path}: not a readable torch checkpoint (truncated or corrupt: {reason}); {fix}") from None
+
+
+def load_checkpoint(path):
+    """(model in eval mode, checkpoint dict) from a ``checkpoint.pt``."""
     path = Path(path)
+    fix = f"re-run the train stage (hw-bnn train --out {path.parent} --force)"
     if not path.exists():
         raise ExportError(f"{path}: checkpoint does not exist (run the train stage first)")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise ExportError(f"{path}: not a hw-bnn checkpoint ({type(e).__name__}: {e})") from None
+    ck = _torch_load(path, fix)
     if not isinstance(ck, dict) or "recipe" not in ck or "state_dict" not in ck:
-        raise ExportError(f"{path}: not a hw-bnn checkpoint (missing recipe or state_dict)")
+        raise ExportError(f"{path}: not a hw-bnn checkpoint (missing recipe or state_dict); {fix}")
     recipe = Recipe(**{k: v for k, v in ck["recipe"].items()})
     model = build_model(recipe, ck.get("input_shape", ck.get("in_features")))
     model.load_state_dict(ck["state_dict"])
@@ -430,11 +439,9 @@ def _run_phase(phase: Phase, run: TrainingRun, resume, epoch_offset: int):
 
 def _load_partial(path: Path, recipe: Recipe, phases: list[Phase]) -> dict | None:
     """The partial state at ``path`` if it belongs to this recipe and one of its phases."""
-    import torch
-
     if not path.exists():
         return None
-    st = torch.load(path, map_location="cpu", weights_only=False)
+    st = _torch_load(path, "delete it to train from the first epoch")
     if not isinstance(st, dict) or st.get("recipe") != recipe.to_dict():
         return None
     # a partial state from before the phases existed belongs to the one-step phase

@@ -45,12 +45,15 @@ def test_bad_option_name_is_a_clear_error(tmp_path):
     assert not out.exists()  # nothing was written
 
 
-def test_api_takes_the_folding_itself(tmp_path):
-    """``folding=`` takes the dict as well as a folding.json; both are saved in flow.json."""
-    out = tmp_path / "b"
-    with pytest.raises(HwBnnError, match="golden.npz: missing; run the 'compile' stage first"):
+def test_api_takes_the_folding_itself(tmp_path, flow_copy):
+    """``folding=`` takes the dict as well as a folding.json; it is saved in flow.json once the
+    command succeeds, and a rejected command leaves nothing behind."""
+    out = tmp_path / "new"
+    with pytest.raises(HwBnnError, match="the train stage has not run"):
         flow.emit(out=out, folding={"fc1": {"PE": 2, "SIMD": 4}}, quiet=True)
-    assert flow.FlowConfig.load(str(out)).folding == {"fc1": {"PE": 2, "SIMD": 4}}
+    assert not out.exists()
+    flow.emit(out=flow_copy.build, folding={"fc1": {"PE": 2, "SIMD": 4}}, quiet=True)
+    assert flow.FlowConfig.load(str(flow_copy.build)).folding == {"fc1": {"PE": 2, "SIMD": 4}}
 
 
 @pytest.mark.slow

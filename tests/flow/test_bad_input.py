@@ -97,7 +97,7 @@ def test_unknown_model_recipe(capsys, tmp_path):
 
 def test_stage_without_its_input(capsys, tmp_path):
     code, err = _run(capsys, "emit", "--out", str(tmp_path / "empty"))
-    assert code == 2 and "golden.npz: missing; run the 'compile' stage first" in err
+    assert code == 2 and "the train stage has not run; run 'hw-bnn flow --out" in err and "before 'emit'" in err
 
 
 def test_console_script_exit_code_and_no_traceback(tmp_path):
@@ -126,4 +126,4 @@ def test_verify_wrong_input_shape(capsys, tfc_flow, tmp_path):
     bad = tmp_path / "x.npy"
     np.save(bad, np.zeros((5, 10), dtype=np.uint8))
     code, err = _run(capsys, "verify", "--out", str(cfg.build), "--inputs", str(bad))
-    assert code == 2 and "inputs have shape (5, 10), the model expects (N, 784)" in err
+    assert code == 2 and "x.npy: has shape (5, 10); the model takes (N, 784)" in err

@@ -55,17 +55,23 @@ def test_second_run_skips_every_stage(tfc_flow):
     assert all("up to date, skipped" in line for line in cfg2.log), cfg2.log
 
 
-def test_failed_stage_leaves_no_stamp_and_no_output(flow_copy):
+def test_failed_stage_leaves_the_folder_as_it_was(flow_copy):
+    """A stage that fails leaves the build folder as it was: its old stamp (which no longer
+    matches, so it runs again next time), its old outputs, no temporary folder."""
     cfg = flow_copy
+    stamp = (cfg.build / ".stamps" / "compile.json").read_text()
     (cfg.build / "exported.onnx").write_bytes(b"garbage")  # the compile stage's input changes
     (cfg.build / "integer.onnx").unlink()
     from hw_bnn.errors import HwBnnError
+    from hw_bnn.flow.stages import plan_compile
 
-    with pytest.raises(HwBnnError, match="not an ONNX model"):
+    with pytest.raises(HwBnnError, match="exported.onnx: not an ONNX model"):
         step_compile(cfg)
-    assert not (cfg.build / ".stamps" / "compile.json").exists()
+    assert (cfg.build / ".stamps" / "compile.json").read_text() == stamp
     assert not (cfg.build / "integer.onnx").exists()
     assert not any(p.name.startswith(".tmp-") for p in cfg.build.iterdir())
+    st = plan_compile(cfg)
+    assert not st.up_to_date() and st.reason == "its input exported.onnx changed"
 
 
 def test_verify_reports_first_divergent_layer(flow_copy):
@@ -91,7 +97,7 @@ def test_verify_reports_first_divergent_layer(flow_copy):
     from hw_bnn.flow import stages as flow
 
     orig = flow.load_csim
-    flow.load_csim = lambda c, _g: orig(c, load_csim_golden)
+    flow.load_csim = lambda c, _g, w=None: orig(c, load_csim_golden, w)
     try:
         res = step_verify(cfg)
     finally:

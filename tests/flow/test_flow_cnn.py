@@ -74,4 +74,4 @@ def test_cnn_verify_rejects_flat_inputs(tcnv_flow, tmp_path, capsys):
     bad = tmp_path / "flat.npy"
     np.save(bad, np.zeros((2, 64), dtype=np.int64))
     assert main(["verify", "--out", str(cfg.build), "--inputs", str(bad)]) == 2
-    assert "the model expects (N, 1, 8, 8)" in capsys.readouterr().err
+    assert "has shape (2, 64); the model takes (N, 1, 8, 8)" in capsys.readouterr().err
