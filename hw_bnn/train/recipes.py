@@ -177,7 +177,18 @@ def _one_of(*allowed: int) -> AfterValidator:
 EpochsOrZero = Annotated[int, Field(ge=0, le=MAX_EPOCHS)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Dropout = Annotated[float, Field(ge=0, lt=1)]
-Choice = Annotated[str, Field(min_length=1)]  # the trainer checks the choices (and names them)
+
+
+def _choice(*allowed: str) -> type:
+    """A string that must be one of ``allowed``; the message lists them."""
+
+    def check(v: str) -> str:
+        if v not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return v
+
+    return Annotated[str, AfterValidator(check)]
+
 
 
 class TrainSettings(Strict):
@@ -186,18 +197,18 @@ class TrainSettings(Strict):
     epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)] = 20
     batch_size: Annotated[int, Field(ge=1, le=1 << 20)] = 100
     lr: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.01
-    lr_schedule: Choice = "cosine"  # cosine | linear | constant
+    lr_schedule: _choice("cosine", "linear", "constant") = "cosine"
     weight_decay: NonNegative = 0.0
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
     in_dropout: Dropout = 0.0
     hidden_dropout: Dropout = 0.0
     # the AdamBNN recipe (Liu et al. 2021); see hw_bnn.train.trainer
-    optimizer: Choice = "adam"  # adam | sgd (momentum 0.9)
+    optimizer: _choice("adam", "sgd") = "adam"  # sgd: momentum 0.9
     two_step: bool = False  # step 1: real weights, binary activations; step 2: binary weights too
     step1_epochs: EpochsOrZero = 0  # epochs of step 1 (two_step only; 0: the same as epochs)
     step1_weight_decay: NonNegative = 5e-6  # weight decay of step 1 (step 2 uses weight_decay, normally 0)
-    teacher: Choice = "none"  # none | float: distribution loss from a real-valued teacher of the same shape
+    teacher: _choice("none", "float") = "none"  # float: distribution loss from a real-valued teacher of the same shape
     teacher_epochs: EpochsOrZero = 0  # epochs of the teacher's own training (0: the same as epochs)
     kd_weight: Annotated[float, Field(ge=0, le=1)] = 1.0  # loss = kd * KL(teacher || student) + (1 - kd) * CE
 
