@@ -11,6 +11,8 @@ an int, ``true`` is not an int).
 from __future__ import annotations
 
 import difflib
+import json
+from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -86,3 +88,21 @@ def validate(model: type[M], data, source: str, error: type[HwBnnError]) -> M:
         problems = [describe(model, err) for err in e.errors()]
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise error(f"{source}: " + "; ".join(problems[:3]) + more) from None
+
+
+def read_document(path, error: type[HwBnnError], what: str, fmt: str = "yaml", hint: str = ""):
+    """The parsed YAML or JSON (``fmt``) of ``path``; an ``error`` naming the file when it is
+    missing, unreadable or does not parse (``hint`` follows a missing file's message)."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise error(f"{p}: {what} does not exist{hint}")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{p}: cannot read the {what} ({e})") from None
+    try:
+        return json.loads(text) if fmt == "json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise error(f"{p}: not valid {fmt.upper()} ({e})") from None

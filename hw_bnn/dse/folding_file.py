@@ -8,14 +8,12 @@ whether they divide the layer's dimensions is :func:`hw_bnn.dse.units.check_fold
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, ValidationError
 
 from hw_bnn.errors import FoldingError
-from hw_bnn.schema import Strict, describe
+from hw_bnn.schema import Strict, describe, read_document
 
 FOLDING_FILE = "folding.json"
 SHAPE = '{"layer": {"PE": int, "SIMD": int}, ...}'
@@ -62,11 +60,6 @@ def check_folding(folding: dict, source: str) -> dict[str, dict[str, int]]:
 def load_folding(path) -> dict[str, dict[str, int]]:
     """The folding of a ``folding.json`` (as ``hw-bnn fold`` writes it) or a bare
     ``{layer: {"PE": p, "SIMD": s}}`` JSON file, checked by :func:`check_folding`."""
-    p = Path(path)
-    if not p.is_file():
-        raise FoldingError(f"{p}: folding file does not exist (write one with hw-bnn fold --out BUILD ...)")
-    try:
-        doc = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise FoldingError(f"{p}: not JSON ({e})") from None
-    return check_folding(doc.get("folding", doc) if isinstance(doc, dict) else doc, str(p))
+    hint = " (write one with hw-bnn fold --out BUILD ...)"
+    doc = read_document(path, FoldingError, "folding file", fmt="json", hint=hint)
+    return check_folding(doc.get("folding", doc) if isinstance(doc, dict) else doc, str(path))

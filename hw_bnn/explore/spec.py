@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
 
 from hw_bnn.dse.devices import get_device
@@ -27,7 +26,7 @@ from hw_bnn.dse.folding import target_cycles_from_fps
 from hw_bnn.errors import HwBnnError, SpecError
 from hw_bnn.explore.records import content_key
 from hw_bnn.explore.results import COLUMNS
-from hw_bnn.schema import Strict, validate
+from hw_bnn.schema import Strict, read_document, validate
 from hw_bnn.train.recipes import load_recipe, recipe_from_mapping
 
 BITS_RE = re.compile(r"w([12])a([12])")
@@ -338,12 +337,7 @@ def _read_raw(spec) -> tuple[dict, str, str, Path | None]:
     if isinstance(spec, dict):
         return copy.deepcopy(spec), "sweep spec", "sweep", None
     path = Path(spec)
-    if not path.is_file():
-        raise SpecError(f"{path}: sweep spec file does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise SpecError(f"{path}: not valid YAML ({e})") from None
+    raw = read_document(path, SpecError, "sweep spec file")
     return raw, str(path), path.stem, path.resolve().parent
 
 

@@ -36,12 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from hw_bnn.errors import RecipeError
 from hw_bnn.resources import recipes_dir
-from hw_bnn.schema import Strict, validate
+from hw_bnn.schema import Strict, read_document, validate
 
 ARCHS = ("fc", "cnv", "reactnet", "densenet")
 NORMS = ("bn", "bkn", "gn")
@@ -190,7 +189,6 @@ def _choice(*allowed: str) -> type:
     return Annotated[str, AfterValidator(check)]
 
 
-
 class TrainSettings(Strict):
     """The ``train:`` block; :data:`TRAIN_DEFAULTS` are its defaults."""
 
@@ -274,15 +272,6 @@ def available_models() -> list[str]:
     return sorted(p.stem for p in recipes_dir().glob("*.yaml"))
 
 
-def _read_yaml(path: Path):
-    if not path.exists():
-        raise RecipeError(f"{path}: recipe file does not exist")
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise RecipeError(f"{path}: not valid YAML ({e})") from None
-
-
 def recipe_from_mapping(raw: dict, source: str) -> Recipe:
     """The :class:`Recipe` of a recipe mapping (a parsed file, or an inline recipe); every
     error is a :class:`RecipeError` that starts with ``source``, which becomes the recipe's
@@ -309,7 +298,7 @@ def load_recipe(name_or_path: str) -> Recipe:
                 f"unknown model {name_or_path!r}; available: {', '.join(available_models())} "
                 f"(or give a path to a recipe .yaml)"
             )
-    return recipe_from_mapping(_read_yaml(path), str(path))
+    return recipe_from_mapping(read_document(path, RecipeError, "recipe file"), str(path))
 
 
 # --------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def test_a_bad_layer_names_the_file_and_the_key(tmp_path, layer, message):
 
 def test_not_json_and_missing_file(tmp_path):
     p = _file(tmp_path, '{"fc0": {"PE": 1}')
-    with pytest.raises(FoldingError, match=re.escape(f"{p}: not JSON")):
+    with pytest.raises(FoldingError, match=re.escape(f"{p}: not valid JSON")):
         load_folding(p)
     with pytest.raises(FoldingError, match="missing.json: folding file does not exist"):
         load_folding(tmp_path / "missing.json")
