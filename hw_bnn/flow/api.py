@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw_bnn.errors import BuildFolderError, DataError, OptionError
+from hw_bnn.errors import BuildFolderError, DataError, HwBnnError, OptionError
 from hw_bnn.flow import stages
 from hw_bnn.flow.config import FlowConfig
 from hw_bnn.flow.options import check_options
@@ -51,6 +51,8 @@ def _configure(command: str, options: dict) -> tuple[FlowConfig, dict]:
     network, the inputs against it."""
     opts = check_options(command, options)
     extra = {k: opts.pop(k) for k in _RUN_OPTIONS if k in opts}
+    given = opts.get("folding")
+    extra["folding_source"] = given if isinstance(given, str) else ("folding=" if given is not None else None)
     folding = _folding_option(opts.get("folding"))
     opts["folding"] = None if folding == "clear" else folding
     cfg = FlowConfig.load(extra["out"], **opts)
@@ -75,7 +77,11 @@ def _check_inputs_of(cfg: FlowConfig, extra: dict) -> None:
         from hw_bnn.hls4ml_ext.folding import resolve_folding
         from hw_bnn.hls4ml_ext.plan import plan_network
 
-        resolve_folding(plan_network(golden), cfg.reuse_factor, cfg.folding)
+        try:
+            resolve_folding(plan_network(golden), cfg.reuse_factor, cfg.folding)
+        except HwBnnError as e:
+            where = extra.get("folding_source") or f"{cfg.build / 'flow.json'}: folding"
+            raise type(e)(f"{where}: {e}") from None
     if extra.get("onnx") is not None and not Path(extra["onnx"]).is_file():
         raise OptionError(f"{extra['onnx']}: file does not exist (--onnx)")
     if extra.get("inputs") is not None:
@@ -89,7 +95,6 @@ def _check_inputs_of(cfg: FlowConfig, extra: dict) -> None:
 
 def _compiled_network(cfg: FlowConfig):
     """The build's golden model, if it is compiled and readable (None otherwise)."""
-    from hw_bnn.errors import HwBnnError
     from hw_bnn.ir import IntegerNetwork
 
     try:
@@ -102,12 +107,14 @@ def _read_json(path: Path):
     return json.loads(path.read_text())
 
 
-def _alone(cfg: FlowConfig, stage: str, *args):
-    """One stage run on its own: the build folder held, every stage before it up to date."""
+def _alone(cfg: FlowConfig, stage: str, onnx=None):
+    """One stage run on its own: the build folder held, every stage before it up to date
+    (``compile --onnx`` has none: it compiles another file)."""
     with build_session(cfg):
-        if not (stage == "compile" and args and args[0]):  # compile --onnx has no upstream
+        if onnx is None:
             stages.check_upstream(cfg, stage)
-        return stages.STEP_FUNCTIONS[stage](cfg, *args)
+            return stages.STEP_FUNCTIONS[stage](cfg)
+        return stages.step_compile(cfg, onnx)
 
 
 def run(model: str | None = None, out: str | os.PathLike | None = None, **options) -> dict:

@@ -414,7 +414,7 @@ def check_upstream(cfg: FlowConfig, stage: str) -> None:
         before = [s for s in before if s not in ("train", "export")]
     for s in before:
         st = PLANS[s](cfg)
-        reason = st._stale_reason()
+        reason = st.stale_reason()
         if reason:
             state = "has not run" if reason == "it has not run" else f"is out of date ({reason})"
             raise BuildFolderError(

@@ -42,7 +42,7 @@ RENAMED_ARTIFACTS = {"folded.onnx": "integer.onnx"}
 # kernels; a change to any of them re-runs the stage
 STAGE_CODE = {
     "train": ("train",),
-    "export": ("train", "compile"),
+    "export": ("train", "compile/export.py", "compile/pipeline.py", "compile/qonnx_run.py"),
     "compile": ("compile", "ir"),
     "emit": ("hls4ml_ext", "ir", "hls_kernels"),
     "verify": ("sim", "hls4ml_ext", "ir", "hls_kernels"),
@@ -152,7 +152,7 @@ class StageRun:
     its name, another file's its path); ``settings`` is anything JSON-able the outputs depend
     on.  :meth:`up_to_date` checks the stamp (and sets :attr:`reason` when it is not);
     ``with`` gives a temporary folder ``tmp`` for the outputs, publishes them and writes the
-    stamp on success."""
+    stamp on success (``read``: the hashes of the inputs as the run found them)."""
 
     def __init__(self, cfg, name: str, settings, outputs: list[str], inputs: dict | None = None):
         self.cfg, self.name, self.outputs = cfg, name, outputs
@@ -162,7 +162,7 @@ class StageRun:
         self.reason = ""
         check_build_folder(cfg.build, cfg.force)
 
-    def _stale_reason(self) -> str:
+    def stale_reason(self) -> str:
         """Why the stage must run ('' when it is up to date)."""
         st = read_stamp(self.cfg.build, self.name)
         if st is None:
@@ -201,7 +201,7 @@ class StageRun:
         if self.cfg.force:
             self.reason = "--force"
             return False
-        self.reason = self._stale_reason()
+        self.reason = self.stale_reason()
         return not self.reason
 
     def input_hashes(self) -> dict:

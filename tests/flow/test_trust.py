@@ -159,7 +159,7 @@ def test_a_folder_in_use_is_refused(cnv):
 @pytest.mark.parametrize(
     "option, error",
     [
-        ({"folding": {"nope": {"PE": 1, "SIMD": 1}}}, "unknown layers"),
+        ({"folding": {"nope": {"PE": 1, "SIMD": 1}}}, "folding=: folding names unknown layers"),
         ({"folding": {"conv1": {"PE": 1, "SMID": 1}}}, r"SMID: unknown key \(did you mean SIMD\?\)"),
         ({"acc_bits": 2}, "need"),
         ({"reuse_factor": 0}, "reuse_factor"),
