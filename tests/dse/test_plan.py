@@ -54,7 +54,7 @@ def test_load_folding_takes_the_fold_document_or_a_bare_mapping(tmp_path):
 
 @pytest.mark.parametrize(
     "text, what",
-    [(None, "does not exist"), ("{", "not JSON"), ('{"fc0": {"PE": 0}}', "expected"), ("[1]", "expected")],
+    [(None, "does not exist"), ("{", "not valid JSON"), ('{"fc0": {"PE": 0}}', "expected"), ("[1]", "expected")],
 )
 def test_load_folding_errors_name_the_file(tmp_path, text, what):
     p = tmp_path / "bad.json"
