@@ -1,6 +1,7 @@
-"""Files the package ships beside its code: the C++ HLS kernels and the network recipes.
+"""Files the package ships beside its code: the C++ HLS kernels, the Verilog kernels, the
+Verilator harness and the network recipes.
 
-The source of truth is the checkout's top-level ``hls/`` and ``models/``. The build
+The source of truth is the checkout's top-level ``hls/``, ``rtl/``, ``sim/`` and ``models/``. The build
 configuration (``pyproject.toml``, ``[tool.setuptools.package-dir]``) maps them into the
 package as ``hw_bnn/hls_kernels/`` and ``hw_bnn/recipe_files/``, so a wheel (or any
 non-editable install) carries them; :mod:`importlib.resources` finds them there. An editable
@@ -32,6 +33,16 @@ def _shipped(inside: str, checkout: str) -> Path:
 def hls_kernels_dir() -> Path:
     """The folder that holds the C++ kernels ``hw_bnn_layers.h``."""
     return _shipped("hls_kernels", "hls")
+
+
+def rtl_kernels_dir() -> Path:
+    """The folder of the Verilog kernels (``hwbnn_mvu.sv``, ...) of the RTL backend."""
+    return _shipped("rtl_kernels", "rtl")
+
+
+def sim_harness_dir() -> Path:
+    """The folder of the Verilator C++ harness (``hwbnn_harness.cpp``)."""
+    return _shipped("sim_harness", "sim")
 
 
 def recipes_dir() -> Path:

@@ -1,0 +1,204 @@
+"""How each layer of the integer IR becomes an instance of an ``rtl/`` kernel, with exact widths.
+
+A layer becomes an :class:`RtlUnit`: the kernel, its Verilog parameters, its memory images and
+its input and output :class:`Stream` (values per beat, bits per value, signedness).
+
+* ``threshold`` -> ``hwbnn_threshold``: ``y = sum_k [x >= T_k]``; PE values per beat (the next
+  matrix unit's SIMD, so no width converter is needed in between).
+* ``xnor_dense`` / ``int_dense`` -> ``hwbnn_mvu`` with the layer's PE and SIMD (the folding;
+  fully parallel, PE = MH and SIMD = MW, where it names none).
+* ``flatten`` of a flat vector is nothing in hardware.
+
+Widths are exact.  Every partial sum of an integer unit lies in ``[S-, S+]``, the sums of the
+negative and the positive weights of a column times the largest input code; an XNOR unit's
+popcount in ``[0, MW]``.  Thresholds are clamped to ``[lo, hi + 1]`` of the value they compare
+(the same decisions for every value in range), so they need no more bits than that value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw_bnn.errors import EmitError
+
+SUPPORTED_KINDS = ("threshold", "xnor_dense", "int_dense", "flatten")
+
+
+def signed_bits(lo: int, hi: int) -> int:
+    """Bits of the smallest two's complement type that holds ``[lo, hi]`` (at least 2)."""
+    bits = 2
+    while not (-(1 << (bits - 1)) <= lo and hi < (1 << (bits - 1))):
+        bits += 1
+    return bits
+
+
+def unsigned_bits(hi: int) -> int:
+    """Bits of the smallest unsigned type that holds ``[0, hi]`` (at least 1)."""
+    return max(1, int(hi).bit_length())
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A stream between kernels: ``elems`` values of ``bits`` bits per beat, ``frame`` per frame."""
+
+    elems: int
+    bits: int
+    signed: bool
+    frame: int
+
+    @property
+    def width(self) -> int:
+        return self.elems * self.bits
+
+
+@dataclass
+class RtlUnit:
+    """One kernel instance: ``module`` with ``params``; ``mems`` maps a parameter naming a memory
+    file to ``(words, word bits)``."""
+
+    name: str
+    module: str
+    params: dict
+    inp: Stream
+    out: Stream
+    mems: dict = field(default_factory=dict)
+    cycles: int = 0  # cycles per frame of its schedule
+
+
+def _pack(values: np.ndarray, bits: int) -> int:
+    """Values (two's complement, ``bits`` each) packed little-end first into one integer."""
+    word, mask = 0, (1 << bits) - 1
+    for k, v in enumerate(values.tolist()):
+        word |= (int(v) & mask) << (k * bits)
+    return word
+
+
+def _thresholds(t: np.ndarray, lo: int, hi: int) -> tuple[list[int], int]:
+    """Per-row words of thresholds clamped to ``[lo, hi + 1]``, and their bits."""
+    t = np.clip(np.asarray(t, dtype=np.int64), lo, hi + 1)
+    bits = signed_bits(min(lo, int(t.min())), max(hi + 1, int(t.max())))
+    return [_pack(row, bits) for row in t], bits
+
+
+def threshold_unit(layer, pe: int, in_stream: Stream) -> RtlUnit:
+    """``hwbnn_threshold`` for a ``threshold`` layer on a flat vector of ``in_stream.frame`` values."""
+    if layer.negate is not None and np.any(layer.negate):
+        raise EmitError(f"layer {layer.name}: negated threshold channels are not in the RTL backend yet")
+    c, t = in_stream.frame, layer.thresholds
+    if t.shape[0] not in (1, c):
+        raise EmitError(f"layer {layer.name}: {t.shape[0]} threshold rows for {c} channels")
+    lo, hi = layer.in_range
+    words, t_bits = _thresholds(t, lo, hi)
+    out = Stream(pe, unsigned_bits(layer.levels), False, c)
+    params = {
+        "C": c,
+        "PE": pe,
+        "IN_BITS": in_stream.bits,
+        "IN_SIGNED": int(in_stream.signed),
+        "L": layer.levels,
+        "T_BITS": t_bits,
+        "OUT_BITS": out.bits,
+        "SHARED": int(t.shape[0] == 1 and c > 1),
+        "T_FILE": f"{layer.name}_t.mem",
+    }
+    return RtlUnit(layer.name, "hwbnn_threshold", params, in_stream, out, {"T_FILE": (words, t_bits)}, c // pe)
+
+
+def _sum_range(layer, in_hi: int) -> tuple[int, int]:
+    """The range of every partial sum of the unit's accumulator (see the module docstring)."""
+    if layer.xnor:
+        return 0, layer.mw
+    w = np.asarray(layer.weights, dtype=np.int64)
+    return int((np.minimum(w, 0).sum(0) * in_hi).min()), int((np.maximum(w, 0).sum(0) * in_hi).max())
+
+
+def _weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
+    """Word ``nf * SF + sf``: lane p, element i = ``W[sf * SIMD + i, nf * PE + p]``."""
+    mw, mh = w.shape
+    words = []
+    for nf in range(mh // pe):
+        for sf in range(mw // simd):
+            block = w[sf * simd : (sf + 1) * simd, nf * pe : (nf + 1) * pe]  # (SIMD, PE)
+            words.append(_pack(block.T.reshape(-1), bits))
+    return words
+
+
+def mvu_unit(layer, pe: int, simd: int, in_stream: Stream) -> RtlUnit:
+    """``hwbnn_mvu`` for an ``xnor_dense`` / ``int_dense`` layer folded by ``pe`` and ``simd``."""
+    mw, mh = layer.mw, layer.mh
+    if in_stream.frame != mw:
+        raise EmitError(f"layer {layer.name}: takes {mw} inputs, the layer before it gives {in_stream.frame}")
+    lo, hi = _sum_range(layer, (1 << in_stream.bits) - 1)
+    w = np.asarray(layer.weights, dtype=np.int64)
+    w_bits = 1 if layer.xnor else signed_bits(int(w.min()), int(w.max()))
+    mems = {"W_FILE": (_weight_words(w, pe, simd, w_bits), pe * simd * w_bits)}
+    if layer.thresholds is not None:
+        words, t_bits = _thresholds(layer.thresholds, lo, hi)
+        mems["T_FILE"] = (words, layer.levels * t_bits)
+        acc_bits = max(signed_bits(lo, hi), t_bits)
+        out = Stream(pe, unsigned_bits(layer.levels), False, mh)
+    else:
+        t_bits = 1
+        out_lo, out_hi = (-mw, mw) if layer.xnor else (lo, hi)
+        acc_bits = signed_bits(min(lo, out_lo), max(hi, out_hi))
+        out = Stream(pe, acc_bits, True, mh)
+    params = {
+        "MW": mw,
+        "MH": mh,
+        "PE": pe,
+        "SIMD": simd,
+        "IN_BITS": in_stream.bits,
+        "W_BITS": w_bits,
+        "XNOR": int(layer.xnor),
+        "ACC_BITS": acc_bits,
+        "L": layer.levels,
+        "T_BITS": t_bits,
+        "OUT_BITS": out.bits,
+        "W_FILE": f"{layer.name}_w.mem",
+        "T_FILE": f"{layer.name}_t.mem" if layer.thresholds is not None else "",
+    }
+    cycles = (mh // pe) * (mw // simd)
+    return RtlUnit(layer.name, "hwbnn_mvu", params, Stream(simd, in_stream.bits, False, mw), out, mems, cycles)
+
+
+def layer_folding(layer, folding: dict | None) -> tuple[int, int]:
+    """(PE, SIMD) of a matrix layer: the folding's, else fully parallel; PE | MH and SIMD | MW."""
+    f = (folding or {}).get(layer.name, {})
+    pe, simd = int(f.get("PE", layer.mh)), int(f.get("SIMD", layer.mw))
+    if pe < 1 or layer.mh % pe or simd < 1 or layer.mw % simd:
+        raise EmitError(
+            f"layer {layer.name}: PE {pe} must divide MH {layer.mh} and SIMD {simd} must divide MW {layer.mw}"
+        )
+    return pe, simd
+
+
+def rtl_units(golden, folding: dict | None = None) -> list[RtlUnit]:
+    """The kernel instances of ``golden`` (a chain of the :data:`SUPPORTED_KINDS`), in order."""
+    layers = [layer for layer in golden.layers if layer.kind != "flatten"]
+    for layer in golden.layers:
+        if layer.kind not in SUPPORTED_KINDS or getattr(layer, "inputs", ()):
+            raise EmitError(
+                f"layer {layer.name}: {layer.kind} layers{' in graphs' if layer.kind in SUPPORTED_KINDS else ''} "
+                f"are not in the RTL backend yet (it takes chains of {', '.join(SUPPORTED_KINDS)})"
+            )
+    if golden.is_image:
+        raise EmitError("the RTL backend takes flat (MLP) networks so far; this one takes images")
+    unknown = sorted(set(folding or {}) - {layer.name for layer in layers if layer.kind != "threshold"})
+    if unknown:
+        raise EmitError(f"folding names layers the network has no matrix unit for: {', '.join(unknown)}")
+    lo, hi = golden.input_range
+    n = int(np.prod(golden.input_shape))
+    stream = Stream(1, signed_bits(lo, hi) if lo < 0 else unsigned_bits(hi), lo < 0, n)
+    units = []
+    for i, layer in enumerate(layers):
+        if layer.kind == "threshold":
+            nxt = layers[i + 1] if i + 1 < len(layers) else None
+            pe = layer_folding(nxt, folding)[1] if nxt is not None and nxt.kind != "threshold" else 1
+            unit = threshold_unit(layer, pe, Stream(pe, stream.bits, stream.signed, stream.frame))
+        else:
+            unit = mvu_unit(layer, *layer_folding(layer, folding), stream)
+        units.append(unit)
+        stream = unit.out
+    return units

