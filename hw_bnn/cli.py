@@ -21,6 +21,7 @@ Stages (each reads the previous stage's artifact from the build folder --out):
   compile  exported.onnx (or --onnx FILE)  -> integer.onnx (integer-only), golden.npz
   emit     golden.npz                      -> hls/ (hls4ml project, our BNN layers)
   verify   golden.npz + hls/               -> verify.json (golden vs C simulation)
+  rtlsim   golden.npz                      -> rtl/ (SystemVerilog), rtlsim.json (golden vs Verilator)
   report   everything above                -> report.json, report.md, memory.png
   flow     all of the above; stages whose inputs are unchanged are skipped
 
@@ -104,11 +105,16 @@ def _flow_command(args) -> int:
             + f"; golden vs C simulation: {v['mismatches']} mismatches on "
             f"{sum(e['images'] for e in v['splits'].values())} images"
         )
+        rt = report.get("rtlsim") or {}
+        if rt.get("simulated"):
+            print(f"golden vs RTL simulation (Verilator): {rt['mismatches']} mismatches")
         print(f"report: {Path(args.out) / 'report.md'}")
-        return 0 if v["mismatches"] == 0 else 1
+        return 0 if v["mismatches"] == 0 and not rt.get("mismatches") else 1
     result = getattr(api, args.command)(**options)
     if args.command == "compile" and args.onnx:
         print(f"[compile] {args.onnx} -> {Path(args.out) / 'integer.onnx'} ({result['layers']} integer layers)")
+    if args.command == "rtlsim":
+        return 0 if not result.get("mismatches") else 1
     if args.command == "verify":
         if "record" in result:
             print(f"[verify] {result['record']}: {result['mismatches']} mismatches")

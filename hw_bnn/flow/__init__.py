@@ -14,8 +14,20 @@ function per stage), :mod:`~hw_bnn.flow.stamps` (skip and publish), :mod:`~hw_bn
 (``report.json``, ``report.md``).
 """
 
-from hw_bnn.flow.api import compile, emit, export, report, run, train, verify
+from hw_bnn.flow.api import compile, emit, export, report, rtlsim, run, train, verify
 from hw_bnn.flow.config import STAGES, FlowConfig
 from hw_bnn.flow.stages import run_flow
 
-__all__ = ["STAGES", "FlowConfig", "compile", "emit", "export", "report", "run", "run_flow", "train", "verify"]
+__all__ = [
+    "STAGES",
+    "FlowConfig",
+    "compile",
+    "emit",
+    "export",
+    "report",
+    "run",
+    "rtlsim",
+    "run_flow",
+    "train",
+    "verify",
+]

@@ -32,7 +32,7 @@ from hw_bnn.flow.session import build_session
 from hw_bnn.flow.stamps import check_build_folder
 
 # options that are not FlowConfig settings: they say what to run on, not how to build
-_RUN_OPTIONS = ("out", "force", "quiet", "protect_edits", "onnx", "inputs")
+_RUN_OPTIONS = ("out", "force", "quiet", "protect_edits", "no_rtlsim", "onnx", "inputs")
 
 
 def _folding_option(value):
@@ -59,6 +59,7 @@ def _configure(command: str, options: dict) -> tuple[FlowConfig, dict]:
     if folding == "clear":
         cfg.folding = None
     cfg.force, cfg.progress, cfg.protect_edits = extra["force"], not extra["quiet"], extra["protect_edits"]
+    cfg.no_rtlsim = bool(extra.get("no_rtlsim"))
     check_build_folder(cfg.build, cfg.force)
     if command in ("flow", "train") and not opts.get("model") and not (cfg.build / "flow.json").exists():
         raise OptionError(f"{command}: --model is required for a new build folder ({extra['out']})")
@@ -181,6 +182,13 @@ def verify(out: str | os.PathLike | None = None, **options) -> dict:
         stages.check_upstream(cfg, "verify")
         source = options["inputs"] if isinstance(options.get("inputs"), str) else "inputs"
         return stages.verify_inputs(cfg, extra["inputs"], source)
+
+
+def rtlsim(out: str | os.PathLike | None = None, **options) -> dict:
+    """``hw-bnn rtlsim``: write the RTL (``rtl/``) and compare its Verilator simulation with the
+    golden model (``rtlsim.json``; ``result["mismatches"]``)."""
+    cfg, _ = _configure("rtlsim", {"out": out, **options})
+    return _alone(cfg, "rtlsim")
 
 
 def report(out: str | os.PathLike | None = None, **options) -> dict:

@@ -18,10 +18,10 @@ from pydantic.dataclasses import dataclass
 from hw_bnn.errors import BuildFolderError, HwBnnError, OptionError
 from hw_bnn.schema import describe, did_you_mean
 
-STAGES = ("train", "export", "compile", "emit", "verify", "report")
+STAGES = ("train", "export", "compile", "emit", "verify", "rtlsim", "report")
 
 # run-time switches, not settings of the build: never saved in flow.json
-_NOT_SAVED = ("log", "force", "progress", "protect_edits", "read_only")
+_NOT_SAVED = ("log", "force", "progress", "protect_edits", "read_only", "no_rtlsim")
 
 Count = Annotated[int, Field(ge=1)]
 
@@ -43,6 +43,7 @@ class FlowConfig:
     acc_bits: Annotated[int, Field(ge=2, le=64)] | None = None
     verify_limit: Count | None = None  # cap on images per split for every check (None: every image)
     csim_limit: Annotated[int, Field(ge=0)] | None = None  # cap on C-simulated images per split (None: all)
+    rtlsim_limit: Annotated[int, Field(ge=0)] | None = None  # cap on RTL-simulated images per split (None: all)
     # fixed-point shortcuts (hw_bnn.compile.fixed_config.FixedPointConfig)
     fixed_frac: Annotated[int, Field(ge=0, le=16)] = 12
     fixed_width: Annotated[int, Field(ge=2, le=24)] | None = None
@@ -52,6 +53,7 @@ class FlowConfig:
     progress: bool = True
     protect_edits: bool = False  # an artifact edited by hand is an error, not rebuilt
     read_only: bool = False  # set by the build session for a folder the user cannot write
+    no_rtlsim: bool = False  # this run skips the rtlsim stage
     log: list = field(default_factory=list, repr=False)
 
     @field_validator("out", "data_dir", "model", mode="before")

@@ -75,6 +75,11 @@ COMMON = (
         "model still scores every image)",
         int,
     ),
+    Option(
+        "rtlsim_limit",
+        "compare the RTL simulation on at most this many images per split (default: all)",
+        int,
+    ),
     Option("force", "re-run the stage(s) even if their inputs are unchanged", None),
     Option(
         "protect_edits",
@@ -114,6 +119,7 @@ FIXED = (
         "fixed_overflow", "ap_fixed overflow mode (default sat = AP_SAT)", choices=("sat", "wrap"), group=FIXED_GROUP
     ),
 )
+NO_RTLSIM = Option("no_rtlsim", "skip the RTL simulation stage in this run", None)
 ONNX = Option("onnx", "compile this QONNX file instead of <out>/exported.onnx (no equivalence check)")
 INPUTS = Option(
     "inputs",
@@ -125,8 +131,8 @@ INPUTS = Option(
 # command -> (one-line help, its options in the order of its --help)
 COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     "flow": (
-        "run every stage (train, export, compile, emit, verify, report)",
-        (OUT, *MODEL, *COMMON, *HLS, ACC_BITS, *FIXED),
+        "run every stage (train, export, compile, emit, verify, rtlsim, report)",
+        (OUT, *MODEL, *COMMON, *HLS, ACC_BITS, *FIXED, NO_RTLSIM),
     ),
     "train": ("train a recipe with Brevitas", (OUT, *MODEL, *COMMON)),
     "export": ("export the checkpoint to QONNX and check it against PyTorch", (OUT, *COMMON)),
@@ -136,6 +142,10 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     ),
     "emit": ("write the hls4ml project (hls/)", (OUT, *COMMON, *HLS)),
     "verify": ("golden model vs hls4ml C simulation, bit for bit, on every image", (OUT, *COMMON, INPUTS)),
+    "rtlsim": (
+        "write the RTL (rtl/) and compare its Verilator simulation with the golden model, bit for bit",
+        (OUT, *COMMON, *HLS),
+    ),
     "report": ("write report.json and report.md", (OUT, *COMMON)),
 }
 

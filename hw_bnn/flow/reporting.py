@@ -208,6 +208,7 @@ def write_report(cfg, out_dir=None, compiled_from: Path | None = None) -> dict:
         "compile_check": _read(b / "compile_check.json"),
         "verify": verify,
         "verified": verified_artifacts(b, verify),
+        "rtlsim": _read(b / "rtlsim.json"),
         "layers": rows,
         "memory_bits": {
             "weights": sum(r["weight_memory_bits"] for r in rows),
@@ -235,6 +236,7 @@ def _verification_md(r: dict) -> list[str]:
             "in the table (sha256 of their bytes in report.json).",
             "",
         ]
+    out += _rtlsim_md(r.get("rtlsim"))
     if r.get("compiled_from"):
         out += [f"Compiled from `{r['compiled_from']}` (hw-bnn compile --onnx): not checked against data.", ""]
     out += [
@@ -275,6 +277,29 @@ def _verification_md(r: dict) -> list[str]:
             line += f", test accuracy {t['test_acc']:.4f} ({t['test_images']} images)"
         out += ["", line + "."]
     return out
+
+
+def _rtlsim_md(rt: dict | None) -> list[str]:
+    """The RTL simulation's verdict, per split, and its cycles against the cost model's."""
+    if rt is None:
+        return ["RTL simulation: not run (--no-rtlsim).", ""]
+    if not rt["simulated"]:
+        return [f"RTL simulation: not simulated ({rt['reason']}).", ""]
+    verdict = "PASS" if rt["mismatches"] == 0 else "FAIL"
+    out = [f"**RTL simulation (Verilator): {verdict}** — golden model vs RTL: {rt['mismatches']} mismatches.", ""]
+    out += [
+        "| split | images | mismatches | cycles per frame | cost model | latency (cycles) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, e in rt["splits"].items():
+        out.append(
+            f"| {name} | {e['images']} | {e['mismatched_images']} | {e['interval_cycles']} "
+            f"| {rt['predicted_interval_cycles']} | {e['latency_cycles']} |"
+        )
+        if "first_mismatch" in e:
+            f = e["first_mismatch"]
+            out.append(f"\nFirst RTL mismatch: image {f['image']}, layer `{f['layer']}`, element {f.get('element')}.\n")
+    return out + [""]
 
 
 def _layers_md(r: dict) -> list[str]:

@@ -9,6 +9,7 @@ export     checkpoint.pt                       exported.onnx (QONNX), export_che
 compile    exported.onnx                       integer.onnx, golden.npz, compile_check.json
 emit       golden.npz                          hls/ (the hls4ml project)
 verify     golden.npz, hls/                    verify.json (golden model vs C simulation)
+rtlsim     golden.npz                          rtl/ (the RTL), rtlsim.json (golden vs Verilator)
 report     everything above                    report.json, report.md, memory.png
 =========  ==================================  =============================================
 
@@ -355,7 +356,90 @@ def say_verified(cfg: FlowConfig, res: dict) -> None:
             cfg.say(f"[verify]   first mismatch: image {fm['image']}, layer {fm['layer']}, element {fm.get('element')}")
 
 
-REPORT_INPUTS = ("train_summary.json", "export_check.json", "compile_check.json", "verify.json", "golden.npz")
+def rtl_folding(cfg: FlowConfig, golden) -> dict:
+    """PE / SIMD of every matrix unit, as the hls4ml project has them (the folding, or the
+    reuse-factor schedule: :func:`hw_bnn.hls4ml_ext.folding.resolve_folding`)."""
+    from hw_bnn.hls4ml_ext.folding import resolve_folding
+    from hw_bnn.hls4ml_ext.plan import plan_network
+
+    folds = resolve_folding(plan_network(golden), cfg.reuse_factor, cfg.folding)
+    return {name: {"PE": f["PE"], "SIMD": f["SIMD"]} for name, f in folds.items()}
+
+
+def plan_rtlsim(cfg: FlowConfig, splits: dict | None = None) -> StageRun:
+    splits = evaluate_splits(cfg) if splits is None else splits
+    settings = (cfg.hls_settings(), cfg.rtlsim_limit, split_digest(splits))
+    return StageRun(cfg, "rtlsim", settings, ["rtl", "rtlsim.json"], {"golden.npz": cfg.build / "golden.npz"})
+
+
+def step_rtlsim(cfg: FlowConfig) -> dict:
+    """``rtl/`` (:func:`hw_bnn.rtl.emit_rtl`, the folding of the hls4ml project) and
+    ``rtlsim.json``: golden model vs Verilator simulation of the RTL on every image of the splits
+    (:func:`hw_bnn.sim.rtlsim.verify_rtl`), and the measured interval between frames against the
+    cost model's cycles per frame.  A network with layers the RTL backend does not build yet is
+    recorded as not simulated, with the reason."""
+    from hw_bnn.errors import EmitError
+    from hw_bnn.ir import IntegerNetwork
+    from hw_bnn.rtl import emit_rtl
+    from hw_bnn.sim.rtlsim import verify_rtl
+
+    gpath = require(cfg, "golden.npz", "compile")
+    splits = evaluate_splits(cfg)
+    st = plan_rtlsim(cfg, splits)
+    if _skip(cfg, st):
+        return json.loads((cfg.build / "rtlsim.json").read_text())
+    golden = IntegerNetwork.load(gpath)
+    with st:
+        res: dict = {"artifacts": st.read}
+        try:
+            folding = rtl_folding(cfg, golden)
+            project = emit_rtl(golden, st.tmp / "rtl", folding)
+        except EmitError as e:
+            (st.tmp / "rtl").mkdir()
+            res.update({"simulated": False, "reason": str(e)})
+        else:
+            cfg.say("[rtlsim] building the RTL simulation (Verilator)")
+            res.update({"simulated": True, "predicted_interval_cycles": predicted_cycles(golden, folding)})
+            res["splits"] = {
+                k: verify_rtl(golden, st.tmp / "rtl", s.x[: cfg.rtlsim_limit or None]) for k, s in splits.items()
+            }
+            res["mismatches"] = sum(e["mismatched_images"] for e in res["splits"].values())
+            res["rtl_cycles_per_frame"] = project["cycles_per_frame"]
+        write_text_atomic(st.tmp / "rtlsim.json", json.dumps(res, indent=2))
+    _say_rtlsim(cfg, res)
+    return res
+
+
+def predicted_cycles(golden, folding: dict) -> int:
+    """The cost model's cycles per frame (:func:`hw_bnn.dse.units.unit_cycles`, the slowest unit)."""
+    from hw_bnn.dse.units import mvu_layers, unit_cycles
+
+    return max(unit_cycles(u, folding[u.name]["PE"], folding[u.name]["SIMD"]) for u in mvu_layers(golden))
+
+
+def _say_rtlsim(cfg: FlowConfig, res: dict) -> None:
+    if not res["simulated"]:
+        cfg.say(f"[rtlsim] not simulated: {res['reason']}")
+        return
+    for name, e in res["splits"].items():
+        cfg.say(
+            f"[rtlsim] {name}: {e['images']} images, golden vs RTL simulation: {e['mismatched_images']} mismatches; "
+            f"{e['interval_cycles']} cycles per frame (cost model {res['predicted_interval_cycles']}), "
+            f"latency {e['latency_cycles']} cycles"
+        )
+        if "first_mismatch" in e:
+            fm = e["first_mismatch"]
+            cfg.say(f"[rtlsim]   first mismatch: image {fm['image']}, layer {fm['layer']}, element {fm.get('element')}")
+
+
+REPORT_INPUTS = (
+    "train_summary.json",
+    "export_check.json",
+    "compile_check.json",
+    "verify.json",
+    "rtlsim.json",
+    "golden.npz",
+)
 
 
 def plan_report(cfg: FlowConfig) -> StageRun:
@@ -384,6 +468,7 @@ STEP_FUNCTIONS = {
     "compile": step_compile,
     "emit": step_emit,
     "verify": step_verify,
+    "rtlsim": step_rtlsim,
     "report": step_report,
 }
 PLANS = {
@@ -392,6 +477,7 @@ PLANS = {
     "compile": lambda cfg: plan_compile(cfg, compile_source(cfg)),
     "emit": plan_emit,
     "verify": plan_verify,
+    "rtlsim": plan_rtlsim,
 }
 
 
@@ -412,6 +498,8 @@ def check_upstream(cfg: FlowConfig, stage: str) -> None:
     before = list(STAGES[: STAGES.index(stage)])
     if "compile" in before and compile_source(cfg) is not None:
         before = [s for s in before if s not in ("train", "export")]
+    if read_stamp(cfg.build, "rtlsim") is None:  # optional (--no-rtlsim): checked once it has run
+        before = [s for s in before if s != "rtlsim"]
     for s in before:
         st = PLANS[s](cfg)
         reason = st.stale_reason()
@@ -431,5 +519,8 @@ def run_flow(cfg: FlowConfig, stages=STAGES) -> dict:
 
     with build_session(cfg):
         for s in stages:
+            if s == "rtlsim" and cfg.no_rtlsim:
+                cfg.say("[rtlsim] skipped (--no-rtlsim)")
+                continue
             STEP_FUNCTIONS[s](cfg)
         return json.loads((cfg.build / "report.json").read_text()) if "report" in stages else {}

@@ -45,7 +45,8 @@ STAGE_CODE = {
     "export": ("train", "compile/export.py", "compile/pipeline.py", "compile/qonnx_run.py"),
     "compile": ("compile", "ir"),
     "emit": ("hls4ml_ext", "ir", "hls_kernels"),
-    "verify": ("sim", "hls4ml_ext", "ir", "hls_kernels"),
+    "verify": ("sim/csim.py", "sim/verify.py", "hls4ml_ext", "ir", "hls_kernels"),
+    "rtlsim": ("rtl", "sim/rtlsim.py", "sim/verify.py", "ir", "rtl_kernels", "sim_harness", "hls4ml_ext/folding.py"),
     "report": ("flow/reporting.py", "dse", "ir"),
 }
 
@@ -68,14 +69,16 @@ def tree_sha(path) -> str:
 
 def code_sha(stage: str) -> str:
     """SHA-256 of the source that implements ``stage`` (:data:`STAGE_CODE`) and hw-bnn's version."""
-    from hw_bnn.resources import hls_kernels_dir
+    from hw_bnn import resources
 
+    shipped = {"hls_kernels": resources.hls_kernels_dir, "rtl_kernels": resources.rtl_kernels_dir}
+    shipped["sim_harness"] = resources.sim_harness_dir
     root = Path(hw_bnn.__file__).parent
     h = hashlib.sha256(getattr(hw_bnn, "__version__", "").encode())
     for part in STAGE_CODE.get(stage, ()):
-        p = hls_kernels_dir() if part == "hls_kernels" else root / part
+        p = shipped[part]() if part in shipped else root / part
         for q in _files(p):
-            if q.suffix in (".py", ".h", ".hpp", ".cpp"):
+            if q.suffix in (".py", ".h", ".hpp", ".cpp", ".sv"):
                 h.update(str(q.relative_to(p.parent)).encode() + q.read_bytes())
     return h.hexdigest()
 
