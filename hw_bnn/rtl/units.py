@@ -7,7 +7,10 @@ its input and output :class:`Stream` (values per beat, bits per value, signednes
   matrix unit's SIMD, so no width converter is needed in between).
 * ``xnor_dense`` / ``int_dense`` -> ``hwbnn_mvu`` with the layer's PE and SIMD (the folding;
   fully parallel, PE = MH and SIMD = MW, where it names none).
-* ``flatten`` of a flat vector is nothing in hardware.
+* ``conv`` -> ``hwbnn_window`` (its k x k windows, padded with the pad code, SIMD per beat) and
+  ``hwbnn_mvu`` on every window.
+* ``maxpool`` -> ``hwbnn_maxpool``.
+* ``flatten`` is nothing in hardware: streams are NHWC, the order the IR flattens in.
 
 Widths are exact.  Every partial sum of an integer unit lies in ``[S-, S+]``, the sums of the
 negative and the positive weights of a column times the largest input code; an XNOR unit's
@@ -23,7 +26,7 @@ import numpy as np
 
 from hw_bnn.errors import EmitError
 
-SUPPORTED_KINDS = ("threshold", "xnor_dense", "int_dense", "flatten")
+SUPPORTED_KINDS = ("threshold", "xnor_dense", "int_dense", "conv", "maxpool", "flatten")
 
 
 def signed_bits(lo: int, hi: int) -> int:
@@ -65,6 +68,11 @@ class RtlUnit:
     out: Stream
     mems: dict = field(default_factory=dict)
     cycles: int = 0  # cycles per frame of its schedule
+    layer: str | None = None  # the golden layer whose output this unit's tap is (None: none)
+
+    def __post_init__(self):
+        if self.layer is None and self.module != "hwbnn_window":
+            self.layer = self.name
 
 
 def _pack(values: np.ndarray, bits: int) -> int:
@@ -125,11 +133,12 @@ def _weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
     return words
 
 
-def mvu_unit(layer, pe: int, simd: int, in_stream: Stream) -> RtlUnit:
-    """``hwbnn_mvu`` for an ``xnor_dense`` / ``int_dense`` layer folded by ``pe`` and ``simd``."""
+def mvu_unit(layer, pe: int, simd: int, in_stream: Stream, pixels: int = 1) -> RtlUnit:
+    """``hwbnn_mvu`` for an ``xnor_dense`` / ``int_dense`` layer (or a conv's windows, ``pixels``
+    per image) folded by ``pe`` and ``simd``."""
     mw, mh = layer.mw, layer.mh
-    if in_stream.frame != mw:
-        raise EmitError(f"layer {layer.name}: takes {mw} inputs, the layer before it gives {in_stream.frame}")
+    if in_stream.frame != mw * pixels:
+        raise EmitError(f"layer {layer.name}: takes {mw * pixels} inputs, the layer before it gives {in_stream.frame}")
     lo, hi = _sum_range(layer, (1 << in_stream.bits) - 1)
     w = np.asarray(layer.weights, dtype=np.int64)
     w_bits = 1 if layer.xnor else signed_bits(int(w.min()), int(w.max()))
@@ -138,12 +147,12 @@ def mvu_unit(layer, pe: int, simd: int, in_stream: Stream) -> RtlUnit:
         words, t_bits = _thresholds(layer.thresholds, lo, hi)
         mems["T_FILE"] = (words, layer.levels * t_bits)
         acc_bits = max(signed_bits(lo, hi), t_bits)
-        out = Stream(pe, unsigned_bits(layer.levels), False, mh)
+        out = Stream(pe, unsigned_bits(layer.levels), False, mh * pixels)
     else:
         t_bits = 1
         out_lo, out_hi = (-mw, mw) if layer.xnor else (lo, hi)
         acc_bits = signed_bits(min(lo, out_lo), max(hi, out_hi))
-        out = Stream(pe, acc_bits, True, mh)
+        out = Stream(pe, acc_bits, True, mh * pixels)
     params = {
         "MW": mw,
         "MH": mh,
@@ -159,8 +168,48 @@ def mvu_unit(layer, pe: int, simd: int, in_stream: Stream) -> RtlUnit:
         "W_FILE": f"{layer.name}_w.mem",
         "T_FILE": f"{layer.name}_t.mem" if layer.thresholds is not None else "",
     }
-    cycles = (mh // pe) * (mw // simd)
-    return RtlUnit(layer.name, "hwbnn_mvu", params, Stream(simd, in_stream.bits, False, mw), out, mems, cycles)
+    cycles = (mh // pe) * (mw // simd) * pixels
+    inp = Stream(simd, in_stream.bits, False, mw * pixels)
+    return RtlUnit(layer.name, "hwbnn_mvu", params, inp, out, mems, cycles)
+
+
+def window_unit(layer, simd: int, in_stream: Stream) -> RtlUnit:
+    """``hwbnn_window`` of a ``conv`` layer: its windows, SIMD codes per beat."""
+    h, w, c = layer.in_shape
+    ho, wo, _ = layer.out_shape
+    if in_stream.frame != h * w * c:
+        raise EmitError(f"layer {layer.name}: takes {h * w * c} inputs, the layer before it gives {in_stream.frame}")
+    bits = max(in_stream.bits, unsigned_bits(layer.pad_value))
+    params = {
+        "H": h,
+        "W": w,
+        "C": c,
+        "K": layer.kernel,
+        "S": layer.stride,
+        "PAD": layer.pad,
+        "PAD_VALUE": layer.pad_value,
+        "BITS": bits,
+        "IN_ELEMS": in_stream.elems,
+        "SIMD": simd,
+    }
+    out = Stream(simd, bits, False, ho * wo * layer.mw)
+    inp = Stream(in_stream.elems, bits, False, h * w * c)
+    cycles = max(h * w * c // in_stream.elems, ho * wo * layer.mw // simd)
+    return RtlUnit(f"{layer.name}_window", "hwbnn_window", params, inp, out, cycles=cycles)
+
+
+def maxpool_unit(layer, in_stream: Stream) -> RtlUnit:
+    """``hwbnn_maxpool``, as many codes per beat as it is given."""
+    h, w, c = layer.in_shape
+    ho, wo, _ = layer.out_shape
+    if layer.in_lo < 0 or in_stream.signed:
+        raise EmitError(f"layer {layer.name}: max pooling of signed values is not in the RTL backend yet")
+    if c % in_stream.elems:
+        raise EmitError(f"layer {layer.name}: {in_stream.elems} values per beat do not divide its {c} channels")
+    e = in_stream.elems
+    params = {"H": h, "W": w, "C": c, "K": layer.kernel, "S": layer.stride, "BITS": in_stream.bits, "ELEMS": e}
+    out = Stream(e, in_stream.bits, False, ho * wo * c)
+    return RtlUnit(layer.name, "hwbnn_maxpool", params, in_stream, out, cycles=max(h * w, ho * wo) * c // e)
 
 
 def layer_folding(layer, folding: dict | None) -> tuple[int, int]:
@@ -183,9 +232,8 @@ def rtl_units(golden, folding: dict | None = None) -> list[RtlUnit]:
                 f"layer {layer.name}: {layer.kind} layers{' in graphs' if layer.kind in SUPPORTED_KINDS else ''} "
                 f"are not in the RTL backend yet (it takes chains of {', '.join(SUPPORTED_KINDS)})"
             )
-    if golden.is_image:
-        raise EmitError("the RTL backend takes flat (MLP) networks so far; this one takes images")
-    unknown = sorted(set(folding or {}) - {layer.name for layer in layers if layer.kind != "threshold"})
+    matrix = {layer.name for layer in layers if layer.kind in ("xnor_dense", "int_dense", "conv")}
+    unknown = sorted(set(folding or {}) - matrix)
     if unknown:
         raise EmitError(f"folding names layers the network has no matrix unit for: {', '.join(unknown)}")
     lo, hi = golden.input_range
@@ -195,10 +243,17 @@ def rtl_units(golden, folding: dict | None = None) -> list[RtlUnit]:
     for i, layer in enumerate(layers):
         if layer.kind == "threshold":
             nxt = layers[i + 1] if i + 1 < len(layers) else None
-            pe = layer_folding(nxt, folding)[1] if nxt is not None and nxt.kind != "threshold" else 1
-            unit = threshold_unit(layer, pe, Stream(pe, stream.bits, stream.signed, stream.frame))
+            pe = layer_folding(nxt, folding)[1] if nxt is not None and nxt.kind in ("xnor_dense", "int_dense") else 1
+            new = [threshold_unit(layer, pe, Stream(pe, stream.bits, stream.signed, stream.frame))]
+        elif layer.kind == "conv":
+            pe, simd = layer_folding(layer, folding)
+            ho, wo, _ = layer.out_shape
+            win = window_unit(layer, simd, stream)
+            new = [win, mvu_unit(layer, pe, simd, win.out, pixels=ho * wo)]
+        elif layer.kind == "maxpool":
+            new = [maxpool_unit(layer, stream)]
         else:
-            unit = mvu_unit(layer, *layer_folding(layer, folding), stream)
-        units.append(unit)
-        stream = unit.out
+            new = [mvu_unit(layer, *layer_folding(layer, folding), stream)]
+        units += new
+        stream = new[-1].out
     return units

@@ -143,7 +143,8 @@ def verify_rtl(golden, rtl_dir, x: np.ndarray, **run_options) -> dict:
     from hw_bnn.sim.verify import first_divergent_layer, mismatched_images
 
     project = json.loads((Path(rtl_dir) / "rtl_project.json").read_text())
-    res = run_rtlsim(rtl_dir, x, **run_options)
+    stream = golden.to_hardware_layout(golden.check_input(x)).reshape(len(x), -1)  # NHWC for images
+    res = run_rtlsim(rtl_dir, stream, **run_options)
     g = golden.run(x)
     bad = mismatched_images(g, res["outputs"].reshape(g.shape))
     entry = {
@@ -158,7 +159,8 @@ def verify_rtl(golden, rtl_dir, x: np.ndarray, **run_options) -> dict:
     if len(bad):
         i = int(bad[0])
         trace = golden.run(x[i : i + 1], trace=True)
-        units = [golden.layers[[la.name for la in golden.layers].index(u["name"])] for u in project["units"]]
-        sim = {u.name: tap[i] for u, tap in zip(units, res["taps"])}
-        entry["first_mismatch"] = {"image": i, **first_divergent_layer(units, trace, sim, "rtlsim")}
+        by_name = {layer.name: layer for layer in golden.layers}
+        tapped = [(by_name[u["layer"]], tap) for u, tap in zip(project["units"], res["taps"]) if u.get("layer")]
+        sim = {layer.name: tap[i] for layer, tap in tapped}
+        entry["first_mismatch"] = {"image": i, **first_divergent_layer([la for la, _ in tapped], trace, sim, "rtlsim")}
     return entry
