@@ -1,11 +1,13 @@
 // hwbnn_threshold: elementwise multi-threshold, the input quantizer.
 //
-// A frame is C integers in C / PE beats of PE values (value i of beat b is channel b * PE + i);
-// y[c] = sum_k [x[c] >= T[c][k]] (T[0] for every channel when SHARED).  T_FILE ($readmemh):
-// C words (1 when SHARED), threshold k at bits [k * T_BITS +: T_BITS] (two's complement).
+// A frame is C integers in C / PE beats of PE values; value i of beat b belongs to channel
+// (b * PE + i) % CH (CH = C for a vector, the channels of an NHWC image);
+// y = sum_k [x >= T[ch][k]] (T[0] for every channel when SHARED).  T_FILE ($readmemh):
+// CH words (1 when SHARED), threshold k at bits [k * T_BITS +: T_BITS] (two's complement).
 // One register stage; a beat per cycle.
 module hwbnn_threshold #(
     parameter int C = 4,
+    parameter int CH = 4,
     parameter int PE = 1,
     parameter int IN_BITS = 8,
     parameter bit IN_SIGNED = 0,
@@ -26,7 +28,7 @@ module hwbnn_threshold #(
 );
   localparam int NB = C / PE;
   localparam int BW = (NB > 1) ? $clog2(NB) : 1;
-  localparam int ROWS = SHARED ? 1 : C;
+  localparam int ROWS = SHARED ? 1 : CH;
 
   logic [L*T_BITS-1:0] trom[ROWS];
   initial $readmemh(T_FILE, trom);
@@ -52,7 +54,7 @@ module hwbnn_threshold #(
     end else begin
       if (out_valid && out_ready) out_valid <= 1'b0;
       if (in_valid && in_ready) begin
-        for (int i = 0; i < PE; i++) out_data[i*OUT_BITS+:OUT_BITS] <= code(in_data[i*IN_BITS+:IN_BITS], 32'(beat) * PE + i);
+        for (int i = 0; i < PE; i++) out_data[i*OUT_BITS+:OUT_BITS] <= code(in_data[i*IN_BITS+:IN_BITS], (32'(beat) * PE + i) % CH);
         beat <= (32'(beat) == NB - 1) ? '0 : beat + 1'b1;
         out_valid <= 1'b1;
       end

@@ -90,25 +90,27 @@ def _thresholds(t: np.ndarray, lo: int, hi: int) -> tuple[list[int], int]:
     return [_pack(row, bits) for row in t], bits
 
 
-def threshold_unit(layer, pe: int, in_stream: Stream) -> RtlUnit:
-    """``hwbnn_threshold`` for a ``threshold`` layer on a flat vector of ``in_stream.frame`` values."""
+def threshold_unit(layer, pe: int, in_stream: Stream, channels: int) -> RtlUnit:
+    """``hwbnn_threshold`` for a ``threshold`` layer on ``in_stream.frame`` values of ``channels``
+    channels (the last axis: a vector's every value, an NHWC image's C)."""
     if layer.negate is not None and np.any(layer.negate):
         raise EmitError(f"layer {layer.name}: negated threshold channels are not in the RTL backend yet")
     c, t = in_stream.frame, layer.thresholds
-    if t.shape[0] not in (1, c):
-        raise EmitError(f"layer {layer.name}: {t.shape[0]} threshold rows for {c} channels")
+    if t.shape[0] not in (1, channels) or c % channels:
+        raise EmitError(f"layer {layer.name}: {t.shape[0]} threshold rows for {c} values of {channels} channels")
     lo, hi = layer.in_range
     words, t_bits = _thresholds(t, lo, hi)
     out = Stream(pe, unsigned_bits(layer.levels), False, c)
     params = {
         "C": c,
+        "CH": channels,
         "PE": pe,
         "IN_BITS": in_stream.bits,
         "IN_SIGNED": int(in_stream.signed),
         "L": layer.levels,
         "T_BITS": t_bits,
         "OUT_BITS": out.bits,
-        "SHARED": int(t.shape[0] == 1 and c > 1),
+        "SHARED": int(t.shape[0] == 1 and channels > 1),
         "T_FILE": f"{layer.name}_t.mem",
     }
     return RtlUnit(layer.name, "hwbnn_threshold", params, in_stream, out, {"T_FILE": (words, t_bits)}, c // pe)
@@ -238,13 +240,19 @@ def rtl_units(golden, folding: dict | None = None) -> list[RtlUnit]:
         raise EmitError(f"folding names layers the network has no matrix unit for: {', '.join(unknown)}")
     lo, hi = golden.input_range
     n = int(np.prod(golden.input_shape))
-    stream = Stream(1, signed_bits(lo, hi) if lo < 0 else unsigned_bits(hi), lo < 0, n)
+    pixel = int(golden.input_shape[0]) if golden.is_image else 1  # images: a pixel per beat
+    stream = Stream(pixel, signed_bits(lo, hi) if lo < 0 else unsigned_bits(hi), lo < 0, n)
     units = []
     for i, layer in enumerate(layers):
         if layer.kind == "threshold":
             nxt = layers[i + 1] if i + 1 < len(layers) else None
-            pe = layer_folding(nxt, folding)[1] if nxt is not None and nxt.kind in ("xnor_dense", "int_dense") else 1
-            new = [threshold_unit(layer, pe, Stream(pe, stream.bits, stream.signed, stream.frame))]
+            rows = int(layer.thresholds.shape[0])  # per channel of the last axis, or 1: shared
+            channels = rows if rows > 1 else (int(golden.input_shape[0]) if golden.is_image else stream.frame)
+            if nxt is not None and nxt.kind in ("xnor_dense", "int_dense"):
+                pe = layer_folding(nxt, folding)[1]
+            else:
+                pe = channels if golden.is_image and not units else 1  # an image: a pixel per beat
+            new = [threshold_unit(layer, pe, Stream(pe, stream.bits, stream.signed, stream.frame), channels)]
         elif layer.kind == "conv":
             pe, simd = layer_folding(layer, folding)
             ho, wo, _ = layer.out_shape

@@ -1,0 +1,37 @@
+"""Convolutional networks in RTL against the golden model: the hls4ml tests' small CNNs (integer
+and XNOR convolutions with padding codes, strides 1 and 2, kernels 1 to 3, max pooling with
+kernel != stride, 2-bit codes, an image quantizer per channel, accumulator outputs), fully
+parallel and folded, with back-pressure; cycles per frame as the cost model says."""
+
+import pytest
+
+from hw_bnn.dse.units import mvu_layers
+from hw_bnn.rtl import emit_rtl
+from hw_bnn.sim.rtlsim import verify_rtl
+from tests.hls4ml_ext.test_emit_cnn import make_cnn_a, make_cnn_b, make_cnn_c
+from tests.rtl.test_rtl_dense import predicted_interval
+
+FOLDINGS = {
+    "a": {"c0_int": {"PE": 3, "SIMD": 6}, "c1_xnor": {"PE": 2, "SIMD": 9}, "fc": {"PE": 3, "SIMD": 5}},
+    "b": {"c0_w1a2": {"PE": 4, "SIMD": 2}, "c1_w2a2": {"PE": 5, "SIMD": 8}, "out_acc": {"PE": 1, "SIMD": 4}},
+    "c": {"c0": {"PE": 5, "SIMD": 3}},
+}
+NETS = {"a": make_cnn_a, "b": make_cnn_b, "c": make_cnn_c}
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+@pytest.mark.parametrize("folded", [False, True], ids=["parallel", "folded"])
+def test_cnn_is_bit_exact(tmp_path, name, folded):
+    golden, x = NETS[name]()
+    folding = FOLDINGS[name] if folded else None
+    emit_rtl(golden, tmp_path / "rtl", folding)
+    free = verify_rtl(golden, tmp_path / "rtl", x[:24])
+    assert free["mismatched_images"] == 0, free.get("first_mismatch")
+    assert free["interval_cycles"] == predicted_interval(golden, folding)
+    if folded:
+        pressed = verify_rtl(golden, tmp_path / "rtl", x[:12], seed=3, p_stall=0.3, p_gap=0.3)
+        assert pressed["mismatched_images"] == 0
+
+
+def test_the_cost_model_counts_these_units():
+    assert [u.name for u in mvu_layers(make_cnn_a()[0])] == ["c0_int", "c1_xnor", "c2_s2", "c3_1x1", "fc", "logits"]
