@@ -72,10 +72,11 @@ module hwbnn_mvu #(
     for (int p = 0; p < PE; p++) begin
       logic signed [ACC_BITS-1:0] part;
       part = '0;
-      for (int i = 0; i < SIMD; i++) begin
-        if (XNOR) begin
-          part = part + ACC_BITS'({1'b0, ~(x[i] ^ w[p*SIMD+i])});
-        end else begin
+      if (XNOR) begin
+        // the popcount of the lane's XNOR word (IN_BITS = W_BITS = 1: lane p's weights are contiguous)
+        part = ACC_BITS'($countones(~(x[SIMD-1:0] ^ w[p*SIMD+:SIMD])));
+      end else begin
+        for (int i = 0; i < SIMD; i++) begin
           logic signed [PRODW-1:0] prod;
           prod = $signed({1'b0, x[i*IN_BITS+:IN_BITS]}) * $signed(w[(p*SIMD+i)*W_BITS+:W_BITS]);
           part = part + ACC_BITS'(prod);

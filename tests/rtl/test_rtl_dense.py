@@ -49,7 +49,10 @@ FOLDED = {"fc1": {"PE": 3, "SIMD": 4}, "fc2": {"PE": 2, "SIMD": 6}, "fc3": {"PE"
 def predicted_interval(golden, folding) -> int:
     """The cost model's cycles per frame: the slowest matrix unit's NF * SF."""
     f = folding or {}
-    return max(unit_cycles(u, f.get(u.name, {}).get("PE", u.mh), f.get(u.name, {}).get("SIMD", u.mw)) for u in mvu_layers(golden))
+    return max(
+        unit_cycles(u, f.get(u.name, {}).get("PE", u.mh), f.get(u.name, {}).get("SIMD", u.mw))
+        for u in mvu_layers(golden)
+    )
 
 
 @pytest.mark.parametrize("folding", [None, FOLDED], ids=["parallel", "folded"])
