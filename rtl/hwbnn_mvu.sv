@@ -64,27 +64,27 @@ module hwbnn_mvu #(
   assign in_ready = !block && need_in;
 
   wire [SIMD*IN_BITS-1:0] x = need_in ? in_data : ibuf[sf];
-  wire [PE*SIMD*W_BITS-1:0] w = wrom[32'(nf) * SF + 32'(sf)];
+  wire [31:0] waddr = 32'(nf) * SF + 32'(sf);  // this step's weight word
 
-  // this step's dot products, and the running sums they complete
-  logic signed [ACC_BITS-1:0] total[PE];
-  always_comb begin
-    for (int p = 0; p < PE; p++) begin
-      logic signed [ACC_BITS-1:0] part;
-      part = '0;
-      if (XNOR) begin
-        // the popcount of the lane's XNOR word (IN_BITS = W_BITS = 1: lane p's weights are contiguous)
-        part = ACC_BITS'($countones(~(x[SIMD-1:0] ^ w[p*SIMD+:SIMD])));
-      end else begin
-        for (int i = 0; i < SIMD; i++) begin
-          logic signed [PRODW-1:0] prod;
-          prod = $signed({1'b0, x[i*IN_BITS+:IN_BITS]}) * $signed(w[(p*SIMD+i)*W_BITS+:W_BITS]);
-          part = part + ACC_BITS'(prod);
-        end
+  // this step's dot product of lane p, and the running sum it completes (evaluated in the
+  // clocked block, only when the unit steps: the same logic, and far cheaper to simulate)
+  function automatic logic signed [ACC_BITS-1:0] lane_sum(input int p, input logic [SIMD*IN_BITS-1:0] xv);
+    logic signed [ACC_BITS-1:0] part;
+    logic [SIMD*W_BITS-1:0] wv;
+    wv = wrom[waddr][p*SIMD*W_BITS+:SIMD*W_BITS];  // lane p's weights
+    part = '0;
+    if (XNOR) begin
+      // the popcount of the lane's XNOR word (IN_BITS = W_BITS = 1: lane p's weights are contiguous)
+      part = ACC_BITS'($countones(~(xv[SIMD-1:0] ^ wv)));
+    end else begin
+      for (int i = 0; i < SIMD; i++) begin
+        logic signed [PRODW-1:0] prod;
+        prod = $signed({1'b0, xv[i*IN_BITS+:IN_BITS]}) * $signed(wv[i*W_BITS+:W_BITS]);
+        part = part + ACC_BITS'(prod);
       end
-      total[p] = (sf == '0) ? part : acc[p] + part;
     end
-  end
+    return part;
+  endfunction
 
   // the output value of lane p from its finished sum
   function automatic logic [OUT_BITS-1:0] result(input logic signed [ACC_BITS-1:0] a, input int ch);
@@ -106,10 +106,14 @@ module hwbnn_mvu #(
       nf <= '0;
       out_valid <= 1'b0;
     end else begin
+      logic signed [ACC_BITS-1:0] total[PE];  // this step's sums
       if (out_valid && out_ready) out_valid <= 1'b0;
       if (step) begin
         if (need_in) ibuf[sf] <= in_data;
-        for (int p = 0; p < PE; p++) acc[p] <= total[p];
+        for (int p = 0; p < PE; p++) begin
+          total[p] = lane_sum(p, x) + ((sf == '0) ? ACC_BITS'(0) : acc[p]);
+          acc[p] <= total[p];
+        end
         if (last_sf) begin
           sf <= '0;
           nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;

@@ -49,6 +49,8 @@ class MVU:
     acc_bits: int = 0
     acc_signed: bool = False
     out_bits: int | None = field(default=None)
+    # input pixels a convolution's sliding window reads per frame, one per cycle at most (1: dense)
+    in_pixels: int = 1
 
     def __post_init__(self):
         if self.kind not in MATRIX_KINDS:
@@ -159,10 +161,11 @@ def unit_of_layer(layer) -> MVU:
     else:
         top = max(int(layer.in_levels), int(getattr(layer, "pad_value", 0)) if getattr(layer, "pad", 0) else 0)
         in_bits = bits_for_range(0, top)[0]
-    pixels = 1
+    pixels, in_pixels = 1, 1
     if layer.kind == "conv":
         oh, ow, _ = layer.out_shape
         pixels = int(oh) * int(ow)
+        in_pixels = int(layer.in_shape[0]) * int(layer.in_shape[1])
     levels = int(layer.levels)
     return MVU(
         name=layer.name,
@@ -178,6 +181,7 @@ def unit_of_layer(layer) -> MVU:
         acc_bits=acc_bits,
         acc_signed=acc_signed,
         out_bits=bits_for_range(0, levels)[0] if levels else None,
+        in_pixels=in_pixels,
     )
 
 
@@ -228,5 +232,7 @@ def check_folding(layers: list[MVU], folding: dict | None) -> dict[str, dict[str
 
 
 def unit_cycles(u: MVU, pe: int, simd: int) -> int:
-    """Cycles per frame: ``(MH / PE) * (MW / SIMD) * pixels``."""
-    return (u.mh // pe) * (u.mw // simd) * u.pixels
+    """Cycles per frame: ``(MH / PE) * (MW / SIMD) * pixels``, and at least ``in_pixels``: a
+    convolution's sliding window takes its input a pixel per cycle at most, so a strided one
+    (fewer output than input pixels) can be bound by its input (measured in RTL simulation)."""
+    return max((u.mh // pe) * (u.mw // simd) * u.pixels, u.in_pixels)
