@@ -40,7 +40,7 @@ def best_of(fn, repeat):
 
 def ensure_build(net: str, data_dir, model: str | None = None) -> Path:
     """build/<net> trained, exported and compiled by the flow (recipe ``model``, default <net>-w1a1)."""
-    from hw_bnn.flow.stages import FlowConfig, step_compile, step_export, step_train
+    from hw_bnn.flow.stages import FlowConfig, run_flow
 
     out = ROOT / "build" / net
     cfg = FlowConfig(
@@ -48,9 +48,7 @@ def ensure_build(net: str, data_dir, model: str | None = None) -> Path:
     )
     if (out / "flow.json").exists():
         cfg = FlowConfig.load(str(out), progress=True)
-    cfg.save()
-    for step in (step_train, step_export, step_compile):
-        step(cfg)
+    run_flow(cfg, ("train", "export", "compile"))  # each stage skipped when up to date
     return out
 
 
