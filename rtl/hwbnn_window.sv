@@ -1,11 +1,13 @@
-// hwbnn_window: the sliding-window generator of a k x k convolution (stride S, padding PAD with
-// the code PAD_VALUE), on NHWC images.
+// hwbnn_window: the sliding windows of a k x k convolution (stride S, padding PAD with the code
+// PAD_VALUE), or (POOL = 1) k x k max pooling, on NHWC images.
 //
 // Input: an image of H * W * C codes in (h, w, c) order, IN_ELEMS per beat.  Output: for each
-// output pixel (oh, ow) in row-major order, its window of K * K * C codes in (kh, kw, c) order,
-// SIMD per beat (the matrix-vector unit's input).  Two image buffers (ping-pong): the next image
-// is written while the current one is read, so an image takes max(H * W * C / IN_ELEMS,
-// HO * WO * K * K * C / SIMD) cycles here.
+// output pixel (oh, ow) in row-major order a vector, OUT_ELEMS values per beat:
+//   POOL = 0: its window of K * K * C codes in (kh, kw, c) order (the matrix-vector unit's input);
+//   POOL = 1: its C channels, y[c] = max over the window of x[oh * S + kh, ow * S + kw, c]
+//             (no padding; on bits an OR).
+// Two image buffers (ping-pong): the next image is written while the current one is read, so an
+// image takes max(H * W * C / IN_ELEMS, HO * WO * V / OUT_ELEMS) cycles here (V: the vector).
 module hwbnn_window #(
     parameter int H = 4,
     parameter int W = 4,
@@ -14,44 +16,54 @@ module hwbnn_window #(
     parameter int S = 1,
     parameter int PAD = 0,
     parameter int PAD_VALUE = 0,
+    parameter bit POOL = 0,
     parameter int BITS = 1,
     parameter int IN_ELEMS = 1,
-    parameter int SIMD = 1
+    parameter int OUT_ELEMS = 1
 ) (
-    input  logic                     clk,
-    input  logic                     rst,
-    input  logic                     in_valid,
-    output logic                     in_ready,
-    input  logic [IN_ELEMS*BITS-1:0] in_data,
-    output logic                     out_valid,
-    input  logic                     out_ready,
-    output logic [SIMD*BITS-1:0]     out_data
+    input  logic                      clk,
+    input  logic                      rst,
+    input  logic                      in_valid,
+    output logic                      in_ready,
+    input  logic [IN_ELEMS*BITS-1:0]  in_data,
+    output logic                      out_valid,
+    input  logic                      out_ready,
+    output logic [OUT_ELEMS*BITS-1:0] out_data
 );
   localparam int HO = (H + 2 * PAD - K) / S + 1;
   localparam int WO = (W + 2 * PAD - K) / S + 1;
   localparam int N = H * W * C;
-  localparam int KK = K * K * C;
+  localparam int V = POOL ? C : K * K * C;  // values per output pixel
 
   logic [BITS-1:0] mem[2][N];
   logic full[2];
   logic wb, rb;  // the bank being written, the bank being read
   int unsigned wpos;  // next value written
-  int unsigned oh, ow, t;  // output pixel, first window value of this beat
+  int unsigned oh, ow, t;  // output pixel, first value of this beat in its vector
 
   assign in_ready = !full[wb];
   assign out_valid = full[rb];
 
+  // the input code at (ih, iw, c) of the bank being read, the pad code outside the image
+  function automatic logic [BITS-1:0] pixel(input int ih, input int iw, input int c);
+    if (ih < 0 || ih >= H || iw < 0 || iw >= W) return BITS'(PAD_VALUE);
+    return mem[rb][(ih*W+iw)*C+c];
+  endfunction
+
   always_comb begin
-    for (int j = 0; j < SIMD; j++) begin
-      int v, kh, kw, c, ih, iw;
+    for (int j = 0; j < OUT_ELEMS; j++) begin
+      int v;
+      logic [BITS-1:0] m;
       v = int'(t) + j;
-      kh = v / (K * C);
-      kw = (v / C) % K;
-      c = v % C;
-      ih = int'(oh) * S - PAD + kh;
-      iw = int'(ow) * S - PAD + kw;
-      if (ih < 0 || ih >= H || iw < 0 || iw >= W) out_data[j*BITS+:BITS] = BITS'(PAD_VALUE);
-      else out_data[j*BITS+:BITS] = mem[rb][(ih*W+iw)*C+c];
+      if (POOL) begin
+        m = '0;
+        for (int kh = 0; kh < K; kh++)
+          for (int kw = 0; kw < K; kw++)
+            if (pixel(int'(oh) * S + kh, int'(ow) * S + kw, v) > m) m = pixel(int'(oh) * S + kh, int'(ow) * S + kw, v);
+        out_data[j*BITS+:BITS] = m;
+      end else begin
+        out_data[j*BITS+:BITS] = pixel(int'(oh) * S - PAD + v / (K * C), int'(ow) * S - PAD + (v / C) % K, v % C);
+      end
     end
   end
 
@@ -75,7 +87,7 @@ module hwbnn_window #(
         end else wpos <= wpos + IN_ELEMS;
       end
       if (out_valid && out_ready) begin
-        if (t + SIMD < KK) t <= t + SIMD;
+        if (t + OUT_ELEMS < V) t <= t + OUT_ELEMS;
         else begin
           t <= 0;
           if (ow + 1 < WO) ow <= ow + 1;

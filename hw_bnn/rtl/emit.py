@@ -32,7 +32,7 @@ from hw_bnn.resources import rtl_kernels_dir
 from hw_bnn.rtl.units import RtlUnit, Stream, rtl_units
 
 RTL_PROJECT = "rtl_project.json"
-KERNELS = ("hwbnn_threshold.sv", "hwbnn_mvu.sv", "hwbnn_window.sv", "hwbnn_maxpool.sv", "hwbnn_dwc.sv", "hwbnn_fifo.sv")
+KERNELS = ("hwbnn_threshold.sv", "hwbnn_mvu.sv", "hwbnn_window.sv", "hwbnn_dwc.sv", "hwbnn_fifo.sv")
 
 
 def fifo_depth(out: Stream) -> int:

@@ -9,7 +9,7 @@ its input and output :class:`Stream` (values per beat, bits per value, signednes
   fully parallel, PE = MH and SIMD = MW, where it names none).
 * ``conv`` -> ``hwbnn_window`` (its k x k windows, padded with the pad code, SIMD per beat) and
   ``hwbnn_mvu`` on every window.
-* ``maxpool`` -> ``hwbnn_maxpool``.
+* ``maxpool`` -> ``hwbnn_window`` in its pooling mode (the max over each window, per channel).
 * ``flatten`` is nothing in hardware: streams are NHWC, the order the IR flattens in.
 
 Widths are exact.  Every partial sum of an integer unit lies in ``[S-, S+]``, the sums of the
@@ -70,10 +70,6 @@ class RtlUnit:
     cycles: int = 0  # cycles per frame of its schedule
     layer: str | None = None  # the golden layer whose output this unit's tap is (None: none)
 
-    def __post_init__(self):
-        if self.layer is None and self.module != "hwbnn_window":
-            self.layer = self.name
-
 
 def _pack(values: np.ndarray, bits: int) -> int:
     """Values (two's complement, ``bits`` each) packed little-end first into one integer."""
@@ -113,7 +109,8 @@ def threshold_unit(layer, pe: int, in_stream: Stream, channels: int) -> RtlUnit:
         "SHARED": int(t.shape[0] == 1 and channels > 1),
         "T_FILE": f"{layer.name}_t.mem",
     }
-    return RtlUnit(layer.name, "hwbnn_threshold", params, in_stream, out, {"T_FILE": (words, t_bits)}, c // pe)
+    mems = {"T_FILE": (words, t_bits)}
+    return RtlUnit(layer.name, "hwbnn_threshold", params, in_stream, out, mems, c // pe, layer=layer.name)
 
 
 def _sum_range(layer, in_hi: int) -> tuple[int, int]:
@@ -172,7 +169,7 @@ def mvu_unit(layer, pe: int, simd: int, in_stream: Stream, pixels: int = 1) -> R
     }
     cycles = (mh // pe) * (mw // simd) * pixels
     inp = Stream(simd, in_stream.bits, False, mw * pixels)
-    return RtlUnit(layer.name, "hwbnn_mvu", params, inp, out, mems, cycles)
+    return RtlUnit(layer.name, "hwbnn_mvu", params, inp, out, mems, cycles, layer=layer.name)
 
 
 def window_unit(layer, simd: int, in_stream: Stream) -> RtlUnit:
@@ -190,18 +187,19 @@ def window_unit(layer, simd: int, in_stream: Stream) -> RtlUnit:
         "S": layer.stride,
         "PAD": layer.pad,
         "PAD_VALUE": layer.pad_value,
+        "POOL": 0,
         "BITS": bits,
         "IN_ELEMS": in_stream.elems,
-        "SIMD": simd,
+        "OUT_ELEMS": simd,
     }
     out = Stream(simd, bits, False, ho * wo * layer.mw)
     inp = Stream(in_stream.elems, bits, False, h * w * c)
     cycles = max(h * w * c // in_stream.elems, ho * wo * layer.mw // simd)
-    return RtlUnit(f"{layer.name}_window", "hwbnn_window", params, inp, out, cycles=cycles)
+    return RtlUnit(f"{layer.name}_window", "hwbnn_window", params, inp, out, cycles=cycles)  # no tap
 
 
 def maxpool_unit(layer, in_stream: Stream) -> RtlUnit:
-    """``hwbnn_maxpool``, as many codes per beat as it is given."""
+    """``hwbnn_window`` in its max-pooling mode, as many codes per beat as it is given."""
     h, w, c = layer.in_shape
     ho, wo, _ = layer.out_shape
     if layer.in_lo < 0 or in_stream.signed:
@@ -209,9 +207,11 @@ def maxpool_unit(layer, in_stream: Stream) -> RtlUnit:
     if c % in_stream.elems:
         raise EmitError(f"layer {layer.name}: {in_stream.elems} values per beat do not divide its {c} channels")
     e = in_stream.elems
-    params = {"H": h, "W": w, "C": c, "K": layer.kernel, "S": layer.stride, "BITS": in_stream.bits, "ELEMS": e}
+    params = {"H": h, "W": w, "C": c, "K": layer.kernel, "S": layer.stride, "PAD": 0, "PAD_VALUE": 0, "POOL": 1}
+    params.update({"BITS": in_stream.bits, "IN_ELEMS": e, "OUT_ELEMS": e})
     out = Stream(e, in_stream.bits, False, ho * wo * c)
-    return RtlUnit(layer.name, "hwbnn_maxpool", params, in_stream, out, cycles=max(h * w, ho * wo) * c // e)
+    cycles = max(h * w, ho * wo) * c // e
+    return RtlUnit(layer.name, "hwbnn_window", params, in_stream, out, cycles=cycles, layer=layer.name)
 
 
 def layer_folding(layer, folding: dict | None) -> tuple[int, int]:
