@@ -19,19 +19,17 @@ def sorted_thresholds(rng, rows: int, levels: int, lo: int, hi: int) -> np.ndarr
 
 
 def mixed_network(seed: int, shared_input: bool) -> IntegerNetwork:
-    """input threshold -> XNOR (thresholded) -> integer ternary (3 levels) -> integer (accumulators)."""
+    """input threshold (one shared, or one per channel: XNOR inputs are bits) -> XNOR (thresholded)
+    -> integer ternary (3 levels) -> integer (accumulators)."""
     rng = np.random.default_rng(seed)
     c, h1, h2, out = 12, 12, 6, 4
-    t_in = sorted_thresholds(rng, 1 if shared_input else c, 1 if shared_input else 2, 0, 255)
+    t_in = sorted_thresholds(rng, 1 if shared_input else c, 1, 0, 255)
     layers = [
         ThresholdLayer("quant_in", t_in, (0, 255)),
         XnorDenseLayer("fc1", rng.integers(0, 2, size=(c, h1)).astype(np.uint8), None),
         IntDenseLayer("fc2", rng.integers(-1, 2, size=(h1, h2)).astype(np.int8), None, in_levels=1),
         IntDenseLayer("fc3", rng.integers(-1, 2, size=(h2, out)).astype(np.int8), None, in_levels=3),
     ]
-    if not shared_input:  # XNOR inputs must be bits: one level into fc1
-        layers[1] = XnorDenseLayer("fc1", rng.integers(0, 2, size=(c, h1)).astype(np.uint8), None)
-        layers[0] = ThresholdLayer("quant_in", t_in[:, :1], (0, 255))
     layers[1].thresholds = sorted_thresholds(rng, h1, 1, 0, c)
     layers[2].thresholds = sorted_thresholds(rng, h2, 3, -h1, h1)
     for layer in layers[1:]:
