@@ -33,7 +33,7 @@ MODELS = ["tfc-w1a1", "sfc-w1a1", "lfc-w1a1", "cnv-w1a1", "cnv-w1a2", "cnv-w2a2"
 
 
 def bench_model(model: str, x, data_dir, csim_images: int, epochs: int | None) -> dict:
-    from hw_bnn.dse.units import mvu_layers, unit_cycles
+    from hw_bnn.flow.stages import predicted_cycles
     from hw_bnn.hls4ml_ext.emit import emit_project
     from hw_bnn.ir import IntegerNetwork
     from hw_bnn.rtl import emit_rtl
@@ -66,7 +66,7 @@ def bench_model(model: str, x, data_dir, csim_images: int, epochs: int | None) -
     t0 = time.perf_counter()
     g = golden.run(x)
     golden_s = time.perf_counter() - t0
-    predicted = max(unit_cycles(u, u.mh, u.mw) for u in mvu_layers(golden))
+    predicted = predicted_cycles(golden, None)  # fully parallel
     return {
         "model": model,
         "build_s": build_s,

@@ -410,11 +410,12 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
     return res
 
 
-def predicted_cycles(golden, folding: dict) -> int:
-    """The cost model's cycles per frame (:func:`hw_bnn.dse.units.unit_cycles`, the slowest unit)."""
-    from hw_bnn.dse.units import mvu_layers, unit_cycles
+def predicted_cycles(golden, folding: dict | None) -> int:
+    """The cost model's cycles per frame of ``golden`` under ``folding`` (its initiation interval)."""
+    from hw_bnn.dse.cost import network_cost
+    from hw_bnn.dse.units import mvu_layers
 
-    return max(unit_cycles(u, folding[u.name]["PE"], folding[u.name]["SIMD"]) for u in mvu_layers(golden))
+    return network_cost(mvu_layers(golden), folding).max_cycles
 
 
 def _say_rtlsim(cfg: FlowConfig, res: dict) -> None:

@@ -25,21 +25,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw_bnn.errors import EmitError
+from hw_bnn.ir.ranges import bits_for_range, signed_width
 
 SUPPORTED_KINDS = ("threshold", "xnor_dense", "int_dense", "conv", "maxpool", "flatten")
 
 
 def signed_bits(lo: int, hi: int) -> int:
     """Bits of the smallest two's complement type that holds ``[lo, hi]`` (at least 2)."""
-    bits = 2
-    while not (-(1 << (bits - 1)) <= lo and hi < (1 << (bits - 1))):
-        bits += 1
-    return bits
+    return max(2, signed_width(lo, hi))
 
 
 def unsigned_bits(hi: int) -> int:
     """Bits of the smallest unsigned type that holds ``[0, hi]`` (at least 1)."""
-    return max(1, int(hi).bit_length())
+    return bits_for_range(0, hi)[0]
 
 
 @dataclass(frozen=True)

@@ -66,10 +66,14 @@ def _cache_root() -> Path:
     return Path(os.environ.get("HW_BNN_VERILATOR_CACHE", Path.home() / ".cache" / "hw-bnn" / "verilator"))
 
 
+def _sources(rtl_dir: Path) -> list[Path]:
+    """What a simulator is built from: the project's Verilog, its harness config, the harness."""
+    return sorted(rtl_dir.glob("*.sv")) + [rtl_dir / "hwbnn_config.h", sim_harness_dir() / HARNESS]
+
+
 def _sources_key(rtl_dir: Path) -> str:
     h = hashlib.sha256((verilator_version() + MAKEFLAGS).encode())
-    harness = sim_harness_dir() / HARNESS
-    for p in sorted(rtl_dir.glob("*.sv")) + [rtl_dir / "hwbnn_config.h", harness]:
+    for p in _sources(rtl_dir):
         h.update(p.name.encode() + p.read_bytes())
     return h.hexdigest()[:20]
 
@@ -83,7 +87,7 @@ def build_rtlsim(rtl_dir) -> Path:
     exe.parent.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=exe.parent.parent, prefix=".build-"))
     try:
-        for p in list(rtl_dir.glob("*.sv")) + [rtl_dir / "hwbnn_config.h", sim_harness_dir() / HARNESS]:
+        for p in _sources(rtl_dir):
             shutil.copyfile(p, work / p.name)
         cmd = [*verilator(), "--cc", "--exe", "--build", "--build-jobs", "2", "-Wno-fatal", "--top-module", "hwbnn_top"]
         kernels = sorted(p.name for p in work.glob("*.sv") if p.name != "hwbnn_top.sv")

@@ -6,8 +6,8 @@ named; the measured interval between frames equals the cost model's cycles per f
 import numpy as np
 import pytest
 
-from hw_bnn.dse.units import mvu_layers, unit_cycles
 from hw_bnn.errors import EmitError
+from hw_bnn.flow.stages import predicted_cycles
 from hw_bnn.ir import IntDenseLayer, IntegerNetwork, ThresholdLayer, XnorDenseLayer
 from hw_bnn.rtl import emit_rtl
 from hw_bnn.rtl.units import signed_bits
@@ -45,12 +45,8 @@ FOLDED = {"fc1": {"PE": 3, "SIMD": 4}, "fc2": {"PE": 2, "SIMD": 6}, "fc3": {"PE"
 
 
 def predicted_interval(golden, folding) -> int:
-    """The cost model's cycles per frame: the slowest matrix unit's NF * SF."""
-    f = folding or {}
-    return max(
-        unit_cycles(u, f.get(u.name, {}).get("PE", u.mh), f.get(u.name, {}).get("SIMD", u.mw))
-        for u in mvu_layers(golden)
-    )
+    """The cost model's cycles per frame: the slowest matrix unit's NF * SF (flow's predicted_cycles)."""
+    return predicted_cycles(golden, folding)
 
 
 @pytest.mark.parametrize("folding", [None, FOLDED], ids=["parallel", "folded"])
