@@ -27,7 +27,8 @@ module hwbnn_mvu #(
     parameter int T_BITS = 16,
     parameter int OUT_BITS = 1,
     parameter W_FILE = "",
-    parameter T_FILE = ""
+    parameter T_FILE = "",
+    parameter RAM_STYLE = "auto"
 ) (
     input  logic                     clk,
     input  logic                     rst,

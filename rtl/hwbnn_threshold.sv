@@ -2,8 +2,10 @@
 //
 // A frame is C integers in C / PE beats of PE values; value i of beat b belongs to channel
 // (b * PE + i) % CH (CH = C for a vector, the channels of an NHWC image);
-// y = sum_k [x >= T[ch][k]] (T[0] for every channel when SHARED).  T_FILE ($readmemh):
-// CH words (1 when SHARED), threshold k at bits [k * T_BITS +: T_BITS] (two's complement).
+// y = sum_k [v >= T[ch][k]] (T[0] for every channel when SHARED), v = x, or v = -x on the
+// channels flagged negated (NEG = 1: a decreasing chain before them).  T_FILE ($readmemh): CH words
+// (1 when SHARED), threshold k at bits [k * T_BITS +: T_BITS] (two's complement), and with NEG the
+// channel's negate flag above them.
 // One register stage; a beat per cycle.
 module hwbnn_threshold #(
     parameter int C = 4,
@@ -15,6 +17,7 @@ module hwbnn_threshold #(
     parameter int T_BITS = 10,  // signed; holds every threshold and every input
     parameter int OUT_BITS = 1,
     parameter bit SHARED = 0,
+    parameter bit NEG = 0,
     parameter T_FILE = ""
 ) (
     input  logic                    clk,
@@ -30,7 +33,9 @@ module hwbnn_threshold #(
   localparam int BW = (NB > 1) ? $clog2(NB) : 1;
   localparam int ROWS = SHARED ? 1 : CH;
 
-  logic [L*T_BITS-1:0] trom[ROWS];
+  localparam int WORD = L * T_BITS + (NEG ? 1 : 0);
+
+  logic [WORD-1:0] trom[ROWS];
   initial $readmemh(T_FILE, trom);
 
   logic [BW-1:0] beat;
@@ -39,12 +44,15 @@ module hwbnn_threshold #(
   function automatic logic [OUT_BITS-1:0] code(input logic [IN_BITS-1:0] raw, input int ch);
     logic signed [T_BITS-1:0] v;
     logic [OUT_BITS-1:0] n;
+    logic [WORD-1:0] w;
+    w = trom[SHARED ? 0 : ch];
     v = IN_SIGNED ? T_BITS'($signed(raw)) : T_BITS'({1'b0, raw});
+    if (NEG && w[WORD-1]) v = -v;
     n = '0;
     for (int k = 0; k < L; k++) begin
-      if (v >= $signed(trom[SHARED ? 0 : ch][k*T_BITS+:T_BITS])) n = n + 1'b1;
+      if (v >= $signed(w[k*T_BITS+:T_BITS])) n = n + 1'b1;
     end
-    return n;
+    code = n;
   endfunction
 
   always_ff @(posedge clk) begin

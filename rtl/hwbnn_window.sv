@@ -5,7 +5,7 @@
 // output pixel (oh, ow) in row-major order a vector, OUT_ELEMS values per beat:
 //   POOL = 0: its window of K * K * C codes in (kh, kw, c) order (the matrix-vector unit's input);
 //   POOL = 1: its C channels, y[c] = max over the window of x[oh * S + kh, ow * S + kw, c]
-//             (no padding; on bits an OR).
+//             (no padding; on bits an OR; SIGNED: two's complement codes).
 // Two image buffers (ping-pong): the next image is written while the current one is read, so an
 // image takes max(H * W * C / IN_ELEMS, HO * WO * V / OUT_ELEMS) cycles here (V: the vector).
 module hwbnn_window #(
@@ -17,6 +17,7 @@ module hwbnn_window #(
     parameter int PAD = 0,
     parameter int PAD_VALUE = 0,
     parameter bit POOL = 0,
+    parameter bit SIGNED = 0,
     parameter int BITS = 1,
     parameter int IN_ELEMS = 1,
     parameter int OUT_ELEMS = 1
@@ -46,20 +47,22 @@ module hwbnn_window #(
 
   // the input code at (ih, iw, c) of the bank being read, the pad code outside the image
   function automatic logic [BITS-1:0] pixel(input int ih, input int iw, input int c);
-    if (ih < 0 || ih >= H || iw < 0 || iw >= W) return BITS'(PAD_VALUE);
-    return mem[rb][(ih*W+iw)*C+c];
+    if (ih < 0 || ih >= H || iw < 0 || iw >= W) pixel = BITS'(PAD_VALUE);
+    else pixel = mem[rb][(ih*W+iw)*C+c];
   endfunction
 
   always_comb begin
     for (int j = 0; j < OUT_ELEMS; j++) begin
       int v;
-      logic [BITS-1:0] m;
+      logic [BITS-1:0] m, c;
       v = int'(t) + j;
       if (POOL) begin
-        m = '0;
+        m = pixel(int'(oh) * S, int'(ow) * S, v);
         for (int kh = 0; kh < K; kh++)
-          for (int kw = 0; kw < K; kw++)
-            if (pixel(int'(oh) * S + kh, int'(ow) * S + kw, v) > m) m = pixel(int'(oh) * S + kh, int'(ow) * S + kw, v);
+          for (int kw = 0; kw < K; kw++) begin
+            c = pixel(int'(oh) * S + kh, int'(ow) * S + kw, v);
+            if (SIGNED ? ($signed(c) > $signed(m)) : (c > m)) m = c;
+          end
         out_data[j*BITS+:BITS] = m;
       end else begin
         out_data[j*BITS+:BITS] = pixel(int'(oh) * S - PAD + v / (K * C), int'(ow) * S - PAD + (v / C) % K, v % C);

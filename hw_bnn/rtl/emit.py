@@ -5,16 +5,25 @@ configuration.
 renamed into place):
 
 =====================  ==============================================================
-``hwbnn_*.sv``         copies of the kernels of ``rtl/`` (threshold, matrix-vector, width converter)
-``hwbnn_top.sv``       the network: one kernel per layer, a FIFO of one frame after each (but the
-                       last), width converters where a layer's beat differs from the next
-                       one's, valid/ready handshakes throughout, and one
-                       tap per layer output (``tap<i>_fire``, ``tap<i>_data``) for verification
+``hwbnn_*.sv``         copies of the kernels of ``rtl/``
+``hwbnn_top.sv``       the network: its units (:mod:`hw_bnn.rtl.graph`) wired as the graph says,
+                       valid/ready handshakes throughout, and one tap per unit output
+                       (``tap<i>_fire``, ``tap<i>_data``) for verification
 ``<layer>_w.mem``      weights, one word per (neuron fold, synapse fold), ``$readmemh`` format
-``<layer>_t.mem``      thresholds, one word per channel
+``<layer>_t.mem``      thresholds (and negate flags), one word per channel
+``<layer>_p.mem``      a fixed-point chain's parameters, one word per channel
 ``hwbnn_config.h``     stream shapes for the Verilator harness (``sim/hwbnn_harness.cpp``)
 ``rtl_project.json``   the units, their parameters, streams and cycles per frame
 =====================  ==============================================================
+
+Every edge of the graph carries a FIFO (but the one from the input port to a sole reader), then a
+width converter where the reader takes a different number of values per beat.  A stream with
+several readers goes through an eager fork first, so each branch has its own FIFO.  A FIFO holds
+one frame of its stream, plus one frame for every unit that holds a whole frame (a window, a
+dense MVU: :func:`frame_levels`) on the merge's other inputs' paths and not on its own.  That
+keeps branching graphs free of deadlock and at full rate: every unit's output of a frame depends
+on that frame's input alone, and each frame-holding unit delays its output by one frame
+interval, during which the shortcut beside it delivers one frame into the FIFO at the merge.
 
 Data ports of ``hwbnn_top`` are padded to a multiple of 32 bits above 64, so the harness sees
 every one as a Verilator wide signal.
@@ -29,15 +38,36 @@ import tempfile
 from pathlib import Path
 
 from hw_bnn.resources import rtl_kernels_dir
-from hw_bnn.rtl.units import RtlUnit, Stream, rtl_units
+from hw_bnn.rtl.graph import network_input, rtl_units
+from hw_bnn.rtl.units import RtlUnit, Stream
 
 RTL_PROJECT = "rtl_project.json"
-KERNELS = ("hwbnn_threshold.sv", "hwbnn_mvu.sv", "hwbnn_window.sv", "hwbnn_dwc.sv", "hwbnn_fifo.sv")
+KERNELS = (
+    "hwbnn_threshold.sv",
+    "hwbnn_mvu.sv",
+    "hwbnn_window.sv",
+    "hwbnn_fixed_chain.sv",
+    "hwbnn_add.sv",
+    "hwbnn_concat.sv",
+    "hwbnn_fork.sv",
+    "hwbnn_dwc.sv",
+    "hwbnn_fifo.sv",
+)
 
 
-def fifo_depth(out: Stream) -> int:
-    """Beats of the FIFO after a unit: a whole frame of its output (at least 2)."""
-    return max(2, out.frame // out.elems)
+def fifo_depth(out: Stream, frames: int = 1) -> int:
+    """Beats of a FIFO that holds ``frames`` whole frames of the stream ``out`` (at least 2)."""
+    return max(2, frames * out.frame // out.elems)
+
+
+def frame_levels(units: list[RtlUnit]) -> list[int]:
+    """Per unit, the most units on a path from the input to its output (itself included) that
+    hold a whole frame before their first output: how many frames its output lags the input."""
+    levels: list[int] = []
+    for u in units:
+        before = max((levels[s] for s in u.sources if s >= 0), default=0)
+        levels.append(before + int(u.holds_frame))
+    return levels
 
 
 def port_bits(width: int) -> int:
@@ -55,20 +85,73 @@ def _param_text(params: dict) -> str:
     return ", ".join(items)
 
 
-def _instance(module: str, name: str, params: dict, src: str, dst: str) -> list[str]:
-    return [
-        f"  {module} #({_param_text(params)}) {name} (",
-        f"      .clk(clk), .rst(rst), .in_valid({src}_valid), .in_ready({src}_ready), .in_data({src}_data),",
-        f"      .out_valid({dst}_valid), .out_ready({dst}_ready), .out_data({dst}_data));",
-    ]
+def _instance(module: str, name: str, params: dict, ports: dict[str, tuple[str, str, str]]) -> list[str]:
+    """An instance; ``ports`` maps a port prefix (``in``, ``a``, ``out``) to (valid, ready, data)."""
+    conns = ["      .clk(clk), .rst(rst)"]
+    for prefix, (valid, ready, data) in ports.items():
+        conns.append(f"      .{prefix}_valid({valid}), .{prefix}_ready({ready}), .{prefix}_data({data})")
+    return [f"  {module} #({_param_text(params)}) {name} ("] + [",\n".join(conns) + ");"]
 
 
-def _wires(name: str, width: int) -> str:
-    return f"  logic {name}_valid, {name}_ready;\n  logic [{width - 1}:0] {name}_data;"
+def _wires(name: str, width: int, n: int = 1) -> str:
+    """The valid, ready (``n`` each: a fork's) and data signals of a stream ``name``."""
+    flags = f"[{n - 1}:0] " if n > 1 else ""
+    return f"  logic {flags}{name}_valid;\n  logic {flags}{name}_ready;\n  logic [{width - 1}:0] {name}_data;"
+
+
+def _signals(name: str) -> tuple[str, str, str]:
+    return f"{name}_valid", f"{name}_ready", f"{name}_data"
+
+
+class _Top:
+    """The body of ``hwbnn_top`` as it is built: wires and instances, one edge at a time."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+
+    def add(self, module: str, name: str, params: dict, ins: dict, out: str, width: int) -> tuple[str, str, str]:
+        self.lines.append(_wires(out, width))
+        self.lines += _instance(module, name, params, {**ins, "out": _signals(out)})
+        return _signals(out)
+
+    def fork(self, name: str, src: tuple, n: int, width: int) -> list[tuple[str, str, str]]:
+        """``hwbnn_fork`` of ``src`` to ``n`` readers: one (valid, ready, data) per branch."""
+        self.lines.append(_wires(name, width, n))
+        self.lines += _instance("hwbnn_fork", name, {"N": n, "BITS": width}, {"in": src, "out": _signals(name)})
+        return [(f"{name}_valid[{j}]", f"{name}_ready[{j}]", f"{name}_data") for j in range(n)]
+
+    def widen(self, name: str, src: tuple, have: Stream, want: Stream) -> tuple[str, str, str]:
+        """Each value of ``src`` extended from ``have.bits`` to ``want.bits`` (sign or zero)."""
+        self.lines.append(_wires(name, want.width))
+        valid, ready, data = src
+        self.lines += [f"  assign {name}_valid = {valid};", f"  assign {ready} = {name}_ready;"]
+        cast = "$signed" if have.signed else ""
+        self.lines.append(f"  for (genvar e = 0; e < {have.elems}; e++) begin : {name}_ext")
+        b, w = have.bits, want.bits
+        self.lines.append(f"    assign {name}_data[e*{w}+:{w}] = {w}'({cast}({data}[e*{b}+:{b}]));")
+        self.lines.append("  end")
+        return _signals(name)
+
+
+def _edge(top: _Top, tag: str, src: tuple, have: Stream, want: Stream, frames: int) -> tuple[str, str, str]:
+    """A stream from its producer to a unit's port: a FIFO of ``frames`` frames (none for 0), then a
+    width converter where the values per beat differ, then sign or zero extension where the bits do."""
+    if frames:
+        fifo = {"DEPTH": fifo_depth(have, frames), "BITS": have.width}
+        src = top.add("hwbnn_fifo", f"fifo_{tag}", fifo, {"in": src}, f"f_{tag}", have.width)
+    if have.elems != want.elems:
+        dwc = {"IN_ELEMS": have.elems, "OUT_ELEMS": want.elems, "BITS": have.bits}
+        src = top.add("hwbnn_dwc", f"dwc_{tag}", dwc, {"in": src}, f"c_{tag}", want.elems * have.bits)
+        have = Stream(want.elems, have.bits, have.signed, have.frame)
+    if have.bits != want.bits:
+        src = top.widen(f"w_{tag}", src, have, want)
+    return src
 
 
 def top_level(units: list[RtlUnit], first: Stream) -> str:
-    """``hwbnn_top``: the units in a chain, width converters between them, taps on each output."""
+    """``hwbnn_top``: the units wired as their ``sources`` say, a fork where a stream has several
+    readers, a FIFO of one frame on every edge (none between the input port and a sole reader),
+    width converters, and a tap on each unit's output."""
     last = units[-1].out
     ports = [
         "    input  logic clk,",
@@ -83,33 +166,35 @@ def top_level(units: list[RtlUnit], first: Stream) -> str:
     for i, u in enumerate(units):
         ports[-1] += ","
         ports += [f"    output logic tap{i}_fire,", f"    output logic [{port_bits(u.out.width) - 1}:0] tap{i}_data"]
-    body = [_wires("s", first.width), "  assign s_valid = in_valid;", "  assign in_ready = s_ready;"]
-    body.append(f"  assign s_data = in_data[{first.width - 1}:0];")
-    src, stream = "s", first
+    top = _Top()
+    top.lines += [_wires("s", first.width), "  assign s_valid = in_valid;", "  assign in_ready = s_ready;"]
+    top.lines.append(f"  assign s_data = in_data[{first.width - 1}:0];")
+    outs = {-1: (_signals("s"), first)}
+    branches: dict = {}
+    levels = frame_levels(units)
     for i, u in enumerate(units):
-        if i:  # a frame of slack between layers (fifo_depth)
-            body.append(_wires(f"f{i}", stream.width))
-            body += _instance(
-                "hwbnn_fifo", f"fifo{i}", {"DEPTH": fifo_depth(stream), "BITS": stream.width}, src, f"f{i}"
-            )
-            src = f"f{i}"
-        if stream.elems != u.inp.elems:
-            body.append(_wires(f"c{i}", u.inp.width))
-            dwc = {"IN_ELEMS": stream.elems, "OUT_ELEMS": u.inp.elems, "BITS": stream.bits}
-            body += _instance("hwbnn_dwc", f"dwc{i}", dwc, src, f"c{i}")
-            src = f"c{i}"
-        body.append(_wires(f"u{i}", u.out.width))
-        body += _instance(u.module, f"unit{i}_{u.name}", u.params, src, f"u{i}")
-        body.append(f"  assign tap{i}_fire = u{i}_valid && u{i}_ready;")
-        body.append(f"  assign tap{i}_data = {port_bits(u.out.width)}'(u{i}_data);")
-        src, stream = f"u{i}", u.out
-    body += [
-        f"  assign out_valid = {src}_valid;",
-        f"  assign {src}_ready = out_ready;",
-        f"  assign out_data = {port_bits(last.width)}'({src}_data);",
+        ins = {}
+        aligned = max((levels[s] for s in u.sources if s >= 0), default=0)  # a merge waits for its latest input
+        for k, (port, src) in enumerate(zip(u.ports, u.sources)):
+            readers = [(j, kk) for j, w in enumerate(units) for kk, s in enumerate(w.sources) if s == src]
+            signals, have = outs[src]
+            if len(readers) > 1:
+                if src not in branches:
+                    branches[src] = iter(top.fork(f"fork{src + 1}", signals, len(readers), have.width))
+                signals = next(branches[src])
+            frames = 1 + aligned - (levels[src] if src >= 0 else 0) if src >= 0 or len(readers) > 1 else 0
+            ins[port] = _edge(top, f"{i}{port}", signals, have, u.ins[k], frames)
+        outs[i] = (top.add(u.module, f"unit{i}_{u.name}", u.params, ins, f"u{i}", u.out.width), u.out)
+        top.lines.append(f"  assign tap{i}_fire = u{i}_valid && u{i}_ready;")
+        top.lines.append(f"  assign tap{i}_data = {port_bits(u.out.width)}'(u{i}_data);")
+    n = len(units) - 1
+    top.lines += [
+        f"  assign out_valid = u{n}_valid;",
+        f"  assign u{n}_ready = out_ready;",
+        f"  assign out_data = {port_bits(last.width)}'(u{n}_data);",
     ]
-    head = "// Generated by hw-bnn (hw_bnn.rtl.emit): the network as a chain of rtl/ kernels.\n"
-    return head + "module hwbnn_top (\n" + "\n".join(ports) + "\n);\n" + "\n".join(body) + "\nendmodule\n"
+    head = "// Generated by hw-bnn (hw_bnn.rtl.emit): the network as a graph of rtl/ kernels.\n"
+    return head + "module hwbnn_top (\n" + "\n".join(ports) + "\n);\n" + "\n".join(top.lines) + "\nendmodule\n"
 
 
 def harness_config(units: list[RtlUnit], first: Stream) -> str:
@@ -148,7 +233,8 @@ def _project(units: list[RtlUnit], first: Stream) -> dict:
                 "layer": u.layer,
                 "module": u.module,
                 "params": u.params,
-                "in": stream(u.inp),
+                "sources": list(u.sources),
+                "in": [stream(s) for s in u.ins],
                 "out": stream(u.out),
                 "cycles_per_frame": u.cycles,
             }
@@ -158,12 +244,13 @@ def _project(units: list[RtlUnit], first: Stream) -> dict:
     }
 
 
-def emit_rtl(golden, out_dir, folding: dict | None = None) -> dict:
+def emit_rtl(golden, out_dir, folding: dict | None = None, weight_ram: dict | None = None) -> dict:
     """Write the RTL project of ``golden`` into ``out_dir`` (see the module docstring); returns
-    its description (``rtl_project.json``).  Raises ``EmitError`` naming a layer the backend
-    cannot build."""
-    units = rtl_units(golden, folding)
-    first = units[0].inp
+    its description (``rtl_project.json``).  ``weight_ram``: layer -> memory style of its weights
+    (``distributed``, ``block``; default ``auto``).  Raises ``EmitError`` naming a layer the
+    backend cannot build."""
+    units = rtl_units(golden, folding, weight_ram)
+    first = network_input(golden, folding)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))

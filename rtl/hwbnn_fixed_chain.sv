@@ -1,0 +1,90 @@
+// hwbnn_fixed_chain: the per-channel piecewise linear function of a fixed-point shortcut
+// (BatchNorm, RPReLU, FPReLU, PReLU), exactly as ap_fixed computes it (hw_bnn.ir.FixedChainLayer):
+//
+//   t = x * 2**SHIFT - G[c]                       SHIFT = frac - in_frac
+//   p = t * (t >= 0 ? P[c] : N[c]) + Z[c] * 2**SF
+//   y = overflow(round(p / 2**SF))                 WIDTH bits, signed
+//
+// round: ROUND = 0 floor (AP_TRN), 1 half up (AP_RND), 2 half to even (AP_RND_CONV); overflow:
+// SAT = 1 clip (AP_SAT), 0 wrap (AP_WRAP).  t and p are computed modulo 2**T_BITS and 2**P_BITS,
+// which hold their exact ranges, so the results are exact.
+//
+// A frame is C values in C / PE beats of PE; value i of beat b belongs to channel (b * PE + i) % CH.
+// PARAM_FILE ($readmemh): CH words {Z * 2**SF, N, P, G} (G in the low G_BITS bits, then P and N in
+// S_BITS each, then Z * 2**SF in Z_BITS; two's complement).  One register stage.
+module hwbnn_fixed_chain #(
+    parameter int C = 4,
+    parameter int CH = 4,
+    parameter int PE = 1,
+    parameter int IN_BITS = 8,
+    parameter bit IN_SIGNED = 1,
+    parameter int SHIFT = 0,
+    parameter int SF = 0,
+    parameter int WIDTH = 8,
+    parameter int ROUND = 2,
+    parameter bit SAT = 1,
+    parameter int G_BITS = 8,
+    parameter int S_BITS = 8,
+    parameter int Z_BITS = 8,
+    parameter int T_BITS = 16,
+    parameter int P_BITS = 24,
+    parameter PARAM_FILE = ""
+) (
+    input  logic                  clk,
+    input  logic                  rst,
+    input  logic                  in_valid,
+    output logic                  in_ready,
+    input  logic [PE*IN_BITS-1:0] in_data,
+    output logic                  out_valid,
+    input  logic                  out_ready,
+    output logic [PE*WIDTH-1:0]   out_data
+);
+  localparam int NB = C / PE;
+  localparam int BW = (NB > 1) ? $clog2(NB) : 1;
+  localparam int WORD = G_BITS + 2 * S_BITS + Z_BITS;
+  localparam int QW = P_BITS + 1;  // the rounded value (p / 2**SF rounded up needs one more bit at most)
+  localparam logic signed [QW-1:0] HI = QW'((64'sd1 <<< (WIDTH - 1)) - 1);
+  localparam logic signed [QW-1:0] LO = -HI - 1;
+  localparam int HALF = (SF > 0) ? SF - 1 : 0;  // the bit worth one half after the shift
+  localparam logic [P_BITS-1:0] BELOW = (P_BITS'(1) << HALF) - 1;  // the bits below it
+
+  logic [WORD-1:0] prom[CH];
+  initial $readmemh(PARAM_FILE, prom);
+
+  logic [BW-1:0] beat;
+  assign in_ready = !out_valid || out_ready;
+
+  function automatic logic [WIDTH-1:0] chain(input logic [IN_BITS-1:0] raw, input int ch);
+    logic [WORD-1:0] w;
+    logic signed [T_BITS-1:0] x, t;
+    logic signed [P_BITS-1:0] p;
+    logic signed [QW-1:0] q;
+    logic inc;
+    w = prom[ch];
+    x = IN_SIGNED ? T_BITS'($signed(raw)) : T_BITS'({1'b0, raw});
+    t = (x <<< SHIFT) - T_BITS'($signed(w[0+:G_BITS]));
+    p = P_BITS'(t) * P_BITS'($signed(t >= 0 ? w[G_BITS+:S_BITS] : w[G_BITS+S_BITS+:S_BITS]))
+        + P_BITS'($signed(w[G_BITS+2*S_BITS+:Z_BITS]));
+    q = QW'(p >>> SF);  // floor
+    inc = 1'b0;
+    if (SF > 0 && ROUND == 1) inc = p[HALF];
+    if (SF > 0 && ROUND == 2) inc = p[HALF] && ((p & BELOW) != 0 || q[0]);
+    q = q + QW'(inc);
+    if (SAT) q = (q > HI) ? HI : ((q < LO) ? LO : q);
+    chain = q[WIDTH-1:0];
+  endfunction
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      beat <= '0;
+      out_valid <= 1'b0;
+    end else begin
+      if (out_valid && out_ready) out_valid <= 1'b0;
+      if (in_valid && in_ready) begin
+        for (int i = 0; i < PE; i++) out_data[i*WIDTH+:WIDTH] <= chain(in_data[i*IN_BITS+:IN_BITS], (32'(beat) * PE + i) % CH);
+        beat <= (32'(beat) == NB - 1) ? '0 : beat + 1'b1;
+        out_valid <= 1'b1;
+      end
+    end
+  end
+endmodule

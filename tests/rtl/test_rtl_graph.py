@@ -1,0 +1,92 @@
+"""Graphs in RTL against the golden model: residual networks with fixed-point shortcuts (every
+rounding and overflow mode, ties, saturation and wrap-around, negated thresholds, max pooling of
+signed codes, a tensor added to itself, two heads joined by an add) and a BinaryDenseNet-style
+network (concatenations of accumulators that are read again downstream), fully parallel and
+folded, with seeded back-pressure and input gaps: 0 mismatches, no deadlock, and the cost model's
+cycles per frame."""
+
+import numpy as np
+import pytest
+
+from hw_bnn.dse.folding import fold_for_target
+from hw_bnn.dse.units import mvu_layers
+from hw_bnn.ir import (
+    ConcatLayer,
+    ConvLayer,
+    FlattenLayer,
+    IntegerNetwork,
+    MaxPoolLayer,
+    ThresholdLayer,
+    XnorDenseLayer,
+)
+from hw_bnn.rtl import emit_rtl
+from hw_bnn.rtl.graph import rtl_units
+from hw_bnn.sim.rtlsim import verify_rtl
+from tests.hls4ml_ext.test_emit_fixed import _inputs, make_dense, make_resnet
+from tests.rtl.test_rtl_dense import predicted_interval
+
+
+def _per_channel(rng, lo: int, hi: int, c: int, levels: int = 1) -> np.ndarray:
+    return np.sort(rng.integers(lo, hi + 1, size=(c, levels)), axis=1).astype(np.int64)
+
+
+def make_densenet(seed: int = 5) -> IntegerNetwork:
+    """input threshold -> XNOR conv (accumulators) c0 -> [threshold -> XNOR conv c1] -> concat(c0, c1)
+    -> [threshold -> XNOR conv c2] -> concat(cat1, c2) -> 2-bit threshold -> max pool -> integer 1x1
+    conv -> flatten -> XNOR dense.  c0 and cat1 each have two readers."""
+    rng = np.random.default_rng(seed)
+    h, c_in, c, k = 6, 2, 4, 2
+    bits = lambda rows, cols: rng.integers(0, 2, size=(rows, cols)).astype(np.uint8)  # noqa: E731
+    L = [ThresholdLayer("q0", _per_channel(rng, 60, 200, c_in), (0, 255))]
+    L.append(ConvLayer("c0", (h, h, c_in), 3, 1, 1, 0, bits(9 * c_in, c), xnor=True, thresholds=None))
+    L.append(ThresholdLayer("q1", _per_channel(rng, -6, 6, c), (-18, 18)))
+    L.append(ConvLayer("c1", (h, h, c), 3, 1, 1, 0, bits(9 * c, k), xnor=True, thresholds=None))
+    L.append(ConcatLayer("cat1", (h, h, c + k), ("c0", "c1"), [(-18, 18), (-36, 36)]))
+    L.append(ThresholdLayer("q2", _per_channel(rng, -10, 10, c + k), (-36, 36)))
+    L.append(ConvLayer("c2", (h, h, c + k), 3, 1, 1, 0, bits(9 * (c + k), k), xnor=True, thresholds=None))
+    L.append(ConcatLayer("cat2", (h, h, c + 2 * k), ("cat1", "c2"), [(-36, 36), (-54, 54)]))
+    L.append(ThresholdLayer("q3", _per_channel(rng, -20, 20, c + 2 * k, 3), (-54, 54)))
+    L.append(MaxPoolLayer("p3", (h, h, c + 2 * k), 2, 2, in_levels=3))
+    w4 = rng.integers(-3, 4, size=(c + 2 * k, 5)).astype(np.int8)
+    L.append(ConvLayer("t4", (3, 3, c + 2 * k), 1, 1, 0, 0, w4, xnor=False, in_levels=3, thresholds=None))
+    L[-1].thresholds = _per_channel(rng, -10, 10, 5)
+    L[-1]._prepare()
+    L.append(FlattenLayer("fl", (3, 3, 5), in_levels=1))
+    L.append(XnorDenseLayer("fc", bits(45, 6)))
+    return IntegerNetwork(L, input_shape=(c_in, h, h), input_range=(0, 255))
+
+
+NETS = {"resnet": make_resnet, "dense": make_dense, "densenet": make_densenet}
+
+
+def _folding(golden, folded: bool):
+    """Fully parallel, or the fewest-LUT folding at 4 cycles per output pixel of the largest image."""
+    if not folded:
+        return None
+    units = mvu_layers(golden)
+    return fold_for_target(units, 4 * max(u.pixels for u in units))
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+@pytest.mark.parametrize("folded", [False, True], ids=["parallel", "folded"])
+def test_graph_is_bit_exact_and_deadlock_free(tmp_path, name, folded):
+    golden = NETS[name]()
+    folding = _folding(golden, folded)
+    emit_rtl(golden, tmp_path / "rtl", folding)
+    x = _inputs(golden, 3, n=24)
+    free = verify_rtl(golden, tmp_path / "rtl", x)
+    assert free["mismatched_images"] == 0, free.get("first_mismatch")
+    assert free["interval_cycles"] == predicted_interval(golden, folding)
+    pressed = verify_rtl(golden, tmp_path / "rtl", x[:12], seed=5, p_stall=0.4, p_gap=0.3)
+    assert pressed["mismatched_images"] == 0, pressed.get("first_mismatch")
+
+
+def test_the_graph_has_forks_merges_and_every_kernel():
+    units = rtl_units(make_resnet())
+    modules = {u.module for u in units}
+    assert {"hwbnn_fixed_chain", "hwbnn_add", "hwbnn_threshold", "hwbnn_window", "hwbnn_mvu"} <= modules
+    sources = [s for u in units for s in u.sources]
+    assert max(sources.count(s) for s in set(sources)) == 6  # c0's accumulators read six ways
+    dense = rtl_units(make_densenet())
+    cats = [u for u in dense if u.module == "hwbnn_concat"]
+    assert [u.params["C1"] for u in cats] == [4, 6] and all(u.out.signed for u in cats)
