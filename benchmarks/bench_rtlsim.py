@@ -1,17 +1,21 @@
 """RTL simulation (Verilator) against the C simulation and the golden model, per network.
 
-For each recipe (trained by the flow into build/<recipe>, trained here if missing; --epochs
-caps the training of a missing build) it writes the RTL (fully parallel, as the default hls4ml
-project) and reports, on the same images:
+For each recipe (its build in --builds/<recipe>, trained, exported and compiled by the flow
+there if missing; --epochs caps the training of a missing build) it writes the RTL (fully
+parallel, as the default hls4ml project, weights where the cost model puts them) and reports,
+on the same images:
   build s      the Verilator build from a cold cache (seconds)
   rtl img/s    RTL simulation throughput (simulator start-up and $readmemh included)
   csim img/s   the hls4ml C simulation (compile excluded)
   golden img/s the NumPy golden model
-  cycles       the measured interval between frames, and the cost model's cycles per frame
+  cycles       the measured interval between frames and latency of a frame, and the cost
+               model's cycles per frame
 and the golden-vs-RTL and golden-vs-C-sim mismatch counts.  The images are the official MNIST
-test set when present (the first --images of it), else the built-in split.
+test set when present (the first --images of it), else the built-in split; a network whose RTL
+simulation of --images would take more than --max-minutes (timed on the first 100) runs on
+--fallback-images instead, and the table says so.
 
-Usage: python benchmarks/bench_rtlsim.py [--models tfc-w1a1 sfc-w1a1 ...] [--images 1000] [--csim-images 200]
+Usage: python benchmarks/bench_rtlsim.py [--models tfc-w1a1 ...] [--images 10000] [--csim-images 200]
 """
 
 from __future__ import annotations
@@ -27,36 +31,59 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_mlp import bench_split, ensure_build  # noqa: E402 (after the sys.path lines above)
+from bench_mlp import bench_split  # noqa: E402 (after the sys.path lines above)
 
-MODELS = ["tfc-w1a1", "sfc-w1a1", "lfc-w1a1", "cnv-w1a1", "cnv-w1a2", "cnv-w2a2"]
+MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.yaml"))
 
 
-def bench_model(model: str, x, data_dir, csim_images: int, epochs: int | None) -> dict:
-    from hw_bnn.flow.stages import predicted_cycles
+def _build(model: str, builds: Path, data_dir, epochs: int | None) -> Path:
+    out = builds / model
+    if not (out / "golden.npz").exists():
+        from hw_bnn.flow import FlowConfig, run_flow
+
+        cfg = FlowConfig(model=model, out=str(out), epochs=epochs, progress=True)
+        cfg.data_dir = str(data_dir) if data_dir and "digits" not in model else None
+        run_flow(cfg, ("train", "export", "compile"))
+    return out
+
+
+def _rtl_images(golden, rtl_dir, x, args) -> tuple[dict, float]:
+    """verify_rtl on x, or on its first --fallback-images when x would take over --max-minutes."""
+    from hw_bnn.sim.rtlsim import verify_rtl
+
+    t0 = time.perf_counter()
+    probe = verify_rtl(golden, rtl_dir, x[:100])
+    per_image = (time.perf_counter() - t0) / min(100, len(x))
+    if per_image * len(x) > 60 * args.max_minutes:
+        x = x[: args.fallback_images]
+    t0 = time.perf_counter()
+    res = verify_rtl(golden, rtl_dir, x) if len(x) > 100 else probe
+    return res, time.perf_counter() - t0 if len(x) > 100 else per_image * len(x)
+
+
+def bench_model(model: str, x, data_dir, args) -> dict:
+    from hw_bnn.flow.stages import predicted_cycles, weight_memories
     from hw_bnn.hls4ml_ext.emit import emit_project
     from hw_bnn.ir import IntegerNetwork
     from hw_bnn.rtl import emit_rtl
     from hw_bnn.sim.csim import compile_csim, csim_predict
-    from hw_bnn.sim.rtlsim import build_rtlsim, verify_rtl
+    from hw_bnn.sim.rtlsim import build_rtlsim
 
-    out = ROOT / "build" / model
-    if epochs is not None and not (out / "golden.npz").exists():
-        from hw_bnn.flow import FlowConfig, run_flow
-
-        run_flow(FlowConfig(model=model, out=str(out), epochs=epochs, progress=True), ("train", "export", "compile"))
-    build = ensure_build(model, data_dir, model=model)
+    build = _build(model, Path(args.builds), data_dir, args.epochs)
     golden = IntegerNetwork.load(build / "golden.npz")
+    if "digits" in model:  # the 8x8 digits network: its own validation split
+        from hw_bnn.train.data import train_val_split
+
+        x = train_val_split("digits")[1].x
     x = x.reshape(len(x), *golden.input_shape)
+    csim_images = args.csim_images
     with tempfile.TemporaryDirectory(dir=ROOT / "build") as tmp:
         os.environ["HW_BNN_VERILATOR_CACHE"] = str(Path(tmp) / "cache")
-        emit_rtl(golden, Path(tmp) / "rtl")
+        emit_rtl(golden, Path(tmp) / "rtl", None, weight_memories(golden, None))
         t0 = time.perf_counter()
         build_rtlsim(Path(tmp) / "rtl")
         build_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        rtl = verify_rtl(golden, Path(tmp) / "rtl", x)
-        rtl_s = time.perf_counter() - t0
+        rtl, rtl_s = _rtl_images(golden, Path(tmp) / "rtl", x, args)
         model_c = emit_project(golden, Path(tmp) / "hls", tb_inputs=x[:10])
         xc = x[:csim_images]
         compile_csim(model_c)
@@ -70,14 +97,15 @@ def bench_model(model: str, x, data_dir, csim_images: int, epochs: int | None) -
     return {
         "model": model,
         "build_s": build_s,
-        "rtl_ips": len(x) / rtl_s,
+        "rtl_ips": rtl["images"] / rtl_s,
         "csim_ips": len(xc) / csim_s,
         "golden_ips": len(x) / golden_s,
         "rtl_mismatches": rtl["mismatched_images"],
         "csim_mismatches": int((c != g[: len(xc)]).any(axis=tuple(range(1, g.ndim))).sum()),
         "cycles": rtl["interval_cycles"],
+        "latency": rtl["latency_cycles"],
         "predicted": predicted,
-        "images": len(x),
+        "images": rtl["images"],
         "csim_images": len(xc),
     }
 
@@ -85,24 +113,31 @@ def bench_model(model: str, x, data_dir, csim_images: int, epochs: int | None) -
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=MODELS)
-    ap.add_argument("--images", type=int, default=1000, help="images for the RTL and the golden model")
+    ap.add_argument("--images", type=int, default=10000, help="images for the RTL and the golden model")
+    ap.add_argument("--fallback-images", type=int, default=1000, help="images where --images would take too long")
+    ap.add_argument("--max-minutes", type=float, default=10.0, help="the RTL simulation time that is too long")
     ap.add_argument("--csim-images", type=int, default=200, help="images for the C simulation")
+    ap.add_argument("--builds", default=str(ROOT / "build"), help="folder of the builds, one per recipe")
     ap.add_argument("--epochs", type=int, default=None, help="train a missing build for this many epochs")
     args = ap.parse_args(argv)
     split, src, data_dir = bench_split()
     print(f"images: {src}; RTL and golden on the first {args.images}, C simulation on {args.csim_images}")
-    rows = [bench_model(m, split.x[: args.images], data_dir, args.csim_images, args.epochs) for m in args.models]
+    rows = []
+    for m in args.models:
+        rows.append(bench_model(m, split.x[: args.images], data_dir, args))
+        r = rows[-1]
+        print(f"{m}: {r['rtl_mismatches']}/{r['images']} RTL mismatches, {r['cycles']} cycles/frame", flush=True)
     print()
     print(
         "| model | Verilator build s | RTL img/s | C-sim img/s | golden img/s | RTL mismatches | C-sim mismatches "
-        "| cycles/frame measured | cost model |"
+        "| cycles/frame measured | cost model | latency cycles |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['model']} | {r['build_s']:.1f} | {r['rtl_ips']:.0f} | {r['csim_ips']:.0f} | {r['golden_ips']:.0f} "
             f"| {r['rtl_mismatches']}/{r['images']} | {r['csim_mismatches']}/{r['csim_images']} | {r['cycles']} "
-            f"| {r['predicted']} |"
+            f"| {r['predicted']} | {r['latency']} |"
         )
 
 

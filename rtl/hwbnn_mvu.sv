@@ -1,19 +1,28 @@
-// hwbnn_mvu: the matrix-vector unit of one dense layer, folded by PE and SIMD.
+// hwbnn_mvu: the matrix-vector unit of one dense layer, folded by PE and SIMD, pipelined.
 //
 // An input frame is MW codes in SF = MW / SIMD beats of SIMD codes (code i of beat s is input
 // s * SIMD + i); an output frame is MH values in NF = MH / PE beats of PE values (value p of
-// beat n is output channel n * PE + p).  One (nf, sf) step per cycle: a frame takes NF * SF
-// cycles (FINN's MVAU schedule).  The input vector is kept in ibuf during the first neuron
-// fold and re-read for the others.
+// beat n is output channel n * PE + p).  One (nf, sf) step is issued per cycle: a frame takes
+// NF * SF cycles (FINN's MVAU schedule).  The input vector is kept in ibuf during the first
+// neuron fold and re-read for the others.
 //
 //   XNOR = 1: p[j] = popcount(xnor(x, W[:, j])); with L thresholds y[j] = sum_k [p[j] >= T[j][k]],
 //             without (L = 0) y[j] = 2 p[j] - MW (the bipolar accumulator).
 //   XNOR = 0: a[j] = sum_i x[i] * W[i][j] (x unsigned codes, W signed); y[j] = sum_k [a[j] >= T[j][k]]
 //             or a[j].
 //
+// Pipeline, one register stage each: the weight ROM read (synchronous, so it maps to block RAM);
+// the sums of GROUP terms of each lane (a popcount of 16 XNOR bits, or two products); an adder
+// tree of FANIN terms per stage (TL stages); the accumulator; the thresholds.  No stage stalls:
+// a result is issued only while the output FIFO (OUT_DEPTH beats) has room for every result in
+// flight, so back-pressure stops the issue, never the pipeline, and the wide sums never sit on a
+// path with the handshake.
+//
 // W_FILE ($readmemh): NF * SF words, word nf * SF + sf holds lane p, element i at bits
-// [(p * SIMD + i) * W_BITS +: W_BITS] (two's complement; XNOR: the weight bit).  T_FILE: MH words,
-// threshold k of channel j at bits [k * T_BITS +: T_BITS] (two's complement, ascending).
+// [(p * SIMD + i) * W_BITS +: W_BITS] (two's complement; XNOR: the weight bit).  T_FILE: NF words,
+// word nf holds lane p's thresholds at [p * L * T_BITS +: L * T_BITS], threshold k of them at
+// [k * T_BITS +: T_BITS] (two's complement, ascending).  RAM_STYLE: "block", "distributed" or
+// "auto" (the synthesis tool's choice) for the weights.
 module hwbnn_mvu #(
     parameter int MW = 8,
     parameter int MH = 4,
@@ -45,85 +54,208 @@ module hwbnn_mvu #(
   localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int PRODW = IN_BITS + 1 + W_BITS;
+  localparam int GROUP = XNOR ? 16 : 2;  // terms of a first-stage sum
+  localparam int NG = (SIMD + GROUP - 1) / GROUP;  // first-stage sums per lane
+  localparam int FANIN = 4;  // terms per adder-tree stage
 
-  logic [PE*SIMD*W_BITS-1:0] wrom[NF*SF];
-  logic [LT*T_BITS-1:0] trom[MH];
-  initial begin
-    $readmemh(W_FILE, wrom);
-    if (L > 0) $readmemh(T_FILE, trom);
-  end
+  // stages of the adder tree that reduces n sums to one
+  function automatic int tree_levels(input int n);
+    int levels, left;
+    levels = 0;
+    left = n;
+    while (left > 1) begin
+      left = (left + FANIN - 1) / FANIN;
+      levels = levels + 1;
+    end
+    tree_levels = levels;
+  endfunction
 
+  // sums per lane after ``level`` stages of the tree
+  function automatic int tree_nodes(input int level);
+    int left;
+    left = NG;
+    for (int l = 0; l < level; l++) left = (left + FANIN - 1) / FANIN;
+    tree_nodes = left;
+  endfunction
+
+  localparam int TL = tree_levels(NG);
+  localparam int ACC_STAGE = TL + 2;  // the stage whose sums the accumulator takes
+  localparam int OUT_DEPTH = TL + 6;  // every result in flight, and one more
+  localparam int PW = $clog2(OUT_DEPTH + 1);
+
+  // ---- issue: one (nf, sf) step per cycle while the output has room
   logic [SIMD*IN_BITS-1:0] ibuf[SF];
   logic [SFW-1:0] sf;
   logic [NFW-1:0] nf;
-  logic signed [ACC_BITS-1:0] acc[PE];
+  logic [PW-1:0] pending;  // results issued and not yet given out
 
   wire last_sf = (32'(sf) == SF - 1);
   wire need_in = (nf == '0);
-  wire block = out_valid && !out_ready && last_sf;  // the result of this step has nowhere to go
-  wire step = !block && (!need_in || in_valid);
-  assign in_ready = !block && need_in;
-
+  wire room = (32'(pending) < OUT_DEPTH);
+  wire issue = room && (!need_in || in_valid);
+  assign in_ready = room && need_in;
   wire [SIMD*IN_BITS-1:0] x = need_in ? in_data : ibuf[sf];
-  wire [31:0] waddr = 32'(nf) * SF + 32'(sf);  // this step's weight word
+  wire [31:0] waddr = 32'(nf) * SF + 32'(sf);
 
-  // this step's dot product of lane p, and the running sum it completes (evaluated in the
-  // clocked block, only when the unit steps: the same logic, and far cheaper to simulate)
-  function automatic logic signed [ACC_BITS-1:0] lane_sum(input int p, input logic [SIMD*IN_BITS-1:0] xv);
-    logic signed [ACC_BITS-1:0] part;
-    logic [SIMD*W_BITS-1:0] wv;
-    wv = wrom[waddr][p*SIMD*W_BITS+:SIMD*W_BITS];  // lane p's weights
-    part = '0;
-    if (XNOR) begin
-      // the popcount of the lane's XNOR word (IN_BITS = W_BITS = 1: lane p's weights are contiguous)
-      part = ACC_BITS'($countones(~(xv[SIMD-1:0] ^ wv)));
-    end else begin
-      for (int i = 0; i < SIMD; i++) begin
-        logic signed [PRODW-1:0] prod;
-        prod = $signed({1'b0, xv[i*IN_BITS+:IN_BITS]}) * $signed(wv[i*W_BITS+:W_BITS]);
-        part = part + ACC_BITS'(prod);
+  // the stages' valid flags and step tags (index k: the stage k registers after the issue)
+  logic valid[ACC_STAGE+1];
+  logic first[ACC_STAGE+1], last[ACC_STAGE+1];
+  logic [NFW-1:0] fold[ACC_STAGE+1];
+
+  // stage 1: the step's input and weights
+  logic [SIMD*IN_BITS-1:0] x1;
+  logic [PE*SIMD*W_BITS-1:0] w1;
+  hwbnn_rom #(
+      .WORDS(NF * SF),
+      .BITS (PE * SIMD * W_BITS),
+      .FILE (W_FILE),
+      .STYLE(RAM_STYLE)
+  ) weights (
+      .clk (clk),
+      .en  (issue),
+      .addr(waddr),
+      .data(w1)
+  );
+
+  // stages 2 .. ACC_STAGE: first-stage sums (level 0), then the tree's levels
+  logic signed [ACC_BITS-1:0] node[TL+1][PE][NG];
+
+  // the sum of the ``g``-th GROUP products of lane p (an integer unit's)
+  function automatic logic signed [ACC_BITS-1:0] product_sum(input int p, input int g);
+    logic signed [ACC_BITS-1:0] s;
+    logic signed [PRODW-1:0] prod;
+    s = '0;
+    for (int i = 0; i < GROUP; i++) begin
+      if (g * GROUP + i < SIMD) begin
+        prod = $signed({1'b0, x1[(g*GROUP+i)*IN_BITS+:IN_BITS]}) * $signed(w1[(p*SIMD+g*GROUP+i)*W_BITS+:W_BITS]);
+        s = s + ACC_BITS'(prod);
       end
     end
-    return part;
-  endfunction
-
-  // the output value of lane p from its finished sum
-  function automatic logic [OUT_BITS-1:0] result(input logic signed [ACC_BITS-1:0] a, input int ch);
-    logic [OUT_BITS-1:0] code;
-    if (L == 0) begin
-      if (XNOR) return OUT_BITS'(2 * a - ACC_BITS'(MW));
-      return OUT_BITS'(a);
-    end
-    code = '0;
-    for (int k = 0; k < LT; k++) begin
-      if (a >= $signed(ACC_BITS'($signed(trom[ch][k*T_BITS+:T_BITS])))) code = code + 1'b1;
-    end
-    return code;
+    product_sum = s;
   endfunction
 
   always_ff @(posedge clk) begin
     if (rst) begin
       sf <= '0;
       nf <= '0;
-      out_valid <= 1'b0;
+      for (int k = 1; k <= ACC_STAGE; k++) valid[k] <= 1'b0;
     end else begin
-      logic signed [ACC_BITS-1:0] total[PE];  // this step's sums
-      if (out_valid && out_ready) out_valid <= 1'b0;
-      if (step) begin
+      if (issue) begin
         if (need_in) ibuf[sf] <= in_data;
-        for (int p = 0; p < PE; p++) begin
-          total[p] = lane_sum(p, x) + ((sf == '0) ? ACC_BITS'(0) : acc[p]);
-          acc[p] <= total[p];
-        end
-        if (last_sf) begin
-          sf <= '0;
-          nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
-          out_valid <= 1'b1;
-          for (int p = 0; p < PE; p++) out_data[p*OUT_BITS+:OUT_BITS] <= result(total[p], 32'(nf) * PE + p);
+        sf <= last_sf ? '0 : sf + 1'b1;
+        if (last_sf) nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
+      end
+      valid[1] <= issue;
+      for (int k = 2; k <= ACC_STAGE; k++) valid[k] <= valid[k-1];
+    end
+    if (issue) x1 <= x;
+    first[1] <= (sf == '0);
+    last[1] <= last_sf;
+    fold[1] <= nf;
+    for (int k = 2; k <= ACC_STAGE; k++) begin
+      first[k] <= first[k-1];
+      last[k] <= last[k-1];
+      fold[k] <= fold[k-1];
+    end
+    if (valid[1]) begin
+      for (int p = 0; p < PE; p++) begin
+        if (XNOR) begin  // popcounts of GROUP bits of the lane's XNOR word (IN_BITS = W_BITS = 1)
+          logic [NG*GROUP-1:0] agree;
+          agree = '0;
+          agree[SIMD-1:0] = ~(x1[SIMD-1:0] ^ w1[p*SIMD+:SIMD]);
+          for (int g = 0; g < NG; g++) node[0][p][g] <= ACC_BITS'($countones(agree[g*GROUP+:GROUP]));
         end else begin
-          sf <= sf + 1'b1;
+          for (int g = 0; g < NG; g++) node[0][p][g] <= product_sum(p, g);
+        end
+      end
+    end
+    for (int l = 1; l <= TL; l++) begin
+      if (valid[l+1]) begin
+        for (int p = 0; p < PE; p++) begin
+          for (int n = 0; n < NG; n++) begin
+            if (n < tree_nodes(l)) begin
+              logic signed [ACC_BITS-1:0] s;
+              s = '0;
+              for (int j = 0; j < FANIN; j++) if (n * FANIN + j < tree_nodes(l - 1)) s = s + node[l-1][p][n*FANIN+j];
+              node[l][p][n] <= s;
+            end
+          end
         end
       end
     end
   end
+
+  // ---- the accumulator, then the thresholds, into the output FIFO
+  logic signed [ACC_BITS-1:0] acc[PE];
+  logic signed [ACC_BITS-1:0] done_sum[PE];  // a finished sum
+  logic [PE*LT*T_BITS-1:0] done_thr;  // and its fold's thresholds
+  logic done_valid, res_valid;
+  logic [PE*OUT_BITS-1:0] res_data;
+  if (L > 0) begin : g_thresholds
+    hwbnn_rom #(
+        .WORDS(NF),
+        .BITS (PE * LT * T_BITS),
+        .FILE (T_FILE)
+    ) thresholds (
+        .clk (clk),
+        .en  (valid[ACC_STAGE]),
+        .addr(32'(fold[ACC_STAGE])),
+        .data(done_thr)
+    );
+  end else begin : g_no_thresholds
+    assign done_thr = '0;
+  end
+
+  // the output value of lane p from its finished sum and its thresholds
+  function automatic logic [OUT_BITS-1:0] result(input logic signed [ACC_BITS-1:0] a, input int p);
+    logic [OUT_BITS-1:0] code;
+    code = '0;
+    if (L == 0) begin
+      if (XNOR) code = OUT_BITS'(2 * a - ACC_BITS'(MW));
+      else code = OUT_BITS'(a);
+    end else begin
+      for (int k = 0; k < LT; k++) begin
+        if (a >= $signed(ACC_BITS'($signed(done_thr[(p*LT+k)*T_BITS+:T_BITS])))) code = code + 1'b1;
+      end
+    end
+    result = code;
+  endfunction
+
+  always_ff @(posedge clk) begin
+    if (rst) begin
+      done_valid <= 1'b0;
+      res_valid <= 1'b0;
+      pending <= '0;
+    end else begin
+      done_valid <= valid[ACC_STAGE] && last[ACC_STAGE];
+      res_valid <= done_valid;
+      pending <= pending + PW'(issue && last_sf) - PW'(out_valid && out_ready);
+    end
+    if (valid[ACC_STAGE]) begin
+      for (int p = 0; p < PE; p++) begin
+        logic signed [ACC_BITS-1:0] total;
+        total = node[TL][p][0] + (first[ACC_STAGE] ? ACC_BITS'(0) : acc[p]);
+        acc[p] <= total;
+        done_sum[p] <= total;
+      end
+    end
+    if (done_valid) begin
+      for (int p = 0; p < PE; p++) res_data[p*OUT_BITS+:OUT_BITS] <= result(done_sum[p], p);
+    end
+  end
+
+  logic unused_ready;
+  hwbnn_fifo #(
+      .DEPTH(OUT_DEPTH),
+      .BITS (PE * OUT_BITS)
+  ) out_fifo (
+      .clk(clk),
+      .rst(rst),
+      .in_valid(res_valid),
+      .in_ready(unused_ready),  // always ready: pending <= OUT_DEPTH
+      .in_data(res_data),
+      .out_valid(out_valid),
+      .out_ready(out_ready),
+      .out_data(out_data)
+  );
 endmodule

@@ -393,7 +393,7 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
         res: dict = {"artifacts": st.read}
         try:
             folding = rtl_folding(cfg, golden)
-            project = emit_rtl(golden, st.tmp / "rtl", folding)
+            project = emit_rtl(golden, st.tmp / "rtl", folding, weight_memories(golden, folding))
         except EmitError as e:
             (st.tmp / "rtl").mkdir()
             res.update({"simulated": False, "reason": str(e)})
@@ -408,6 +408,14 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
         write_text_atomic(st.tmp / "rtlsim.json", json.dumps(res, indent=2))
     _say_rtlsim(cfg, res)
     return res
+
+
+def weight_memories(golden, folding: dict | None) -> dict:
+    """Layer -> where its weights live (``distributed`` or ``block``), as the cost model assumes."""
+    from hw_bnn.dse.cost import network_cost
+    from hw_bnn.dse.units import mvu_layers
+
+    return {c.name: c.weight_ram for c in network_cost(mvu_layers(golden), folding).layers}
 
 
 def predicted_cycles(golden, folding: dict | None) -> int:

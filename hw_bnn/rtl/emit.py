@@ -10,7 +10,8 @@ renamed into place):
                        valid/ready handshakes throughout, and one tap per unit output
                        (``tap<i>_fire``, ``tap<i>_data``) for verification
 ``<layer>_w.mem``      weights, one word per (neuron fold, synapse fold), ``$readmemh`` format
-``<layer>_t.mem``      thresholds (and negate flags), one word per channel
+``<layer>_t.mem``      thresholds: of a matrix unit one word per neuron fold (its PE channels),
+                       of a threshold unit one word per channel (and its negate flag)
 ``<layer>_p.mem``      a fixed-point chain's parameters, one word per channel
 ``hwbnn_config.h``     stream shapes for the Verilator harness (``sim/hwbnn_harness.cpp``)
 ``rtl_project.json``   the units, their parameters, streams and cycles per frame
@@ -50,6 +51,7 @@ KERNELS = (
     "hwbnn_add.sv",
     "hwbnn_concat.sv",
     "hwbnn_fork.sv",
+    "hwbnn_rom.sv",
     "hwbnn_dwc.sv",
     "hwbnn_fifo.sv",
 )

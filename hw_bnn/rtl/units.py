@@ -129,8 +129,10 @@ def mvu_unit(layer, pe: int, simd: int, in_stream: Stream, pixels: int = 1, ram:
     w_bits = 1 if layer.xnor else signed_bits(int(w.min()), int(w.max()))
     mems = {"W_FILE": (_weight_words(w, pe, simd, w_bits), pe * simd * w_bits)}
     if layer.thresholds is not None:
-        words, t_bits = threshold_words(layer.thresholds, lo, hi)
-        mems["T_FILE"] = (words, layer.levels * t_bits)
+        rows, t_bits = threshold_words(layer.thresholds, lo, hi)
+        lane = layer.levels * t_bits  # word nf: the thresholds of channels nf * PE + p, lane p above lane p - 1
+        words = [sum(rows[nf * pe + p] << (p * lane) for p in range(pe)) for nf in range(mh // pe)]
+        mems["T_FILE"] = (words, pe * lane)
         acc_bits = max(signed_bits(lo, hi), t_bits)
         out = Stream(pe, unsigned_bits(layer.levels), False, mh * pixels)
     else:
