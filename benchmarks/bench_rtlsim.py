@@ -48,17 +48,21 @@ def _build(model: str, builds: Path, data_dir, epochs: int | None) -> Path:
 
 
 def _rtl_images(golden, rtl_dir, x, args) -> tuple[dict, float]:
-    """verify_rtl on x, or on its first --fallback-images when x would take over --max-minutes."""
+    """verify_rtl on x, or on its first --fallback-images when x would take over --max-minutes
+    (estimated from runs of 1 and 100 images: start-up, then per image)."""
     from hw_bnn.sim.rtlsim import verify_rtl
 
-    t0 = time.perf_counter()
-    probe = verify_rtl(golden, rtl_dir, x[:100])
-    per_image = (time.perf_counter() - t0) / min(100, len(x))
-    if per_image * len(x) > 60 * args.max_minutes:
+    def timed(images):
+        t0 = time.perf_counter()
+        res = verify_rtl(golden, rtl_dir, images)
+        return res, time.perf_counter() - t0
+
+    _, start = timed(x[:1])
+    probe, t100 = timed(x[:100])
+    per_image = max(0.0, t100 - start) / 99
+    if start + per_image * len(x) > 60 * args.max_minutes:
         x = x[: args.fallback_images]
-    t0 = time.perf_counter()
-    res = verify_rtl(golden, rtl_dir, x) if len(x) > 100 else probe
-    return res, time.perf_counter() - t0 if len(x) > 100 else per_image * len(x)
+    return timed(x) if len(x) > 100 else (probe, t100)
 
 
 def bench_model(model: str, x, data_dir, args) -> dict:

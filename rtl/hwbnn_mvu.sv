@@ -70,14 +70,6 @@ module hwbnn_mvu #(
     tree_levels = levels;
   endfunction
 
-  // sums per lane after ``level`` stages of the tree
-  function automatic int tree_nodes(input int level);
-    int left;
-    left = NG;
-    for (int l = 0; l < level; l++) left = (left + FANIN - 1) / FANIN;
-    tree_nodes = left;
-  endfunction
-
   localparam int TL = tree_levels(NG);
   localparam int ACC_STAGE = TL + 2;  // the stage whose sums the accumulator takes
   localparam int OUT_DEPTH = TL + 6;  // every result in flight, and one more
@@ -169,16 +161,16 @@ module hwbnn_mvu #(
         end
       end
     end
+    // the adder tree: stage l sums FANIN of level l - 1's ceil(NG / FANIN**(l - 1)) sums
     for (int l = 1; l <= TL; l++) begin
       if (valid[l+1]) begin
         for (int p = 0; p < PE; p++) begin
-          for (int n = 0; n < NG; n++) begin
-            if (n < tree_nodes(l)) begin
-              logic signed [ACC_BITS-1:0] s;
-              s = '0;
-              for (int j = 0; j < FANIN; j++) if (n * FANIN + j < tree_nodes(l - 1)) s = s + node[l-1][p][n*FANIN+j];
-              node[l][p][n] <= s;
-            end
+          for (int n = 0; n * FANIN ** l < NG; n++) begin
+            logic signed [ACC_BITS-1:0] s;
+            s = '0;
+            for (int j = 0; j < FANIN; j++)
+              if ((n * FANIN + j) * FANIN ** (l - 1) < NG) s = s + node[l-1][p][n*FANIN+j];
+            node[l][p][n] <= s;
           end
         end
       end

@@ -175,6 +175,8 @@ def window_unit(layer, simd: int, in_stream: Stream) -> RtlUnit:
     _unsigned_input(layer, in_stream)
     if in_stream.frame != h * w * c:
         raise EmitError(f"layer {layer.name}: takes {h * w * c} inputs, the layer before it gives {in_stream.frame}")
+    if (w * c) % in_stream.elems:
+        raise EmitError(f"layer {layer.name}: beats of {in_stream.elems} values do not divide its rows of {w * c}")
     bits = max(in_stream.bits, unsigned_bits(layer.pad_value))
     params = {
         "H": h,
