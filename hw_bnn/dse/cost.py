@@ -4,13 +4,18 @@ The units and their foldings are :mod:`hw_bnn.dse.units`: unit ``i`` at ``(PE_i,
 
 Performance (per frame, clock ``f`` in MHz):
 
-* cycles of one unit: ``(MH / PE) * (MW / SIMD) * pixels`` (FINN's ``get_exp_cycles``);
-* initiation interval ``II`` = the slowest unit's cycles; ``FPS = f * 1e6 / II``;
+* cycles of one unit: ``max((MH / PE) * (MW / SIMD) * pixels, in_pixels)`` (FINN's
+  ``get_exp_cycles``; a convolution's window generator takes its input a pixel per cycle);
+* initiation interval ``II`` = the slowest unit's cycles; ``FPS = f * 1e6 / II``.  The RTL
+  simulation measures exactly this interval (docs/rtl.md);
 * latency ~ the sum of the units' cycles, ``latency_us = sum / f``.  This is a first-order
-  estimate: the units of a dataflow pipeline overlap (a unit starts as soon as the first
-  outputs of the one before arrive), so the true latency is lower; thresholds, pooling,
-  flatten and the sliding-window generators are not modelled (they stream one element or pixel
-  per cycle and are never the bottleneck of these networks).
+  estimate, and the RTL simulation measures how far off it is: the units of a dataflow pipeline
+  overlap (a unit starts as soon as the first outputs of the one before arrive), so on folded
+  networks the true latency is lower; but every RTL matrix unit adds its pipeline (6 cycles
+  plus one per adder-tree stage) and every FIFO and elementwise unit a cycle or two, so on small
+  fully parallel networks it is higher.  Thresholds, pooling, flatten and the sliding-window
+  generators are not modelled (they stream one element or pixel per cycle and are never the
+  bottleneck of these networks).
 
 Resources per unit, after FINN-R (M. Blott, T. B. Preusser, N. J. Fraser, G. Gambardella,
 K. O'Brien, Y. Umuroglu, M. Leeser, K. Vissers: "FINN-R: An End-to-End Deep-Learning Framework
@@ -212,7 +217,7 @@ class NetworkCost:
 
     @property
     def latency_cycles(self) -> int:
-        """First-order latency: the sum of the units' cycles (an upper bound; see the module docstring)."""
+        """First-order latency: the sum of the units' cycles (see the module docstring)."""
         return sum(c.cycles for c in self.layers)
 
     @property
@@ -285,7 +290,7 @@ class NetworkCost:
         out.append(
             f"II {self.max_cycles} cycles (bottleneck {self.bottleneck}) -> {self.fps:,.0f} FPS "
             f"at {self.clock_mhz:g} MHz; "
-            f"latency <= {self.latency_cycles} cycles = {self.latency_us:.2f} us (sum over units, first order)"
+            f"latency ~ {self.latency_cycles} cycles = {self.latency_us:.2f} us (sum over units, first order)"
         )
         return "\n".join(out)
 

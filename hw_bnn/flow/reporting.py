@@ -288,13 +288,13 @@ def _rtlsim_md(rt: dict | None) -> list[str]:
     verdict = "PASS" if rt["mismatches"] == 0 else "FAIL"
     out = [f"**RTL simulation (Verilator): {verdict}** — golden model vs RTL: {rt['mismatches']} mismatches.", ""]
     out += [
-        "| split | images | mismatches | cycles per frame | cost model | latency (cycles) |",
-        "|---|---|---|---|---|---|",
+        "| split | images | mismatches | cycles per frame | cost model | latency (cycles) | cost model (first order) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, e in rt["splits"].items():
         out.append(
             f"| {name} | {e['images']} | {e['mismatched_images']} | {e['interval_cycles']} "
-            f"| {rt['predicted_interval_cycles']} | {e['latency_cycles']} |"
+            f"| {rt['predicted_interval_cycles']} | {e['latency_cycles']} | {rt.get('predicted_latency_cycles', '-')} |"
         )
         if "first_mismatch" in e:
             f = e["first_mismatch"]
@@ -341,7 +341,7 @@ def _hardware_md(hw: dict) -> list[str]:
         "## Hardware estimate",
         "",
         f"Cost model (hw_bnn.dse.cost, FINN-R formulas) at {c['clock_mhz']:g} MHz: initiation interval "
-        f"{c['max_cycles']} cycles (bottleneck `{c['bottleneck']}`) = {c['fps']:,.0f} FPS, latency <= "
+        f"{c['max_cycles']} cycles (bottleneck `{c['bottleneck']}`) = {c['fps']:,.0f} FPS, latency ~ "
         f"{c['latency_us']:.2f} us; {c['lut']:,} LUT, {c['bram18']} BRAM18, {c['dsp']} DSP.",
         "",
         "| layer | MH | MW | pixels | PE | SIMD | cycles | LUT | BRAM18 |",

@@ -378,6 +378,8 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
     (:func:`hw_bnn.sim.rtlsim.verify_rtl`), and the measured interval between frames against the
     cost model's cycles per frame.  A network with layers the RTL backend does not build yet is
     recorded as not simulated, with the reason."""
+    from hw_bnn.dse.cost import network_cost
+    from hw_bnn.dse.units import mvu_layers
     from hw_bnn.errors import EmitError
     from hw_bnn.ir import IntegerNetwork
     from hw_bnn.rtl import emit_rtl
@@ -399,7 +401,9 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
             res.update({"simulated": False, "reason": str(e)})
         else:
             cfg.say("[rtlsim] building the RTL simulation (Verilator)")
-            res.update({"simulated": True, "predicted_interval_cycles": predicted_cycles(golden, folding)})
+            cost = network_cost(mvu_layers(golden), folding)
+            res.update({"simulated": True, "predicted_interval_cycles": cost.max_cycles})
+            res["predicted_latency_cycles"] = cost.latency_cycles
             res["splits"] = {
                 k: verify_rtl(golden, st.tmp / "rtl", s.x[: cfg.rtlsim_limit or None]) for k, s in splits.items()
             }
@@ -434,7 +438,7 @@ def _say_rtlsim(cfg: FlowConfig, res: dict) -> None:
         cfg.say(
             f"[rtlsim] {name}: {e['images']} images, golden vs RTL simulation: {e['mismatched_images']} mismatches; "
             f"{e['interval_cycles']} cycles per frame (cost model {res['predicted_interval_cycles']}), "
-            f"latency {e['latency_cycles']} cycles"
+            f"latency {e['latency_cycles']} cycles (cost model, first order: {res.get('predicted_latency_cycles')})"
         )
         if "first_mismatch" in e:
             fm = e["first_mismatch"]

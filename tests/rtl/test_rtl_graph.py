@@ -90,3 +90,35 @@ def test_the_graph_has_forks_merges_and_every_kernel():
     dense = rtl_units(make_densenet())
     cats = [u for u in dense if u.module == "hwbnn_concat"]
     assert [u.params["C1"] for u in cats] == [4, 6] and all(u.out.signed for u in cats)
+
+
+def test_merge_fifos_hold_a_frame_per_frame_holding_unit_on_the_other_path():
+    """y2 = n2 + x1: n2's path has the window of conv c2 (a frame), x1's none, so the FIFO on
+    x1's edge holds two frames of x1 and the one on n2's edge one frame of n2."""
+    import re
+
+    from hw_bnn.rtl.emit import top_level
+    from hw_bnn.rtl.graph import network_input
+
+    golden = make_resnet()
+    units = rtl_units(golden)
+    i = next(k for k, u in enumerate(units) if u.name == "y2")
+    frame = units[i].out.frame // units[units[i].sources[1]].out.elems  # beats of x1 per frame
+    text = top_level(units, network_input(golden, None))
+    depth = {m[1]: int(m[0]) for m in re.findall(r"hwbnn_fifo #\(\.DEPTH\((\d+)\), \.BITS\(\d+\)\) (fifo_\w+)", text)}
+    assert depth[f"fifo_{i}b"] == 2 * frame
+    assert depth[f"fifo_{i}a"] == units[i].out.frame // units[units[i].sources[0]].out.elems
+
+
+def test_weight_memories_follow_the_cost_model(tmp_path):
+    """The flow puts a matrix unit's weights in block RAM beyond 128 words, else in LUTs, and the
+    emitted unit carries that style."""
+    from hw_bnn.flow.stages import weight_memories
+
+    golden = make_densenet()
+    folding = {"fc": {"PE": 1, "SIMD": 1}}  # 6 neuron folds x 45 synapse folds = 270 words
+    styles = weight_memories(golden, folding)
+    assert styles == {"c0": "distributed", "c1": "distributed", "c2": "distributed", "t4": "distributed", "fc": "block"}
+    emit_rtl(golden, tmp_path / "rtl", folding, styles)
+    top = (tmp_path / "rtl" / "hwbnn_top.sv").read_text()
+    assert top.count('.RAM_STYLE("block")') == 1 and top.count('.RAM_STYLE("distributed")') == 4
