@@ -7,7 +7,8 @@
 // OUT_FRAME integers; TAP_PREFIX<i>.txt: the same for tap i.  CYCLES: per frame, the cycle its
 // first input beat was taken and the cycle its last output beat was given.  With P_STALL the
 // output is not ready in a cycle with that probability, with P_GAP no input is offered (seeded
-// by SEED: the same seed gives the same cycles).  The stream shapes are in hwbnn_config.h.
+// by SEED: the same seed gives the same cycles).  Progress: the number of frames done, on stdout,
+// a hundred times per run.  The stream shapes are in hwbnn_config.h.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -96,6 +97,7 @@ int main(int argc, char** argv) {
   }
   top.rst = 0;
   const long beats_in = (long)frames * (IN_FRAME / IN_ELEMS);
+  const long report_every = frames / 100 > 0 ? frames / 100 : 1;
   long beat = 0, cycle = 0;
   while ((long)out.values.size() < frames * OUT_FRAME && cycle < max_cycles) {
     top.clk = 0;
@@ -117,7 +119,14 @@ int main(int argc, char** argv) {
       if (first_in[f] < 0) first_in[f] = cycle;
       beat++;
     }
-    if (out_fire && out.values.size() % OUT_FRAME == 0) last_out[out.values.size() / OUT_FRAME - 1] = cycle;
+    if (out_fire && out.values.size() % OUT_FRAME == 0) {
+      long done = (long)(out.values.size() / OUT_FRAME);
+      last_out[done - 1] = cycle;
+      if (done % report_every == 0 || done == frames) {  // progress: frames done, on stdout
+        std::printf("%ld\n", done);
+        std::fflush(stdout);
+      }
+    }
     cycle++;
   }
   top.final();

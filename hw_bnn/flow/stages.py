@@ -405,7 +405,8 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
             res.update({"simulated": True, "predicted_interval_cycles": cost.max_cycles})
             res["predicted_latency_cycles"] = cost.latency_cycles
             res["splits"] = {
-                k: verify_rtl(golden, st.tmp / "rtl", s.x[: cfg.rtlsim_limit or None]) for k, s in splits.items()
+                k: verify_rtl(golden, st.tmp / "rtl", s.x[: cfg.rtlsim_limit or None], progress=cfg.progress)
+                for k, s in splits.items()
             }
             res["mismatches"] = sum(e["mismatched_images"] for e in res["splits"].values())
             res["rtl_cycles_per_frame"] = project["cycles_per_frame"]
@@ -507,12 +508,15 @@ def _skip(cfg: FlowConfig, st: StageRun) -> bool:
 def check_upstream(cfg: FlowConfig, stage: str) -> None:
     """Before ``stage`` runs alone: every stage before it must be up to date with the build
     folder as it is now (a stage re-run or an artifact edited since is named).  A build compiled
-    from another QONNX file (``compile --onnx``) has no training or export upstream."""
+    from another QONNX file (``compile --onnx``) has no training or export upstream; ``rtlsim``
+    needs the stages up to ``compile`` only."""
     before = list(STAGES[: STAGES.index(stage)])
     if "compile" in before and compile_source(cfg) is not None:
         before = [s for s in before if s not in ("train", "export")]
     if read_stamp(cfg.build, "rtlsim") is None:  # optional (--no-rtlsim): checked once it has run
         before = [s for s in before if s != "rtlsim"]
+    if stage == "rtlsim":  # the RTL is written from golden.npz alone: no hls4ml project needed
+        before = [s for s in before if s not in ("emit", "verify")]
     for s in before:
         st = PLANS[s](cfg)
         reason = st.stale_reason()

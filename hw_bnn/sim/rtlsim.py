@@ -114,11 +114,27 @@ def build_rtlsim(rtl_dir) -> Path:
     return exe
 
 
-def run_rtlsim(rtl_dir, x: np.ndarray, seed: int = 0, p_stall: float = 0.0, p_gap: float = 0.0) -> dict:
+def _run_with_progress(args: list[str], cwd: Path, frames: int, progress: bool) -> tuple[int, str]:
+    """Run the simulator; a bar of the frames it reports done (on a terminal, with ``progress``)."""
+    from tqdm import tqdm
+
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    quiet = not progress or not sys.stderr.isatty()
+    with tqdm(total=frames, desc="[rtlsim] frames", unit="frame", disable=quiet, leave=False) as bar:
+        for line in proc.stdout:
+            if line.strip().isdigit():
+                bar.update(int(line) - bar.n)
+    err = proc.stderr.read()
+    return proc.wait(), err
+
+
+def run_rtlsim(
+    rtl_dir, x: np.ndarray, seed: int = 0, p_stall: float = 0.0, p_gap: float = 0.0, progress: bool = False
+) -> dict:
     """Stream the frames ``x`` (``(N, inputs)`` integer codes) through the RTL of ``rtl_dir``;
     ``{"outputs": (N, out), "taps": [(N, values) per unit], "first_in", "last_out",
     "interval", "latency", "seconds"}``.  ``p_stall`` / ``p_gap``: seeded random back-pressure
-    and input gaps."""
+    and input gaps; ``progress``: a bar of the frames done (on a terminal only)."""
     rtl_dir = Path(rtl_dir).resolve()
     project = json.loads((rtl_dir / "rtl_project.json").read_text())
     exe = build_rtlsim(rtl_dir)
@@ -131,10 +147,10 @@ def run_rtlsim(rtl_dir, x: np.ndarray, seed: int = 0, p_stall: float = 0.0, p_ga
         args = [str(exe), str(t / "in.txt"), str(t / "out.txt"), str(t / "tap"), str(t / "cycles.txt")]
         args += [str(seed), repr(float(p_stall)), repr(float(p_gap)), str(int(budget))]
         t0 = time.perf_counter()
-        done = subprocess.run(args, cwd=rtl_dir, capture_output=True, text=True)
+        code, err = _run_with_progress(args, rtl_dir, n, progress)
         seconds = time.perf_counter() - t0
-        if done.returncode:
-            raise RtlSimError(f"{rtl_dir}: RTL simulation failed (exit {done.returncode}): {done.stderr.strip()}")
+        if code:
+            raise RtlSimError(f"{rtl_dir}: RTL simulation failed (exit {code}): {err.strip()}")
         outputs = _read_rows(t / "out.txt", n)
         taps = [_read_rows(t / f"tap{i}.txt", n) for i in range(len(project["units"]))]
         cycles = np.loadtxt(t / "cycles.txt", dtype=np.int64, ndmin=2)

@@ -1,6 +1,7 @@
 """Each bad input gets one clear line naming the file, node or layer, a non-zero exit and no
 traceback (hw_bnn.cli.main, as the console script runs it)."""
 
+import json
 import subprocess
 import sys
 
@@ -88,6 +89,16 @@ def test_accumulator_does_not_fit_chosen_width(capsys, tmp_path):
     assert code == 2 and "layer " in err and "more than the chosen 4-bit width" in err
     # and the same model fits with enough bits
     assert main(["compile", "--out", str(tmp_path / "c"), "--onnx", str(path), "--acc-bits", "12"]) == 0
+
+
+def test_rtlsim_needs_only_the_compiled_network(capsys, tmp_path):
+    """The RTL is written from golden.npz: ``rtlsim`` runs after ``compile`` without the hls4ml stages."""
+    path = tmp_path / "mlp.onnx"
+    binary_mlp(np.random.default_rng(1), [784, 16, 10]).save(str(path))
+    assert main(["compile", "--out", str(tmp_path / "b"), "--onnx", str(path), "--quiet"]) == 0
+    assert main(["rtlsim", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    res = json.loads((tmp_path / "b" / "rtlsim.json").read_text())
+    assert res["simulated"] and res["mismatches"] == 0
 
 
 def test_unknown_model_recipe(capsys, tmp_path):
