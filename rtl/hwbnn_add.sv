@@ -23,7 +23,8 @@ module hwbnn_add #(
     input  logic                  out_ready,
     output logic [E*WIDTH-1:0]    out_data
 );
-  localparam int SW = ((A_BITS > B_BITS) ? A_BITS : B_BITS) + 2;  // holds a + b
+  localparam int AB = (A_BITS > B_BITS) ? A_BITS : B_BITS;
+  localparam int SW = ((AB > WIDTH) ? AB : WIDTH) + 2;  // holds a + b and the output's bounds
   localparam logic signed [SW-1:0] HI = SW'((64'sd1 <<< (WIDTH - 1)) - 1);
   localparam logic signed [SW-1:0] LO = -HI - 1;
 

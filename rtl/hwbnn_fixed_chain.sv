@@ -42,7 +42,8 @@ module hwbnn_fixed_chain #(
   localparam int NB = C / PE;
   localparam int BW = (NB > 1) ? $clog2(NB) : 1;
   localparam int WORD = G_BITS + 2 * S_BITS + Z_BITS;
-  localparam int QW = P_BITS + 1;  // the rounded value (p / 2**SF rounded up needs one more bit at most)
+  // the rounded value (p / 2**SF rounded up needs one more bit at most) and the output's bounds
+  localparam int QW = ((P_BITS > WIDTH) ? P_BITS : WIDTH) + 1;
   localparam logic signed [QW-1:0] HI = QW'((64'sd1 <<< (WIDTH - 1)) - 1);
   localparam logic signed [QW-1:0] LO = -HI - 1;
   localparam int HALF = (SF > 0) ? SF - 1 : 0;  // the bit worth one half after the shift

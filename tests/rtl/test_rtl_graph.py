@@ -13,6 +13,8 @@ from hw_bnn.dse.units import mvu_layers
 from hw_bnn.ir import (
     ConcatLayer,
     ConvLayer,
+    FixedAddLayer,
+    FixedChainLayer,
     FlattenLayer,
     IntegerNetwork,
     MaxPoolLayer,
@@ -22,7 +24,7 @@ from hw_bnn.ir import (
 from hw_bnn.rtl import emit_rtl
 from hw_bnn.rtl.graph import rtl_units
 from hw_bnn.sim.rtlsim import verify_rtl
-from tests.hls4ml_ext.test_emit_fixed import _inputs, make_dense, make_resnet
+from tests.hls4ml_ext.test_emit_fixed import make_dense, make_resnet
 from tests.rtl.test_rtl_dense import predicted_interval
 
 
@@ -56,7 +58,29 @@ def make_densenet(seed: int = 5) -> IntegerNetwork:
     return IntegerNetwork(L, input_shape=(c_in, h, h), input_range=(0, 255))
 
 
-NETS = {"resnet": make_resnet, "dense": make_dense, "densenet": make_densenet}
+def make_wide(seed: int = 9) -> IntegerNetwork:
+    """Fixed-point outputs wider than the values they hold: a chain of 4-bit inputs with small
+    slopes into 12 bits, and an add into 16 (saturation bounds beyond the sums' bits)."""
+    rng = np.random.default_rng(seed)
+    n = 8
+    g, p, q, z = (rng.integers(-3, 4, size=n) for _ in range(4))
+    L = [FixedChainLayer("f0", (n,), g, p, q, z, 0, 1, 1, 12, (0, 15), "rnd", "sat")]
+    L.append(FixedChainLayer("f1", (n,), -g, q, p, z, 1, 1, 1, 12, (-2048, 2047), "trn", "wrap", inputs=("f0",)))
+    L.append(FixedAddLayer("s", (n,), 16, ("f0", "f1"), "sat"))
+    L.append(ThresholdLayer("t", _per_channel(rng, -30, 30, n), (-(2**15), 2**15 - 1)))
+    L.append(XnorDenseLayer("d", rng.integers(0, 2, size=(n, 3)).astype(np.uint8)))
+    return IntegerNetwork(L, input_shape=(n,), input_range=(0, 15))
+
+
+def _inputs(golden: IntegerNetwork, seed: int, n: int) -> np.ndarray:
+    """Random inputs over the network's input range, the two ends first."""
+    lo, hi = golden.input_range
+    x = np.random.default_rng(seed).integers(lo, hi + 1, size=(n, *golden.input_shape)).astype(np.int64)
+    x[0], x[1] = lo, hi
+    return x
+
+
+NETS = {"resnet": make_resnet, "dense": make_dense, "densenet": make_densenet, "wide": make_wide}
 
 
 def _folding(golden, folded: bool):
