@@ -135,6 +135,16 @@ class _Top:
         return _signals(name)
 
 
+def fifo_frames(levels: list[int], unit: RtlUnit, src: int, readers: int) -> int:
+    """Frames of the FIFO on the edge from ``src`` (-1: the input port) to ``unit``: none from the
+    input port to its sole reader; else one, plus the frame-holding units on the paths to the
+    unit's other inputs beyond those on this one's (a merge waits for its latest input)."""
+    if src < 0 and readers == 1:
+        return 0
+    latest = max((levels[s] for s in unit.sources if s >= 0), default=0)
+    return 1 + latest - (levels[src] if src >= 0 else 0)
+
+
 def _edge(top: _Top, tag: str, src: tuple, have: Stream, want: Stream, frames: int) -> tuple[str, str, str]:
     """A stream from its producer to a unit's port: a FIFO of ``frames`` frames (none for 0), then a
     width converter where the values per beat differ, then sign or zero extension where the bits do."""
@@ -174,17 +184,16 @@ def top_level(units: list[RtlUnit], first: Stream) -> str:
     outs = {-1: (_signals("s"), first)}
     branches: dict = {}
     levels = frame_levels(units)
+    readers = {src: sum(u.sources.count(src) for u in units) for src in range(-1, len(units))}
     for i, u in enumerate(units):
         ins = {}
-        aligned = max((levels[s] for s in u.sources if s >= 0), default=0)  # a merge waits for its latest input
         for k, (port, src) in enumerate(zip(u.ports, u.sources)):
-            readers = [(j, kk) for j, w in enumerate(units) for kk, s in enumerate(w.sources) if s == src]
             signals, have = outs[src]
-            if len(readers) > 1:
+            if readers[src] > 1:
                 if src not in branches:
-                    branches[src] = iter(top.fork(f"fork{src + 1}", signals, len(readers), have.width))
+                    branches[src] = iter(top.fork(f"fork{src + 1}", signals, readers[src], have.width))
                 signals = next(branches[src])
-            frames = 1 + aligned - (levels[src] if src >= 0 else 0) if src >= 0 or len(readers) > 1 else 0
+            frames = fifo_frames(levels, u, src, readers[src])
             ins[port] = _edge(top, f"{i}{port}", signals, have, u.ins[k], frames)
         outs[i] = (top.add(u.module, f"unit{i}_{u.name}", u.params, ins, f"u{i}", u.out.width), u.out)
         top.lines.append(f"  assign tap{i}_fire = u{i}_valid && u{i}_ready;")
