@@ -1,10 +1,11 @@
 // hwbnn_harness: streams frames of input codes into hwbnn_top (Verilator), collects the output
 // and every layer tap, and counts cycles.
 //
-//   Vhwbnn_top INPUTS OUTPUTS TAP_PREFIX CYCLES SEED P_STALL P_GAP MAX_CYCLES
+//   Vhwbnn_top INPUTS OUTPUTS TAP_PREFIX CYCLES SEED P_STALL P_GAP MAX_CYCLES TAP_FROM TAP_TO
 //
 // INPUTS: the number of frames N, then N * IN_FRAME integers.  OUTPUTS: one line per frame of
-// OUT_FRAME integers; TAP_PREFIX<i>.txt: the same for tap i.  CYCLES: per frame, the cycle its
+// OUT_FRAME integers; TAP_PREFIX<i>.txt: the same for tap i, for frames TAP_FROM <= f < TAP_TO
+// only (TAP_TO -1: all; the taps of every frame of a large network do not fit in memory).  CYCLES: per frame, the cycle its
 // first input beat was taken and the cycle its last output beat was given.  With P_STALL the
 // output is not ready in a cycle with that probability, with P_GAP no input is offered (seeded
 // by SEED: the same seed gives the same cycles).  Progress: the number of frames done, on stdout,
@@ -46,10 +47,15 @@ int64_t get_value(const W& port, int offset, int bits, bool is_signed) {
 struct Collector {
   int elems, bits, frame;
   bool is_signed;
+  long keep_from = 0, keep_to = -1;  // the frames whose values are kept (-1: all)
+  long seen = 0;                     // values seen
   std::vector<int64_t> values;
   template <typename W>
   void take(const W& port) {
-    for (int i = 0; i < elems; i++) values.push_back(get_value(port, i * bits, bits, is_signed));
+    for (int i = 0; i < elems; i++, seen++) {
+      long f = seen / frame;
+      if (keep_to < 0 || (f >= keep_from && f < keep_to)) values.push_back(get_value(port, i * bits, bits, is_signed));
+    }
   }
   void write(const std::string& path) const {
     std::ofstream f(path);
@@ -60,8 +66,9 @@ struct Collector {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 9) {
-    std::fprintf(stderr, "usage: %s INPUTS OUTPUTS TAP_PREFIX CYCLES SEED P_STALL P_GAP MAX_CYCLES\n", argv[0]);
+  if (argc != 11) {
+    std::fprintf(stderr, "usage: %s INPUTS OUTPUTS TAP_PREFIX CYCLES SEED P_STALL P_GAP MAX_CYCLES TAP_FROM TAP_TO\n",
+                 argv[0]);
     return 2;
   }
   std::ifstream in(argv[1]);
@@ -77,12 +84,13 @@ int main(int argc, char** argv) {
   std::uniform_real_distribution<double> uni(0.0, 1.0);
   const double p_stall = std::atof(argv[6]), p_gap = std::atof(argv[7]);
   const long max_cycles = std::atol(argv[8]);
+  const long tap_from = std::atol(argv[9]), tap_to = std::atol(argv[10]);
 
   Verilated::commandArgs(argc, argv);
   Vhwbnn_top top;
-  Collector out{OUT_ELEMS, OUT_BITS, OUT_FRAME, OUT_SIGNED != 0, {}};
+  Collector out{OUT_ELEMS, OUT_BITS, OUT_FRAME, OUT_SIGNED != 0};
   std::vector<Collector> taps;
-#define HWBNN_TAP_COLLECTOR(i, e, b, s, f) taps.push_back(Collector{e, b, f, s != 0, {}});
+#define HWBNN_TAP_COLLECTOR(i, e, b, s, f) taps.push_back(Collector{e, b, f, s != 0, tap_from, tap_to});
   HWBNN_TAPS(HWBNN_TAP_COLLECTOR)
   std::vector<long> first_in(frames, -1), last_out(frames, -1);
 

@@ -129,12 +129,19 @@ def _run_with_progress(args: list[str], cwd: Path, frames: int, progress: bool) 
 
 
 def run_rtlsim(
-    rtl_dir, x: np.ndarray, seed: int = 0, p_stall: float = 0.0, p_gap: float = 0.0, progress: bool = False
+    rtl_dir,
+    x: np.ndarray,
+    seed: int = 0,
+    p_stall: float = 0.0,
+    p_gap: float = 0.0,
+    progress: bool = False,
+    taps: tuple[int, int] | None = None,
 ) -> dict:
     """Stream the frames ``x`` (``(N, inputs)`` integer codes) through the RTL of ``rtl_dir``;
-    ``{"outputs": (N, out), "taps": [(N, values) per unit], "first_in", "last_out",
+    ``{"outputs": (N, out), "taps": [(frames, values) per unit], "first_in", "last_out",
     "interval", "latency", "seconds"}``.  ``p_stall`` / ``p_gap``: seeded random back-pressure
-    and input gaps; ``progress``: a bar of the frames done (on a terminal only)."""
+    and input gaps; ``progress``: a bar of the frames done (on a terminal only); ``taps``: the
+    frames ``[from, to)`` whose taps are kept (default all)."""
     rtl_dir = Path(rtl_dir).resolve()
     project = json.loads((rtl_dir / "rtl_project.json").read_text())
     exe = build_rtlsim(rtl_dir)
@@ -145,20 +152,21 @@ def run_rtlsim(
         t = Path(tmp)
         (t / "in.txt").write_text(f"{n}\n" + "\n".join(" ".join(map(str, row)) for row in x) + "\n")
         args = [str(exe), str(t / "in.txt"), str(t / "out.txt"), str(t / "tap"), str(t / "cycles.txt")]
-        args += [str(seed), repr(float(p_stall)), repr(float(p_gap)), str(int(budget))]
+        kept = (0, n) if taps is None else (int(taps[0]), int(taps[1]))
+        args += [str(seed), repr(float(p_stall)), repr(float(p_gap)), str(int(budget)), str(kept[0]), str(kept[1])]
         t0 = time.perf_counter()
         code, err = _run_with_progress(args, rtl_dir, n, progress)
         seconds = time.perf_counter() - t0
         if code:
             raise RtlSimError(f"{rtl_dir}: RTL simulation failed (exit {code}): {err.strip()}")
         outputs = _read_rows(t / "out.txt", n)
-        taps = [_read_rows(t / f"tap{i}.txt", n) for i in range(len(project["units"]))]
+        tapped = [_read_rows(t / f"tap{i}.txt", kept[1] - kept[0]) for i in range(len(project["units"]))]
         cycles = np.loadtxt(t / "cycles.txt", dtype=np.int64, ndmin=2)
     last = cycles[:, 1]
     steady = np.diff(last[len(last) // 2 :]) if n >= 3 else np.diff(last)
     return {
         "outputs": outputs,
-        "taps": taps,
+        "taps": tapped,
         "first_in": cycles[:, 0],
         "last_out": last,
         "interval": int(np.median(steady)) if len(steady) else None,
@@ -168,18 +176,21 @@ def run_rtlsim(
 
 
 def _read_rows(path: Path, n: int) -> np.ndarray:
+    if n <= 0:
+        return np.zeros((0, 0), dtype=np.int64)
     rows = np.loadtxt(path, dtype=np.int64, ndmin=2)
     return rows.reshape(n, -1)
 
 
 def verify_rtl(golden, rtl_dir, x: np.ndarray, **run_options) -> dict:
     """Golden model vs RTL simulation on the frames ``x``, integer by integer: mismatched images,
-    the first one's first divergent layer and element (from the per-layer taps), and the cycles."""
+    the first one's first divergent layer and element (from the per-layer taps of a second run up
+    to that image), and the cycles."""
     from hw_bnn.sim.verify import first_divergent_layer, mismatched_images
 
     project = json.loads((Path(rtl_dir) / "rtl_project.json").read_text())
     stream = golden.to_hardware_layout(golden.check_input(x)).reshape(len(x), -1)  # NHWC for images
-    res = run_rtlsim(rtl_dir, stream, **run_options)
+    res = run_rtlsim(rtl_dir, stream, taps=(0, 0), **run_options)  # taps only for a mismatch
     g = golden.run(x)
     bad = mismatched_images(g, res["outputs"].reshape(g.shape))
     entry = {
@@ -195,7 +206,9 @@ def verify_rtl(golden, rtl_dir, x: np.ndarray, **run_options) -> dict:
         i = int(bad[0])
         trace = golden.run(x[i : i + 1], trace=True)
         by_name = {layer.name: layer for layer in golden.layers}
-        tapped = [(by_name[u["layer"]], tap) for u, tap in zip(project["units"], res["taps"]) if u.get("layer")]
-        sim = {layer.name: tap[i] for layer, tap in tapped}
+        run_options["progress"] = False
+        again = run_rtlsim(rtl_dir, stream[: i + 1], taps=(i, i + 1), **run_options)  # frame i's taps
+        tapped = [(by_name[u["layer"]], tap) for u, tap in zip(project["units"], again["taps"]) if u.get("layer")]
+        sim = {layer.name: tap[0] for layer, tap in tapped}
         entry["first_mismatch"] = {"image": i, **first_divergent_layer([la for la, _ in tapped], trace, sim, "rtlsim")}
     return entry
