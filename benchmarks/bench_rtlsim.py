@@ -12,8 +12,8 @@ on the same images:
                model's cycles per frame and (first-order) latency
 and the golden-vs-RTL and golden-vs-C-sim mismatch counts.  The images are the official MNIST
 test set when present (the first --images of it), else the built-in split; a network whose RTL
-simulation of --images would take more than --max-minutes (timed on the first 100) runs on
---fallback-images instead, and the table says so.
+simulation of --images would take more than --max-minutes (timed on the first --fallback-images)
+runs on --fallback-images only, and the table says so.
 
 Usage: python benchmarks/bench_rtlsim.py [--models tfc-w1a1 ...] [--images 10000] [--csim-images 200]
 """
@@ -48,8 +48,8 @@ def _build(model: str, builds: Path, data_dir, epochs: int | None) -> Path:
 
 
 def _rtl_images(golden, rtl_dir, x, args) -> tuple[dict, float]:
-    """verify_rtl on x, or on its first --fallback-images when x would take over --max-minutes
-    (estimated from runs of 1 and 100 images: start-up, then per image)."""
+    """verify_rtl on the first --fallback-images of x, then on all of x unless that run says all
+    would take over --max-minutes (simulator start-up included, so the estimate errs long)."""
     from hw_bnn.sim.rtlsim import verify_rtl
 
     def timed(images):
@@ -57,12 +57,10 @@ def _rtl_images(golden, rtl_dir, x, args) -> tuple[dict, float]:
         res = verify_rtl(golden, rtl_dir, images)
         return res, time.perf_counter() - t0
 
-    _, start = timed(x[:1])
-    probe, t100 = timed(x[:100])
-    per_image = max(0.0, t100 - start) / 99
-    if start + per_image * len(x) > 60 * args.max_minutes:
-        x = x[: args.fallback_images]
-    return timed(x) if len(x) > 100 else (probe, t100)
+    first = timed(x[: args.fallback_images])
+    if len(x) <= args.fallback_images or first[1] * len(x) / args.fallback_images > 60 * args.max_minutes:
+        return first
+    return timed(x)
 
 
 def bench_model(model: str, x, data_dir, args) -> dict:
