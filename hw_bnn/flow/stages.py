@@ -395,13 +395,13 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
         res: dict = {"artifacts": st.read}
         try:
             folding = rtl_folding(cfg, golden)
-            project = emit_rtl(golden, st.tmp / "rtl", folding, weight_memories(golden, folding))
+            cost = network_cost(mvu_layers(golden), folding)
+            project = emit_rtl(golden, st.tmp / "rtl", folding, memories_of(cost))
         except EmitError as e:
             (st.tmp / "rtl").mkdir()
             res.update({"simulated": False, "reason": str(e)})
         else:
             cfg.say("[rtlsim] building the RTL simulation (Verilator)")
-            cost = network_cost(mvu_layers(golden), folding)
             res.update({"simulated": True, "predicted_interval_cycles": cost.max_cycles})
             res["predicted_latency_cycles"] = cost.latency_cycles
             res["splits"] = {
@@ -420,7 +420,12 @@ def weight_memories(golden, folding: dict | None) -> dict:
     from hw_bnn.dse.cost import network_cost
     from hw_bnn.dse.units import mvu_layers
 
-    return {c.name: c.weight_ram for c in network_cost(mvu_layers(golden), folding).layers}
+    return memories_of(network_cost(mvu_layers(golden), folding))
+
+
+def memories_of(cost) -> dict:
+    """Layer -> where its weights live, from a :class:`hw_bnn.dse.cost.NetworkCost`."""
+    return {c.name: c.weight_ram for c in cost.layers}
 
 
 def predicted_cycles(golden, folding: dict | None) -> int:

