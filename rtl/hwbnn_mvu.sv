@@ -54,6 +54,7 @@ module hwbnn_mvu #(
   localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int PRODW = IN_BITS + 1 + W_BITS;
+  localparam int DSP_MIN_BITS = 4;  // narrower products stay in LUTs (the cost model's rule)
   localparam int GROUP = XNOR ? 16 : 2;  // terms of a first-stage sum
   localparam int NG = (SIMD + GROUP - 1) / GROUP;  // first-stage sums per lane
   localparam int FANIN = 4;  // terms per adder-tree stage
@@ -87,7 +88,7 @@ module hwbnn_mvu #(
   wire issue = room && (!need_in || in_valid);
   assign in_ready = room && need_in;
   wire [SIMD*IN_BITS-1:0] x = need_in ? in_data : ibuf[sf];
-  wire [31:0] waddr = 32'(nf) * SF + 32'(sf);
+  logic [31:0] waddr;  // the step's weight word nf * SF + sf, counted (no multiplier on the path)
 
   // the stages' valid flags and step tags (index k: the stage k registers after the issue)
   logic valid[ACC_STAGE+1];
@@ -112,14 +113,26 @@ module hwbnn_mvu #(
   // stages 2 .. ACC_STAGE: first-stage sums (level 0), then the tree's levels
   logic signed [ACC_BITS-1:0] node[TL+1][PE][NG];
 
-  // the sum of the ``g``-th GROUP products of lane p (an integer unit's)
+  // the sum of the ``g``-th GROUP products x * w of lane p (an integer unit's; unsigned input
+  // codes, signed weights).  Narrow products as shifted adds,
+  // x * w = sum_{b < W-1} w_b x 2^b - w_{W-1} x 2^{W-1}, so that synthesis keeps them in LUTs: a
+  // DSP block for a 2-bit product wastes it, and the route to it limits the clock.
   function automatic logic signed [ACC_BITS-1:0] product_sum(input int p, input int g);
     logic signed [ACC_BITS-1:0] s;
     logic signed [PRODW-1:0] prod;
+    logic [IN_BITS-1:0] x;
+    logic [W_BITS-1:0] w;
     s = '0;
     for (int i = 0; i < GROUP; i++) begin
       if (g * GROUP + i < SIMD) begin
-        prod = $signed({1'b0, x1[(g*GROUP+i)*IN_BITS+:IN_BITS]}) * $signed(w1[(p*SIMD+g*GROUP+i)*W_BITS+:W_BITS]);
+        x = x1[(g*GROUP+i)*IN_BITS+:IN_BITS];
+        w = w1[(p*SIMD+g*GROUP+i)*W_BITS+:W_BITS];
+        if (IN_BITS >= DSP_MIN_BITS && W_BITS >= DSP_MIN_BITS) prod = $signed({1'b0, x}) * $signed(w);
+        else begin
+          prod = '0;
+          for (int b = 0; b < W_BITS; b++)
+            if (w[b]) prod = (b == W_BITS - 1) ? prod - (PRODW'(x) << b) : prod + (PRODW'(x) << b);
+        end
         s = s + ACC_BITS'(prod);
       end
     end
@@ -130,11 +143,13 @@ module hwbnn_mvu #(
     if (rst) begin
       sf <= '0;
       nf <= '0;
+      waddr <= '0;
       for (int k = 1; k <= ACC_STAGE; k++) valid[k] <= 1'b0;
     end else begin
       if (issue) begin
         if (need_in) ibuf[sf] <= in_data;
         sf <= last_sf ? '0 : sf + 1'b1;
+        waddr <= (waddr == 32'(NF * SF - 1)) ? '0 : waddr + 1;
         if (last_sf) nf <= (32'(nf) == NF - 1) ? '0 : nf + 1'b1;
       end
       valid[1] <= issue;
