@@ -48,3 +48,8 @@ def sim_harness_dir() -> Path:
 def recipes_dir() -> Path:
     """The folder of the built-in recipes (``<name>.yaml``)."""
     return _shipped("recipe_files", "models")
+
+
+def board_files_dir() -> Path:
+    """The folder of the FPGA board descriptions (``<board>.yaml``: part, package, clock, pins)."""
+    return _shipped("board_files", "boards")

@@ -1,0 +1,167 @@
+"""A bitstream for an ECP5 board: Yosys ``synth_ecp5``, nextpnr-ecp5, ecppack, all from PyPI.
+
+``make_bitstream(rtl_dir, board, out_dir)`` builds in a temporary folder beside ``out_dir``
+(relative paths only, :mod:`hw_bnn.synth.tools`) and renames it into place:
+
+1. the board files (``hwbnn_board``, the UART link: :func:`hw_bnn.rtl.board.emit_board`), the PLL
+   (``ecppll -i <oscillator> -o <clock>``, when the clock is not the oscillator's), the chip top
+   ``hwbnn_chip`` and the pin constraints ``hwbnn_chip.lpf`` (:mod:`hw_bnn.synth.boards`);
+2. ``synth_ecp5 -top hwbnn_chip`` (flattened) -> ``hwbnn_chip.json``;
+3. ``nextpnr-ecp5 --<device> --package P --speed S --lpf hwbnn_chip.lpf --freq F`` -> the
+   placed and routed ``hwbnn_chip.config`` and ``nextpnr_report.json`` (utilisation, Fmax);
+4. ``ecppack`` -> ``<board>.bit``.
+
+Timing: nextpnr's post-route Fmax of the core clock is compared with the clock asked for.
+Where it falls short, the PLL is set to the whole MHz at or below 98% of the Fmax reached and
+place and route runs again (at most three runs), so the bitstream written always meets timing;
+every run is reported.
+Frames per second: ``f_clk / cycles_per_frame`` for the network (the RTL's cycles per frame), and
+``baud / 10 / bytes_per_frame`` for the UART link (8N1: ten bits a byte), the smaller of the two
+being what the board sustains.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from hw_bnn.rtl.board import emit_board, frame_bytes, link_streams
+from hw_bnn.synth.boards import Board, chip_top, clks_per_bit, constraints, load_board
+from hw_bnn.synth.tools import ToolError, run_tool, tool_version
+
+CHIP = "hwbnn_chip"
+
+
+def _pll(work: Path, board: Board, clock_mhz: float) -> float:
+    """``hwbnn_pll.v`` from ecppll for ``clock_mhz``; returns the frequency it reaches."""
+    args = ["-i", str(board.clock["mhz"]), "-o", f"{clock_mhz:g}", "-n", "hwbnn_pll", "-f", "hwbnn_pll.v"]
+    run_tool("ecppll", args, work, "ecppll.log")
+    said = re.search(r"clkout0 frequency: ([0-9.]+) MHz", (work / "ecppll.log").read_text())
+    if not said:
+        raise ToolError(f"ecppll did not say the frequency it reached; see {work / 'ecppll.log'}")
+    return float(said.group(1))
+
+
+def _design(work: Path, board: Board, clock_mhz: float) -> float:
+    """The PLL (if needed), chip top and constraints for ``clock_mhz``; returns the clock reached."""
+    pll = abs(clock_mhz - float(board.clock["mhz"])) > 1e-9
+    reached = _pll(work, board, clock_mhz) if pll else float(board.clock["mhz"])
+    (work / f"{CHIP}.sv").write_text(chip_top(board, reached, pll) + "\n")
+    (work / f"{CHIP}.lpf").write_text(constraints(board))
+    return reached
+
+
+def _synth(work: Path, progress: bool) -> float:
+    sources = sorted(p.name for p in work.glob("*.sv")) + (["hwbnn_pll.v"] if (work / "hwbnn_pll.v").exists() else [])
+    script = [
+        f"read_verilog -defer -sv {' '.join(sources)}",
+        f"synth_ecp5 -top {CHIP} -json {CHIP}.json",
+        "tee -q -o chip_stat.json stat -json",
+    ]
+    return run_tool("yosys", ["-q", "-p", "; ".join(script)], work, "yosys.log", progress)
+
+
+def _place_and_route(work: Path, board: Board, clock_mhz: float, progress: bool) -> tuple[float, dict]:
+    args = [f"--{board.device}", "--package", board.package, "--speed", str(board.speed)]
+    args += ["--json", f"{CHIP}.json", "--lpf", f"{CHIP}.lpf", "--textcfg", f"{CHIP}.config"]
+    args += ["--freq", f"{clock_mhz:g}", "--timing-allow-fail", "--report", "nextpnr_report.json", "--seed", "1"]
+    seconds = run_tool("nextpnr-ecp5", args, work, "nextpnr.log", progress)
+    return seconds, json.loads((work / "nextpnr_report.json").read_text())
+
+
+def core_fmax(report: dict) -> tuple[float, str]:
+    """The post-route Fmax (MHz) of the core clock in a nextpnr report, and its net's name: the
+    slowest clock other than the oscillator input's."""
+    clocks = report.get("fmax", {})
+    if not clocks:
+        raise ToolError("nextpnr's report has no clock (fmax); the design has no clocked logic?")
+    name = min(clocks, key=lambda k: clocks[k]["achieved"])
+    return float(clocks[name]["achieved"]), name
+
+
+def utilisation(report: dict) -> dict:
+    """``{cell type: {"used", "available"}}`` of the placed design, for the cells it uses."""
+    return {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
+
+
+def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool) -> dict:
+    reached = _design(work, board, clock_mhz)
+    synth_s = _synth(work, progress)
+    pnr_s, report = _place_and_route(work, board, reached, progress)
+    fmax, net = core_fmax(report)
+    return {
+        "clock_mhz": reached,
+        "fmax_mhz": round(fmax, 2),
+        "clock_net": net,
+        "timing_met": fmax >= reached,
+        "utilisation": utilisation(report),
+        "seconds": {"yosys": round(synth_s, 1), "nextpnr": round(pnr_s, 1)},
+    }
+
+
+def _throughput(project: dict, board: Board, clock_mhz: float) -> dict:
+    cycles = int(project["cycles_per_frame"])
+    inp, out = link_streams(project)
+    link_bytes = frame_bytes(inp) + frame_bytes(out)
+    baud = clock_mhz * 1e6 / clks_per_bit(board, clock_mhz)
+    compute = clock_mhz * 1e6 / cycles
+    link = baud / 10 / max(frame_bytes(inp), frame_bytes(out))
+    return {
+        "cycles_per_frame": cycles,
+        "fps_compute": round(compute, 1),
+        "baud": round(baud),
+        "bytes_per_frame": link_bytes,
+        "fps_link": round(link, 1),
+        "fps": round(min(compute, link), 1),
+    }
+
+
+def make_bitstream(rtl_dir, board: str, out_dir, clock_mhz: float | None = None, progress: bool = False) -> dict:
+    """Write ``out_dir`` (see the module docstring): ``<board>.bit``, the chip top, constraints,
+    nextpnr's report and logs, and ``bitstream.json`` (clock, Fmax, utilisation, FPS, tool
+    versions and times).  Returns ``bitstream.json``'s contents."""
+    b = load_board(board)
+    rtl_dir, out_dir = Path(rtl_dir), Path(out_dir)
+    project = json.loads((rtl_dir / "rtl_project.json").read_text())
+    want = float(clock_mhz or b.target_mhz)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    try:
+        emit_board(rtl_dir, work / "src", clks_per_bit=clks_per_bit(b, want))
+        for p in (work / "src").iterdir():
+            os.replace(p, work / p.name)
+        (work / "src").rmdir()
+        tries = [_attempt(work, b, want, progress)]
+        while not tries[-1]["timing_met"] and len(tries) < 3:  # 2% below the Fmax reached
+            tries.append(_attempt(work, b, math.floor(0.98 * tries[-1]["fmax_mhz"]), progress))
+        final = tries[-1]
+        if not final["timing_met"]:
+            raise ToolError(f"{b.name}: timing not met even at {final['clock_mhz']} MHz (Fmax {final['fmax_mhz']})")
+        run_tool("ecppack", [f"{CHIP}.config", f"{b.name}.bit"], work, "ecppack.log")
+        result = {
+            "board": b.name,
+            "device": f"LFE5U-{b.device[:-1]}F",
+            "package": b.package,
+            "speed": b.speed,
+            "bitstream": f"{b.name}.bit",
+            "asked_mhz": want,
+            **final,
+            "attempts": tries,
+            **_throughput(project, b, final["clock_mhz"]),
+            "tools": {t: tool_version(t) for t in ("yosys", "nextpnr-ecp5")},
+        }
+        (work / "bitstream.json").write_text(json.dumps(result, indent=2) + "\n")
+        for junk in (f"{CHIP}.json",):  # the netlist is large and rebuilt from the sources
+            (work / junk).unlink(missing_ok=True)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(work, out_dir)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return result
