@@ -22,14 +22,20 @@ Stages (each reads the previous stage's artifact from the build folder --out):
   emit     golden.npz                      -> hls/ (hls4ml project, our BNN layers)
   verify   golden.npz + hls/               -> verify.json (golden vs C simulation)
   rtlsim   golden.npz                      -> rtl/ (SystemVerilog), rtlsim.json (golden vs Verilator)
+  synth    rtl/ (--synth xc7,ecp5)         -> synth.json, synth.png (Yosys: measured resources per layer)
   report   everything above                -> report.json, report.md, memory.png
   flow     all of the above; stages whose inputs are unchanged are skipped
+
+Hardware:
+  bitstream --board B                      -> bitstream-<board>/<board>.bit (ECP5: UART link, nextpnr, ecppack)
+  deploy                                   -> deploy/ (Vivado scripts, PYNQ driver, validate.py, self-check)
 
 Design-space exploration:
   fold     PE/SIMD per layer: fewest LUTs for a target FPS, or the fastest within a LUT budget
   explore  sweep recipes x bits x widths x targets x devices (on Ray): results table, Pareto plots, report
 
 Example:  hw-bnn flow --model tfc-w1a1 --out build/tfc
+          hw-bnn bitstream --board ulx3s-85f --model tfc-w1a1
 """
 
 

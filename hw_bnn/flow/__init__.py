@@ -14,12 +14,15 @@ function per stage), :mod:`~hw_bnn.flow.stamps` (skip and publish), :mod:`~hw_bn
 (``report.json``, ``report.md``).
 """
 
-from hw_bnn.flow.api import compile, emit, export, report, rtlsim, run, train, verify
+from hw_bnn.flow.api import bitstream, compile, deploy, emit, export, report, rtlsim, run, synth, train, verify
 from hw_bnn.flow.config import STAGES, FlowConfig
 from hw_bnn.flow.stages import run_flow
 
 __all__ = [
     "STAGES",
+    "bitstream",
+    "deploy",
+    "synth",
     "FlowConfig",
     "compile",
     "emit",

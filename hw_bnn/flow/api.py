@@ -32,7 +32,7 @@ from hw_bnn.flow.session import build_session
 from hw_bnn.flow.stamps import check_build_folder
 
 # options that are not FlowConfig settings: they say what to run on, not how to build
-_RUN_OPTIONS = ("out", "force", "quiet", "protect_edits", "no_rtlsim", "onnx", "inputs")
+_RUN_OPTIONS = ("out", "force", "quiet", "protect_edits", "no_rtlsim", "onnx", "inputs", "board", "clock_mhz")
 
 
 def _folding_option(value):
@@ -61,7 +61,7 @@ def _configure(command: str, options: dict) -> tuple[FlowConfig, dict]:
     cfg.force, cfg.progress, cfg.protect_edits = extra["force"], not extra["quiet"], extra["protect_edits"]
     cfg.no_rtlsim = bool(extra.get("no_rtlsim"))
     check_build_folder(cfg.build, cfg.force)
-    if command in ("flow", "train") and not opts.get("model") and not (cfg.build / "flow.json").exists():
+    if command in ("flow", "train", "bitstream") and not opts.get("model") and not (cfg.build / "flow.json").exists():
         raise OptionError(f"{command}: --model is required for a new build folder ({extra['out']})")
     _check_inputs_of(cfg, extra)
     return cfg, extra
@@ -114,7 +114,7 @@ def _alone(cfg: FlowConfig, stage: str, onnx=None):
     with build_session(cfg):
         if onnx is None:
             stages.check_upstream(cfg, stage)
-            return stages.STEP_FUNCTIONS[stage](cfg)
+            return stages._step(stage)(cfg)
         return stages.step_compile(cfg, onnx)
 
 
@@ -195,3 +195,39 @@ def report(out: str | os.PathLike | None = None, **options) -> dict:
     """``hw-bnn report``: write ``report.json`` and ``report.md``; the report."""
     cfg, _ = _configure("report", {"out": out, **options})
     return _alone(cfg, "report")
+
+
+def synth(out: str | os.PathLike | None = None, **options) -> dict:
+    """``hw-bnn synth``: Yosys synthesis of the RTL for each target (default ``xc7,ecp5``),
+    measured resources per layer beside the cost model's estimates (``synth.json``)."""
+    cfg, _ = _configure("synth", {"out": out, **options})
+    cfg.synth = cfg.synth or "xc7,ecp5"
+    return _alone(cfg, "synth")
+
+
+def bitstream(model: str | None = None, out: str | os.PathLike | None = None, **options) -> dict:
+    """``hw-bnn bitstream --board B``: the stages up to ``compile`` (skipped where up to date), then
+    an ECP5 bitstream of the network behind a UART (``bitstream-<board>/bitstream.json``)."""
+    from hw_bnn.flow.hardware import step_bitstream
+
+    if out is None:
+        if model is None:
+            raise OptionError("bitstream: give --model (the build folder is then build/<model>) or --out")
+        out = Path("build") / Path(model).stem
+    cfg, extra = _configure("bitstream", {"model": model, "out": out, **options})
+    with build_session(cfg):
+        if stages.compile_source(cfg) is None:  # else compiled from a QONNX file: nothing to train
+            for s in ("train", "export", "compile"):
+                stages._step(s)(cfg)
+        return step_bitstream(cfg, extra["board"], extra["clock_mhz"])
+
+
+def deploy(out: str | os.PathLike | None = None, **options) -> dict:
+    """``hw-bnn deploy``: the ``deploy/`` folder (Vivado and PYNQ files, golden self-check, the ECP5
+    bitstreams made so far)."""
+    from hw_bnn.flow.hardware import step_deploy
+
+    cfg, _ = _configure("deploy", {"out": out, **options})
+    with build_session(cfg):
+        stages.check_upstream(cfg, "rtlsim")
+        return step_deploy(cfg)

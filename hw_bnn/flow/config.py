@@ -18,7 +18,7 @@ from pydantic.dataclasses import dataclass
 from hw_bnn.errors import BuildFolderError, HwBnnError, OptionError
 from hw_bnn.schema import describe, did_you_mean
 
-STAGES = ("train", "export", "compile", "emit", "verify", "rtlsim", "report")
+STAGES = ("train", "export", "compile", "emit", "verify", "rtlsim", "synth", "report")
 
 # run-time switches, not settings of the build: never saved in flow.json
 _NOT_SAVED = ("log", "force", "progress", "protect_edits", "read_only", "no_rtlsim")
@@ -44,6 +44,7 @@ class FlowConfig:
     verify_limit: Count | None = None  # cap on images per split for every check (None: every image)
     csim_limit: Annotated[int, Field(ge=0)] | None = None  # cap on C-simulated images per split (None: all)
     rtlsim_limit: Annotated[int, Field(ge=0)] | None = None  # cap on RTL-simulated images per split (None: all)
+    synth: str | None = None  # Yosys targets of the synth stage, comma-separated (xc7, xcup, ecp5; None: skipped)
     # fixed-point shortcuts (hw_bnn.compile.fixed_config.FixedPointConfig)
     fixed_frac: Annotated[int, Field(ge=0, le=16)] = 12
     fixed_width: Annotated[int, Field(ge=2, le=24)] | None = None
@@ -60,6 +61,18 @@ class FlowConfig:
     @classmethod
     def _path_str(cls, v):
         return os.fspath(v) if isinstance(v, os.PathLike) else v
+
+    @field_validator("synth")
+    @classmethod
+    def _synth(cls, v):
+        from hw_bnn.synth.yosys import TARGETS
+
+        bad = [t for t in (v or "").split(",") if t.strip() and t.strip() not in TARGETS]
+        if bad:
+            raise ValueError(
+                f"unknown synthesis target {bad[0]!r}: expected a comma-separated list of {', '.join(TARGETS)}"
+            )
+        return v
 
     @field_validator("folding")
     @classmethod

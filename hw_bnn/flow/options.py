@@ -128,11 +128,22 @@ INPUTS = Option(
     api_types=(np.ndarray, list, tuple),  # the Python API also takes the array itself
 )
 
+SYNTH = Option(
+    "synth",
+    "Yosys synthesis targets, comma-separated: xc7 (7-series, e.g. xc7z020), xcup (UltraScale+), ecp5 "
+    "(Lattice ECP5); in 'flow' the synth stage runs only when given (default of 'hw-bnn synth': xc7,ecp5)",
+)
+BOARD = Option(
+    "board", "ECP5 board from boards/ (ulx3s-85f, ulx3s-25f, orangecrab-25f) or a board .yaml", required=True
+)
+CLOCK_MHZ = Option("clock_mhz", "core clock to aim for in MHz (default: the board file's target_mhz, 100)", float)
+OUT_OR_MODEL = Option("out", "build folder (default: build/<model>)")
+
 # command -> (one-line help, its options in the order of its --help)
 COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     "flow": (
         "run every stage (train, export, compile, emit, verify, rtlsim, report)",
-        (OUT, *MODEL, *COMMON, *HLS, ACC_BITS, *FIXED, NO_RTLSIM),
+        (OUT, *MODEL, *COMMON, *HLS, ACC_BITS, *FIXED, NO_RTLSIM, SYNTH),
     ),
     "train": ("train a recipe with Brevitas", (OUT, *MODEL, *COMMON)),
     "export": ("export the checkpoint to QONNX and check it against PyTorch", (OUT, *COMMON)),
@@ -145,6 +156,18 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     "rtlsim": (
         "write the RTL (rtl/) and compare its Verilator simulation with the golden model, bit for bit",
         (OUT, *COMMON, *HLS),
+    ),
+    "synth": (
+        "Yosys synthesis of the RTL (rtl/): measured LUT/FF/BRAM/DSP per layer beside the cost model",
+        (OUT, *COMMON, SYNTH),
+    ),
+    "bitstream": (
+        "an ECP5 bitstream for a board: the network behind a UART, board simulation, Yosys, nextpnr, ecppack",
+        (OUT_OR_MODEL, *MODEL, *COMMON, HLS[2], BOARD, CLOCK_MHZ),
+    ),
+    "deploy": (
+        "the deploy/ folder: Vivado scripts, PYNQ driver, validate.py, golden self-check, ECP5 bitstreams",
+        (OUT, *COMMON, HLS[3]),
     ),
     "report": ("write report.json and report.md", (OUT, *COMMON)),
 }

@@ -522,8 +522,10 @@ def check_upstream(cfg: FlowConfig, stage: str) -> None:
         before = [s for s in before if s != "rtlsim"]
     if stage == "rtlsim":  # the RTL is written from golden.npz alone: no hls4ml project needed
         before = [s for s in before if s not in ("emit", "verify")]
+    if read_stamp(cfg.build, "synth") is None:  # optional (--synth): checked once it has run
+        before = [s for s in before if s != "synth"]
     for s in before:
-        st = PLANS[s](cfg)
+        st = _plan(s)(cfg)
         reason = st.stale_reason()
         if reason:
             state = "has not run" if reason == "it has not run" else f"is out of date ({reason})"
@@ -531,6 +533,22 @@ def check_upstream(cfg: FlowConfig, stage: str) -> None:
                 f"{cfg.build}: the {s} stage {state}; run 'hw-bnn flow --out {cfg.build}' (or 'hw-bnn {s}' "
                 f"and the stages after it) before '{stage}'"
             )
+
+
+def _plan(stage: str):
+    if stage == "synth":
+        from hw_bnn.flow.hardware import plan_synth
+
+        return plan_synth
+    return PLANS[stage]
+
+
+def _step(stage: str):
+    if stage == "synth":
+        from hw_bnn.flow.hardware import step_synth
+
+        return step_synth
+    return STEP_FUNCTIONS[stage]
 
 
 def run_flow(cfg: FlowConfig, stages=STAGES) -> dict:
@@ -544,5 +562,8 @@ def run_flow(cfg: FlowConfig, stages=STAGES) -> dict:
             if s == "rtlsim" and cfg.no_rtlsim:
                 cfg.say("[rtlsim] skipped (--no-rtlsim)")
                 continue
-            STEP_FUNCTIONS[s](cfg)
+            if s == "synth" and not cfg.synth:
+                cfg.say("[synth] skipped (no targets: --synth xc7,ecp5 runs Yosys)")
+                continue
+            _step(s)(cfg)
         return json.loads((cfg.build / "report.json").read_text()) if "report" in stages else {}

@@ -47,6 +47,8 @@ STAGE_CODE = {
     "emit": ("hls4ml_ext", "ir", "hls_kernels"),
     "verify": ("sim/csim.py", "sim/verify.py", "hls4ml_ext", "ir", "hls_kernels"),
     "rtlsim": ("rtl", "sim/rtlsim.py", "sim/verify.py", "ir", "rtl_kernels", "sim_harness", "hls4ml_ext/folding.py"),
+    "synth": ("synth", "flow/hardware.py", "rtl_kernels"),
+    "bitstream": ("synth", "flow/hardware.py", "rtl", "rtl_kernels", "sim/boardsim.py", "sim_harness", "board_files"),
     "report": ("flow/reporting.py", "dse", "ir"),
 }
 
@@ -73,12 +75,13 @@ def code_sha(stage: str) -> str:
 
     shipped = {"hls_kernels": resources.hls_kernels_dir, "rtl_kernels": resources.rtl_kernels_dir}
     shipped["sim_harness"] = resources.sim_harness_dir
+    shipped["board_files"] = resources.board_files_dir
     root = Path(hw_bnn.__file__).parent
     h = hashlib.sha256(getattr(hw_bnn, "__version__", "").encode())
-    for part in STAGE_CODE.get(stage, ()):
+    for part in STAGE_CODE.get(stage.split("@")[0], ()):  # "bitstream@ulx3s-85f": the bitstream stage
         p = shipped[part]() if part in shipped else root / part
         for q in _files(p):
-            if q.suffix in (".py", ".h", ".hpp", ".cpp", ".sv"):
+            if q.suffix in (".py", ".h", ".hpp", ".cpp", ".sv", ".yaml"):
                 h.update(str(q.relative_to(p.parent)).encode() + q.read_bytes())
     return h.hexdigest()
 
