@@ -214,7 +214,10 @@ def bitstream(model: str | None = None, out: str | os.PathLike | None = None, **
         if model is None:
             raise OptionError("bitstream: give --model (the build folder is then build/<model>) or --out")
         out = Path("build") / Path(model).stem
+    from hw_bnn.synth.boards import load_board
+
     cfg, extra = _configure("bitstream", {"model": model, "out": out, **options})
+    load_board(extra["board"])  # a bad board is named before anything runs
     with build_session(cfg):
         if stages.compile_source(cfg) is None:  # else compiled from a QONNX file: nothing to train
             for s in ("train", "export", "compile"):

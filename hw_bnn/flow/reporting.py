@@ -216,6 +216,7 @@ def write_report(cfg, out_dir=None, compiled_from: Path | None = None) -> dict:
         },
         "output_affine": _affine(golden),
         "hardware": hardware_estimate(golden, cfg.folding, cfg.clock_period, cfg.part),
+        "synthesis": _read(b / "synth.json"),
     }
     plot_memory(rows, out / "memory.png", report["model"])
     write_text_atomic(out / "report.json", json.dumps(report, indent=2))
@@ -364,6 +365,35 @@ def _hardware_md(hw: dict) -> list[str]:
     return out
 
 
+def _synthesis_md(syn: dict) -> list[str]:
+    """Measured resources per layer (Yosys) beside the cost model's LUT estimates."""
+    targets = syn["targets"]
+    est = syn["estimate"]
+    rows = list(dict.fromkeys(k for t in targets.values() for k in t["layers"]))
+    head = ["layer", *(f"est. LUT ({m})" for m in est)]
+    for t, r in targets.items():
+        unit = "LUT4" if r["family"] == "ecp5" else "LUT"
+        head += [f"{t} {unit}", f"{t} FF", f"{t} BRAM18", f"{t} DSP"]
+    out = ["## Synthesis (measured)", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for k in [*rows, "total"]:
+        cells = [k] + [
+            str(sum(v["lut"] for v in e.values()) if k == "total" else e.get(k, {}).get("lut", ""))
+            for e in est.values()
+        ]
+        for r in targets.values():
+            m = r["total"] if k == "total" else r["layers"].get(k, {})
+            cells += [
+                f"{m.get('lut_total', '')}",
+                f"{m.get('ff', '')}",
+                f"{m.get('bram18', '')}",
+                f"{m.get('dsp', '')}",
+            ]
+        out.append("| " + " | ".join(cells) + " |")
+    tools = "; ".join(f"{t}: {r['tool']}, {r['seconds']:.0f} s" for t, r in targets.items())
+    out += ["", f"Measured by Yosys ({tools}); `streams` are the FIFOs and width converters between layers.", ""]
+    return out + ["![LUTs per layer](synth.png)", ""]
+
+
 def render_markdown(r: dict, build: Path) -> str:
     """``report.md``: verification first, then the layers, the hardware estimate and the plots."""
     out = [f"# hw-bnn report: {r['model']}", ""]
@@ -371,6 +401,8 @@ def render_markdown(r: dict, build: Path) -> str:
     out += _layers_md(r)
     if r.get("hardware"):
         out += _hardware_md(r["hardware"])
+    if r.get("synthesis") and r["synthesis"].get("targets"):
+        out += _synthesis_md(r["synthesis"])
     if (build / "train_curve.png").exists() and r.get("training"):
         out.append("![Training](train_curve.png)")
     out.append("![Memory per layer](memory.png)")

@@ -457,6 +457,7 @@ REPORT_INPUTS = (
     "compile_check.json",
     "verify.json",
     "rtlsim.json",
+    "synth.json",
     "golden.npz",
 )
 
@@ -514,13 +515,13 @@ def check_upstream(cfg: FlowConfig, stage: str) -> None:
     """Before ``stage`` runs alone: every stage before it must be up to date with the build
     folder as it is now (a stage re-run or an artifact edited since is named).  A build compiled
     from another QONNX file (``compile --onnx``) has no training or export upstream; ``rtlsim``
-    needs the stages up to ``compile`` only."""
+    needs the stages up to ``compile`` only, ``synth`` those and ``rtlsim``."""
     before = list(STAGES[: STAGES.index(stage)])
     if "compile" in before and compile_source(cfg) is not None:
         before = [s for s in before if s not in ("train", "export")]
     if read_stamp(cfg.build, "rtlsim") is None:  # optional (--no-rtlsim): checked once it has run
         before = [s for s in before if s != "rtlsim"]
-    if stage == "rtlsim":  # the RTL is written from golden.npz alone: no hls4ml project needed
+    if stage in ("rtlsim", "synth"):  # the RTL is written from golden.npz alone: no hls4ml project needed
         before = [s for s in before if s not in ("emit", "verify")]
     if read_stamp(cfg.build, "synth") is None:  # optional (--synth): checked once it has run
         before = [s for s in before if s != "synth"]
