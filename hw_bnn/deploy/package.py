@@ -21,7 +21,12 @@ from hw_bnn.sim.axissim import SHIM, WRAPPER, axis_shim
 
 TEMPLATES = Path(__file__).resolve().parent
 # deploy file <- module of this package, copied verbatim
-HOST_FILES = {"hwbnn_io.py": "hwbnn_io.py", "driver.py": "driver_template.py", "validate.py": "validate_template.py"}
+HOST_FILES = {
+    "hwbnn_io.py": "hwbnn_io.py",
+    "driver.py": "driver_template.py",
+    "validate.py": "validate_template.py",
+    "uart_host.py": "uart_template.py",
+}
 HLS_JUNK = ("*_prj", "*.so", "*.o", "__pycache__", ".*", "csim_*", "*.log")
 
 

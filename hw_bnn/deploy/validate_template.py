@@ -3,6 +3,7 @@
 
     python3 validate.py --inputs x.npy --labels y.npy [--batch N]   # accuracy on your data
     python3 validate.py --self-check [--batch N]                    # bit-exact vs the golden model
+    python3 validate.py --uart /dev/ttyUSB0 --self-check            # the same on an ECP5 board
 
 ``--inputs``: ``(N, *input_shape)`` integer codes (or flat ``(N, values)``) as the model takes them
 (``io_shapes.json``); ``--labels``: ``(N,)`` class indices.  ``--self-check`` runs the packaged
@@ -65,6 +66,8 @@ def _args(argv):
     p.add_argument("--self-check", action="store_true", help="run golden/inputs.npy, compare with golden/expected.npy")
     p.add_argument("--batch", type=int, default=None, help="frames per DMA transfer (default: all, or 1000 at most)")
     p.add_argument("--bitfile", default=os.path.join(HERE, BITFILE))
+    p.add_argument("--uart", help="an ECP5 board's serial port (e.g. /dev/ttyUSB0) instead of PYNQ")
+    p.add_argument("--baud", type=int, default=3_000_000, help="the board's baud rate (its bitstream.json)")
     args = p.parse_args(argv)
     if args.self_check == bool(args.inputs):
         p.error("give either --self-check or --inputs (with --labels)")
@@ -78,7 +81,14 @@ def main(argv=None, overlay=None) -> int:
     (anything with the driver's ``execute``, ``batch_size`` and ``shapes``)."""
     args = _args(argv)
     x = np.load(args.inputs) if args.inputs else np.load(os.path.join(HERE, GOLDEN_INPUTS))
-    accel = overlay if overlay is not None else open_overlay(args.bitfile, 1)
+    if overlay is not None:
+        accel = overlay
+    elif args.uart:
+        from uart_host import UartAccelerator
+
+        accel = UartAccelerator(args.uart, args.baud)
+    else:
+        accel = open_overlay(args.bitfile, 1)
     accel.batch_size = args.batch or max(1, min(len(x), 1000))
     if args.self_check:
         res = self_check(accel, HERE)

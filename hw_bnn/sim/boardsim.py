@@ -58,19 +58,15 @@ def _cycle_stats(cycles: np.ndarray) -> tuple[int | None, int]:
     return (int(np.median(steady)) if len(steady) else None), int(last[0] - cycles[0, 0] + 1)
 
 
-def run_boardsim(rtl_dir, x: np.ndarray, clks_per_bit: int = 4, rx_frames: int = 2, window: int | None = None) -> dict:
-    """Send the frames ``x`` ((N, IN_FRAME) values in the input stream's order) to the board of
-    ``rtl_dir`` over its UART, at most ``window`` frames outstanding (default ``rx_frames``, what
-    the board's receive FIFO holds; more may lose bytes); ``{"outputs": (N, OUT_FRAME) int64,
-    "bytes_in", "bytes_out", "first_in", "last_out", "interval", "latency", "cycles", "seconds"}``
-    (cycles per frame: ``first_in``, ``last_out``; ``cycles`` in all)."""
+def run_board_bytes(rtl_dir, data: bytes, n: int, clks_per_bit: int = 4, rx_frames: int = 2, window=None) -> dict:
+    """The board of ``rtl_dir`` from reset, sent the bytes ``data`` (``n`` frames, as a host
+    writes them) over its UART, at most ``window`` frames outstanding (default ``rx_frames``, what
+    its receive FIFO holds; more may lose bytes): ``{"received": the bytes it sent back,
+    "cycles": (n, 2) first input and last output cycle per frame, "seconds"}``."""
     rtl_dir = Path(rtl_dir).resolve()
     project = _project(rtl_dir)
     exe = build_boardsim(rtl_dir, clks_per_bit, rx_frames)
-    x = np.asarray(x).reshape(len(x), -1)
-    data = encode_frames(x, project)
     fin, fout = (frame_bytes(s) for s in link_streams(project))
-    n = len(x)
     budget = (n + 2) * (10 * clks_per_bit * (fin + fout) + 2 * project["cycles_per_frame"] + 1000) + 10_000
     with tempfile.TemporaryDirectory(prefix="hw_bnn_boardsim_") as tmp:
         t = Path(tmp)
@@ -84,17 +80,30 @@ def run_boardsim(rtl_dir, x: np.ndarray, clks_per_bit: int = 4, rx_frames: int =
             raise RtlSimError(f"{rtl_dir}: board simulation failed (exit {done.returncode}): {done.stderr.strip()}")
         received = (t / "out.bin").read_bytes()
         cycles = np.loadtxt(t / "cycles.txt", dtype=np.int64, ndmin=2)
+    return {"received": received, "cycles": cycles, "seconds": seconds}
+
+
+def run_boardsim(rtl_dir, x: np.ndarray, clks_per_bit: int = 4, rx_frames: int = 2, window: int | None = None) -> dict:
+    """Send the frames ``x`` ((N, IN_FRAME) values in the input stream's order) to the board of
+    ``rtl_dir`` (:func:`run_board_bytes`); ``{"outputs": (N, OUT_FRAME) int64, "bytes_in",
+    "bytes_out", "first_in", "last_out", "interval", "latency", "cycles", "seconds"}`` (cycles per
+    frame: ``first_in``, ``last_out``; ``cycles`` in all)."""
+    project = _project(Path(rtl_dir).resolve())
+    x = np.asarray(x).reshape(len(x), -1)
+    data = encode_frames(x, project)
+    run = run_board_bytes(rtl_dir, data, len(x), clks_per_bit, rx_frames, window)
+    cycles = run["cycles"]
     interval, latency = _cycle_stats(cycles)
     return {
-        "outputs": decode_outputs(received, project, n),
+        "outputs": decode_outputs(run["received"], project, len(x)),
         "bytes_in": len(data),
-        "bytes_out": len(received),
+        "bytes_out": len(run["received"]),
         "first_in": cycles[:, 0],
         "last_out": cycles[:, 1],
         "interval": interval,
         "latency": latency,
         "cycles": int(cycles[-1, 1]) + 1,
-        "seconds": seconds,
+        "seconds": run["seconds"],
     }
 
 
