@@ -1,20 +1,41 @@
 // hwbnn_window: the sliding windows of a k x k convolution (stride S, padding PAD with the code
-// PAD_VALUE), or (POOL = 1) k x k max pooling, on NHWC images, from a line buffer.
+// PAD_VALUE), or (POOL = 1) k x k max pooling, on NHWC images, from a banked line buffer.
 //
-// Input: an image of H * W * C codes in (h, w, c) order, IN_ELEMS per beat (IN_ELEMS divides
-// W * C).  Output: for each output pixel (oh, ow) in row-major order a vector, OUT_ELEMS values
-// per beat:
-//   POOL = 0: its window of K * K * C codes in (kh, kw, c) order (the matrix-vector unit's input);
-//   POOL = 1: its C channels, y[c] = max over the window of x[oh * S + kh, ow * S + kw, c]
+// Input: an image of H * W * C codes in (h, w, c) order, IN_ELEMS per beat (IN_ELEMS divides C:
+// P = C / IN_ELEMS beats make a pixel).  Output: for each output pixel (oh, ow) in row-major order
+// a vector of V values, OUT_ELEMS per beat (OUT_ELEMS divides V: NB = V / OUT_ELEMS beats):
+//   POOL = 0: its window, V = K * K * C codes in (kh, kw, c) order (the matrix-vector unit's
+//             input): x[oh * S - PAD + kh, ow * S - PAD + kw, c], PAD_VALUE outside the image;
+//   POOL = 1: its V = C channels, y[c] = max over the window of x[oh * S + kh, ow * S + kw, c]
 //             (no padding; on bits an OR; SIGNED: two's complement codes).
 //
-// Line buffer: R = min(2K + S, H) input rows in a circular buffer.  Output row oh reads input rows
-// first(oh) = max(0, oh * S - PAD) .. need(oh) = min(H - 1, oh * S - PAD + K - 1) (the last
-// output row waits for the whole image), and is given once row need(oh) is written.  An input row
-// is written once its slot no longer holds a row that is still read (it is below first + R).  So
-// the writer runs K + S rows ahead of the reader, into the next image too, and an image takes
-// max(H * W * C / IN_ELEMS, HO * WO * V / OUT_ELEMS) cycles here (V: the vector).  The output is
-// a register, loaded with the next beat whenever it is empty or being taken.
+// Line buffer: R = K * ceil((2K + S) / K) row slots (a multiple of K, at least 2K + S, whatever H:
+// a small image is double-buffered), a pixel of C codes per word.  Row ih of the reader's image
+// is in slot (base + ih) mod R; base moves on by H per image, and the writer simply fills slot
+// after slot.  Output row oh reads input rows first(oh) = max(0, oh * S - PAD) .. need(oh) =
+// min(H - 1, oh * S - PAD + K - 1) (the last output row waits for the whole image), and is read
+// once row need(oh) is written.  An input row is written once its slot no longer holds a row that
+// is still read (it is below first + R; `written` counts the rows written from the reader's
+// image's row 0 on, into the next images).  So the writer may run R - K >= K + S rows beyond those
+// the reader needs, across images, and an image takes max(H * W * P, HO * WO * NB) cycles here.
+//
+// Banks: K x K memories with one write and one read port each.  Pixel (slot s, column iw) is in
+//   bank (s mod K, iw mod K), word (s div K) * WQ + iw div K,   WQ = ceil(W / K), RQ = R / K.
+// A window's K rows are K consecutive slots (mod R; R is a multiple of K) and its K columns K
+// consecutive columns, so each bank holds exactly one of its K * K pixels.  With its top slot
+// (base + oh * S - PAD) mod R = K * tq + tr and its left column ow * S - PAD = K * lq + lr,
+//   bank (b, c) reads word ((tq + [b < tr]) mod RQ) * WQ + lq + [c < lr],
+//   the pixel of window row kh = (b - tr) mod K and column kw = (c - lr) mod K
+// (lq is -1 in the left padding; words of padding rows and columns are read and replaced by the
+// pad code).  The row written is never one being read, so a bank's two ports never meet on a
+// word.  No division: (tq, tr), (lq, lr), the writer's slot and column are counters with carries,
+// stepped by constants (S per output pixel or row, H - (HO - 1) * S per image).
+//
+// Pipeline: the bank reads are registered (so they map to block or distributed RAM) into the
+// window register; the output register is loaded with beat j of it, a mux over NB groups of
+// OUT_ELEMS values (conv mode first rotates the banks' pixels into (kh, kw) order and puts in the
+// padding, with one-hot selects; pooling takes the max of group j over the K * K pixels).  The
+// next window is read as the last beat of this one leaves, so one is read every NB cycles.
 module hwbnn_window #(
     parameter int H = 4,
     parameter int W = 4,
@@ -40,90 +61,244 @@ module hwbnn_window #(
 );
   localparam int HO = (H + 2 * PAD - K) / S + 1;
   localparam int WO = (W + 2 * PAD - K) / S + 1;
-  localparam int ROW = W * C;  // values per input row
-  localparam int R = (2 * K + S < H) ? 2 * K + S : H;  // rows in the buffer
   localparam int V = POOL ? C : K * K * C;  // values per output pixel
+  localparam int NB = V / OUT_ELEMS;  // output beats per output pixel
+  localparam int OB = OUT_ELEMS * BITS;  // bits per output beat
+  localparam int PB = C * BITS;  // bits per pixel (a memory word)
+  localparam int IB = IN_ELEMS * BITS;  // bits per input beat
+  localparam int P = C / IN_ELEMS;  // input beats per pixel
+  localparam int RQ = (3 * K + S - 1) / K;  // slots per row of banks: ceil((2K + S) / K)
+  localparam int R = K * RQ;  // rows in the buffer
+  localparam int WQ = (W + K - 1) / K;  // columns per column of banks
+  localparam int D = RQ * WQ;  // words per bank
+  localparam int AW = (D > 1) ? $clog2(D) : 1;
+  localparam int KW = (K > 1) ? $clog2(K) : 1;
+  localparam int RQW = (RQ > 1) ? $clog2(RQ) : 1;
+  localparam int WCW = $clog2(WQ + 2) + 1;  // a column word index, signed (-1 in the padding)
+  localparam int NW = $clog2(2 * H + W + 2 * R + 4 * K + 2 * PAD + S + 4) + 2;  // signed positions
+  localparam int TW = (NB > 1) ? $clog2(NB) : 1;
+  localparam int PW = (P > 1) ? $clog2(P) : 1;
+  localparam int OHW = (HO > 1) ? $clog2(HO) : 1;
+  localparam int OWW = (WO > 1) ? $clog2(WO) : 1;
+  localparam int XW = (W > 1) ? $clog2(W) : 1;
+  // constant steps: the top slot per output row (S) and per image (H - (HO - 1) * S), mod R
+  localparam int ROW_STEP = S % R;
+  localparam int IMG_STEP = ((H - (HO - 1) * S) % R + R) % R;
+  localparam int TOP0 = ((-PAD) % R + R) % R;  // the first image's top slot (row -PAD)
+  localparam int LR0 = ((-PAD) % K + K) % K;  // column -PAD = K * LQ0 + LR0
+  localparam int LQ0 = (-PAD - LR0) / K;
+  localparam int S_Q = S / K, S_R = S % K;
+  localparam int ROW_Q = ROW_STEP / K, ROW_R = ROW_STEP % K;
+  localparam int IMG_Q = IMG_STEP / K, IMG_R = IMG_STEP % K;
 
-  logic [BITS-1:0] mem[R*ROW];
-  // writer: the row being written of its image, the value it is at, the slot of that row
-  int unsigned wrow, wpos, wslot;
-  logic wimg, rimg;  // each side's image parity
-  // reader: output pixel, first value of this beat in its vector, the slot of its image's row 0
-  int unsigned oh, ow, t, rbase;
-
-  // input rows of the reader's image written completely (the writer may be in the next image)
-  wire [31:0] written = (wimg == rimg) ? wrow : H + wrow;
-  wire [31:0] first = (32'(oh) * S > PAD) ? 32'(oh) * S - PAD : 0;
-  wire [31:0] need = (32'(oh) == HO - 1) ? H - 1 : ((32'(oh) * S + K - 1 - PAD < H - 1) ? 32'(oh) * S + K - 1 - PAD : H - 1);
-
-  assign in_ready = (written < first + R);
-  wire load = (written > need) && (!out_valid || out_ready);  // the output register takes the next beat
-
-  // the input code at (ih, iw, c) of the reader's image, the pad code outside it
-  function automatic logic [BITS-1:0] pixel(input int ih, input int iw, input int c);
-    if (ih < 0 || ih >= H || iw < 0 || iw >= W) pixel = BITS'(PAD_VALUE);
-    else pixel = mem[((int'(rbase) + ih) % R * W + iw) * C + c];
+  // slot K * q + r plus K * dq + dr (< R), mod R: {q', r'}
+  function automatic logic [RQW+KW-1:0] slot_add(input logic [RQW-1:0] q, input logic [KW-1:0] r,
+                                                 input int dq, input int dr);
+    int sr, sq;
+    sr = 32'(r) + dr;
+    sq = 32'(q) + dq;
+    if (sr >= K) begin
+      sr = sr - K;
+      sq = sq + 1;
+    end
+    if (sq >= RQ) sq = sq - RQ;
+    slot_add = {RQW'(sq), KW'(sr)};
   endfunction
 
-  // value v of output pixel (oh, ow)'s vector
-  function automatic logic [BITS-1:0] value(input int v);
-    logic [BITS-1:0] m, c;
-    if (POOL) begin
-      m = pixel(int'(oh) * S, int'(ow) * S, v);
+  // column K * q + r plus S = K * (S / K) + S % K: {q', r'}
+  function automatic logic [WCW+KW-1:0] col_add(input logic signed [WCW-1:0] q, input logic [KW-1:0] r);
+    int sr, sq;
+    sr = 32'(r) + S_R;
+    sq = 32'(q) + S_Q;
+    if (sr >= K) begin
+      sr = sr - K;
+      sq = sq + 1;
+    end
+    col_add = {WCW'(sq), KW'(sr)};
+  endfunction
+
+  // ---- writer: the beat wp of the pixel being assembled, its slot K * wq + wr and its column
+  // wx = K * wcq + wc
+  logic [PW-1:0] wp;
+  logic [PB-1:0] part;  // the pixel's first P - 1 beats
+  logic [KW-1:0] wr, wc;
+  logic [RQW-1:0] wq;
+  logic [AW-1:0] wcq;
+  logic [XW-1:0] wx;
+  // rows of the reader's image written completely (beyond H: rows of the images after it)
+  logic signed [NW-1:0] written;
+
+  // ---- reader: the next window to read, output pixel (oh, ow), its top row ih0 = oh * S - PAD
+  // in slot K * tq + tr, its left column iw0 = ow * S - PAD = K * lq + lr
+  logic [OHW-1:0] oh;
+  logic [OWW-1:0] ow;
+  logic signed [NW-1:0] ih0, iw0;
+  logic [KW-1:0] tr, lr;
+  logic [RQW-1:0] tq;
+  logic signed [WCW-1:0] lq;
+
+  // ---- the window register (valid: win_valid) and the beat of it the output takes next
+  logic win_valid;
+  logic [TW-1:0] beat;
+  logic [K*K*PB-1:0] rd;  // bank (b, c) at [(b * K + c) * PB +: PB]
+  logic [K-1:0] rd_row, rd_col;  // one-hot: bank row / column r holds window row / column 0
+  logic [K-1:0] row_in, col_in;  // window row kh / column kw is in the image
+
+  wire signed [NW-1:0] first = (ih0 > 0) ? ih0 : '0;
+  wire signed [NW-1:0] need = (32'(oh) == HO - 1 || ih0 + K - 1 > H - 1) ? NW'(H - 1) : ih0 + NW'(K - 1);
+  wire rows_ready = written > need;
+  assign in_ready = written < first + NW'(R);
+  wire fire = in_valid && in_ready;
+  wire wen = fire && (32'(wp) == P - 1);  // a pixel is complete
+  wire row_done = wen && (32'(wx) == W - 1);
+  wire load = win_valid && (!out_valid || out_ready);  // the output register takes a beat
+  wire last = (32'(beat) == NB - 1);
+  wire issue = rows_ready && (!win_valid || (load && last));  // read the next window
+  wire img_done = issue && (32'(oh) == HO - 1) && (32'(ow) == WO - 1);
+
+  // the pixel written: the first P - 1 beats held, the last one now
+  logic [PB-1:0] wdata;
+  always_comb begin
+    wdata = part;
+    wdata[(P-1)*IB+:IB] = in_data;
+  end
+  wire [AW-1:0] waddr = AW'(32'(wq) * WQ) + wcq;
+
+  // ---- the banks
+  for (genvar b = 0; b < K; b++) begin : g_row
+    // the slot of this bank row in the window: the top's row of banks, or the one after it
+    wire [RQW-1:0] q = (32'(b) < 32'(tr)) ? ((32'(tq) == RQ - 1) ? '0 : tq + 1'b1) : tq;
+    for (genvar c = 0; c < K; c++) begin : g_col
+      wire signed [WCW-1:0] cq = (32'(c) < 32'(lr)) ? lq + 1'b1 : lq;
+      wire [AW-1:0] raddr = AW'(32'(q) * WQ + 32'(cq));
+      logic [PB-1:0] mem[D];
+      logic [PB-1:0] q_data;
+      always_ff @(posedge clk) begin
+        if (wen && 32'(wr) == b && 32'(wc) == c) mem[waddr] <= wdata;
+        if (issue) q_data <= mem[raddr];
+      end
+      assign rd[(b*K+c)*PB+:PB] = q_data;
+    end
+  end
+
+  // ---- the beat the output register takes
+  logic [OB-1:0] next_out;
+  if (POOL) begin : g_pool
+    // group `beat` of every pixel of the window, then their max per channel
+    logic [K*K*OB-1:0] grp;
+    always_comb begin
+      grp = '0;
+      for (int i = 0; i < K * K; i++)
+        for (int g = 0; g < NB; g++)
+          if (32'(beat) == g) grp[i*OB+:OB] = rd[i*PB+g*OB+:OB];
+      next_out = grp[OB-1:0];
+      for (int i = 1; i < K * K; i++)
+        for (int e = 0; e < OUT_ELEMS; e++)
+          if (SIGNED ? ($signed(grp[i*OB+e*BITS+:BITS]) > $signed(next_out[e*BITS+:BITS]))
+                     : (grp[i*OB+e*BITS+:BITS] > next_out[e*BITS+:BITS]))
+            next_out[e*BITS+:BITS] = grp[i*OB+e*BITS+:BITS];
+    end
+  end else begin : g_conv
+    // rows into kh order (bank row (tr + kh) mod K), then columns into kw order (lr + kw) mod K,
+    // then the padding
+    logic [K*K*PB-1:0] by_row, win;
+    always_comb begin
+      by_row = '0;
+      for (int kh = 0; kh < K; kh++)
+        for (int r = 0; r < K; r++)
+          if (rd_row[r]) by_row[kh*K*PB+:K*PB] = rd[((r+kh)%K)*K*PB+:K*PB];
+      win = '0;
       for (int kh = 0; kh < K; kh++)
         for (int kw = 0; kw < K; kw++) begin
-          c = pixel(int'(oh) * S + kh, int'(ow) * S + kw, v);
-          if (SIGNED ? ($signed(c) > $signed(m)) : (c > m)) m = c;
+          for (int r = 0; r < K; r++)
+            if (rd_col[r]) win[(kh*K+kw)*PB+:PB] = by_row[(kh*K+(r+kw)%K)*PB+:PB];
+          if (!row_in[kh] || !col_in[kw]) win[(kh*K+kw)*PB+:PB] = {C{BITS'(PAD_VALUE)}};
         end
-      value = m;
-    end else begin
-      value = pixel(int'(oh) * S - PAD + v / (K * C), int'(ow) * S - PAD + (v / C) % K, v % C);
+      next_out = '0;
+      for (int g = 0; g < NB; g++) if (32'(beat) == g) next_out = win[g*OB+:OB];
     end
-  endfunction
+  end
 
   always_ff @(posedge clk) begin
     if (rst) begin
-      wrow <= 0;
-      wpos <= 0;
-      wslot <= 0;
-      wimg <= 1'b0;
-      rimg <= 1'b0;
-      oh <= 0;
-      ow <= 0;
-      t <= 0;
-      rbase <= 0;
+      wp <= '0;
+      wr <= '0;
+      wq <= '0;
+      wc <= '0;
+      wcq <= '0;
+      wx <= '0;
+      written <= '0;
+      oh <= '0;
+      ow <= '0;
+      ih0 <= NW'(-PAD);
+      iw0 <= NW'(-PAD);
+      tr <= KW'(TOP0 % K);
+      tq <= RQW'(TOP0 / K);
+      lr <= KW'(LR0);
+      lq <= WCW'(LQ0);
+      win_valid <= 1'b0;
+      beat <= '0;
       out_valid <= 1'b0;
     end else begin
-      if (in_valid && in_ready) begin
-        for (int i = 0; i < IN_ELEMS; i++) mem[wslot*ROW+wpos+i] <= in_data[i*BITS+:BITS];
-        if (wpos + IN_ELEMS == ROW) begin  // a row is complete
-          wpos <= 0;
-          wslot <= (wslot + 1 == R) ? 0 : wslot + 1;
-          if (wrow + 1 == H) begin
-            wrow <= 0;
-            wimg <= !wimg;
-          end else wrow <= wrow + 1;
-        end else wpos <= wpos + IN_ELEMS;
+      // writer
+      if (fire) begin
+        for (int p = 0; p < P - 1; p++) if (32'(wp) == p) part[p*IB+:IB] <= in_data;
+        wp <= (32'(wp) == P - 1) ? '0 : wp + 1'b1;
       end
-      if (out_valid && out_ready) out_valid <= 1'b0;
-      if (load) begin
-        for (int j = 0; j < OUT_ELEMS; j++) out_data[j*BITS+:BITS] <= value(int'(t) + j);
-        out_valid <= 1'b1;
-        if (t + OUT_ELEMS < V) t <= t + OUT_ELEMS;
-        else begin
-          t <= 0;
-          if (ow + 1 < WO) ow <= ow + 1;
-          else begin
-            ow <= 0;
-            if (oh + 1 < HO) oh <= oh + 1;
-            else begin  // the image is done: its rows' slots move on by H
-              oh <= 0;
-              rbase <= (rbase + H) % R;
-              rimg <= !rimg;
-            end
-          end
+      if (wen) begin
+        if (row_done) begin  // the next slot, column 0
+          wx <= '0;
+          wc <= '0;
+          wcq <= '0;
+          if (32'(wr) == K - 1) begin
+            wr <= '0;
+            wq <= (32'(wq) == RQ - 1) ? '0 : wq + 1'b1;
+          end else wr <= wr + 1'b1;
+        end else begin
+          wx <= wx + 1'b1;
+          if (32'(wc) == K - 1) begin
+            wc <= '0;
+            wcq <= wcq + 1'b1;
+          end else wc <= wc + 1'b1;
         end
       end
+      written <= written + (row_done ? NW'(1) : NW'(0)) - (img_done ? NW'(H) : NW'(0));
+      // reader: the window read moves on to the next output pixel
+      if (issue) begin
+        for (int k = 0; k < K; k++) begin
+          rd_row[k] <= (32'(tr) == k);
+          rd_col[k] <= (32'(lr) == k);
+          row_in[k] <= (ih0 + k >= 0) && (ih0 + k < H);
+          col_in[k] <= (iw0 + k >= 0) && (iw0 + k < W);
+        end
+        if (32'(ow) == WO - 1) begin
+          ow <= '0;
+          iw0 <= NW'(-PAD);
+          lr <= KW'(LR0);
+          lq <= WCW'(LQ0);
+          if (32'(oh) == HO - 1) begin
+            oh <= '0;
+            ih0 <= NW'(-PAD);
+            {tq, tr} <= slot_add(tq, tr, IMG_Q, IMG_R);
+          end else begin
+            oh <= oh + 1'b1;
+            ih0 <= ih0 + NW'(S);
+            {tq, tr} <= slot_add(tq, tr, ROW_Q, ROW_R);
+          end
+        end else begin
+          ow <= ow + 1'b1;
+          iw0 <= iw0 + NW'(S);
+          {lq, lr} <= col_add(lq, lr);
+        end
+      end
+      // the window register and the output register
+      if (issue) win_valid <= 1'b1;
+      else if (load && last) win_valid <= 1'b0;
+      if (load) begin
+        out_valid <= 1'b1;
+        beat <= last ? '0 : beat + 1'b1;
+      end else if (out_ready) out_valid <= 1'b0;
     end
+    if (load) out_data <= next_out;
   end
 endmodule

@@ -169,14 +169,14 @@ def _unsigned_input(layer, stream: Stream) -> None:
 
 
 def window_unit(layer, simd: int, in_stream: Stream) -> RtlUnit:
-    """``hwbnn_window`` of a ``conv`` layer: its windows, SIMD codes per beat."""
+    """``hwbnn_window`` of a ``conv`` layer: its windows, SIMD codes per beat.  It takes its input
+    as it is given where that divides a pixel (C codes), else a pixel per beat (emit converts)."""
     h, w, c = layer.in_shape
     ho, wo, _ = layer.out_shape
     _unsigned_input(layer, in_stream)
     if in_stream.frame != h * w * c:
         raise EmitError(f"layer {layer.name}: takes {h * w * c} inputs, the layer before it gives {in_stream.frame}")
-    if (w * c) % in_stream.elems:
-        raise EmitError(f"layer {layer.name}: beats of {in_stream.elems} values do not divide its rows of {w * c}")
+    e = in_stream.elems if c % in_stream.elems == 0 else c
     bits = max(in_stream.bits, unsigned_bits(layer.pad_value))
     params = {
         "H": h,
@@ -189,12 +189,12 @@ def window_unit(layer, simd: int, in_stream: Stream) -> RtlUnit:
         "POOL": 0,
         "SIGNED": 0,
         "BITS": bits,
-        "IN_ELEMS": in_stream.elems,
+        "IN_ELEMS": e,
         "OUT_ELEMS": simd,
     }
     out = Stream(simd, bits, False, ho * wo * layer.mw)
-    inp = Stream(in_stream.elems, bits, False, h * w * c)
-    cycles = max(h * w * c // in_stream.elems, ho * wo * layer.mw // simd)
+    inp = Stream(e, bits, False, h * w * c)
+    cycles = max(h * w * c // e, ho * wo * layer.mw // simd)
     return RtlUnit(f"{layer.name}_window", "hwbnn_window", params, (inp,), out, cycles=cycles, holds_frame=True)
 
 
