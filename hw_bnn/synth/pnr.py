@@ -66,11 +66,11 @@ def _synth(work: Path, progress: bool) -> float:
     return run_tool("yosys", ["-q", "-p", "; ".join(script)], work, "yosys.log", progress)
 
 
-def _place_and_route(work: Path, board: Board, clock_mhz: float, progress: bool) -> tuple[float, dict]:
+def _place_and_route(work: Path, board: Board, clock_mhz: float, progress: bool, timeout=None) -> tuple[float, dict]:
     args = [f"--{board.device}", "--package", board.package, "--speed", str(board.speed)]
     args += ["--json", f"{CHIP}.json", "--lpf", f"{CHIP}.lpf", "--textcfg", f"{CHIP}.config"]
     args += ["--freq", f"{clock_mhz:g}", "--timing-allow-fail", "--report", "nextpnr_report.json", "--seed", "1"]
-    seconds = run_tool("nextpnr-ecp5", args, work, "nextpnr.log", progress)
+    seconds = run_tool("nextpnr-ecp5", args, work, "nextpnr.log", progress, timeout)
     return seconds, json.loads((work / "nextpnr_report.json").read_text())
 
 
@@ -89,10 +89,10 @@ def utilisation(report: dict) -> dict:
     return {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
 
 
-def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool) -> dict:
+def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool, timeout=None) -> dict:
     reached = _design(work, board, clock_mhz)
     synth_s = _synth(work, progress)
-    pnr_s, report = _place_and_route(work, board, reached, progress)
+    pnr_s, report = _place_and_route(work, board, reached, progress, timeout)
     fmax, net = core_fmax(report)
     return {
         "clock_mhz": reached,
@@ -121,10 +121,13 @@ def _throughput(project: dict, board: Board, clock_mhz: float) -> dict:
     }
 
 
-def make_bitstream(rtl_dir, board: str, out_dir, clock_mhz: float | None = None, progress: bool = False) -> dict:
+def make_bitstream(
+    rtl_dir, board: str, out_dir, clock_mhz: float | None = None, progress: bool = False, timeout=None
+) -> dict:
     """Write ``out_dir`` (see the module docstring): ``<board>.bit``, the chip top, constraints,
     nextpnr's report and logs, and ``bitstream.json`` (clock, Fmax, utilisation, FPS, tool
-    versions and times).  Returns ``bitstream.json``'s contents."""
+    versions and times).  ``timeout``: seconds each place-and-route run may take.  Returns
+    ``bitstream.json``'s contents."""
     b = load_board(board)
     rtl_dir, out_dir = Path(rtl_dir), Path(out_dir)
     project = json.loads((rtl_dir / "rtl_project.json").read_text())
@@ -136,9 +139,9 @@ def make_bitstream(rtl_dir, board: str, out_dir, clock_mhz: float | None = None,
         for p in (work / "src").iterdir():
             os.replace(p, work / p.name)
         (work / "src").rmdir()
-        tries = [_attempt(work, b, want, progress)]
+        tries = [_attempt(work, b, want, progress, timeout)]
         while not tries[-1]["timing_met"] and len(tries) < 3:  # 2% below the Fmax reached
-            tries.append(_attempt(work, b, math.floor(0.98 * tries[-1]["fmax_mhz"]), progress))
+            tries.append(_attempt(work, b, math.floor(0.98 * tries[-1]["fmax_mhz"]), progress, timeout))
         final = tries[-1]
         if not final["timing_met"]:
             raise ToolError(f"{b.name}: timing not met even at {final['clock_mhz']} MHz (Fmax {final['fmax_mhz']})")

@@ -82,10 +82,12 @@ def relative(path: Path, cwd: Path) -> str:
     return os.path.relpath(Path(path).resolve(), Path(cwd).resolve())
 
 
-def run_tool(tool: str, args: list[str], cwd: Path, log: str, progress: bool = False) -> float:
+def run_tool(
+    tool: str, args: list[str], cwd: Path, log: str, progress: bool = False, timeout: float | None = None
+) -> float:
     """Run ``tool`` with ``args`` (paths relative to ``cwd``) in ``cwd``; its output goes to
-    ``cwd/log``.  Returns the seconds it took; raises :class:`ToolError` with the log's tail
-    when it fails."""
+    ``cwd/log``.  Returns the seconds it took; raises :class:`ToolError` with the log's errors
+    (or its tail) when it fails, or when it runs past ``timeout`` seconds."""
     cmd = [tool_command(tool), *args]
     cwd = Path(cwd)
     stop = threading.Event()
@@ -94,7 +96,9 @@ def run_tool(tool: str, args: list[str], cwd: Path, log: str, progress: bool = F
     start = time.monotonic()
     try:
         with open(cwd / log, "w") as out:
-            done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+            done = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"{tool} did not finish within {timeout:.0f} s in {cwd}") from None
     finally:
         stop.set()
     seconds = time.monotonic() - start
