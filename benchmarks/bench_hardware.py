@@ -75,8 +75,14 @@ def one(model: str, name: str, golden, folding: dict, work: Path, args) -> dict:
     row["xc7"] = {**{k: v for k, v in x["total"].items() if k != "cells"}, "seconds": x["seconds"]}
     row["xc7_layers"] = {k: v["lut_total"] for k, v in x["layers"].items()}
     if not args.skip_bitstream:
+        from hw_bnn.synth.tools import ToolError
+
         t0 = time.perf_counter()
-        b = make_bitstream(rtl, args.board, work / f"{rtl.name}-bit")
+        try:
+            b = make_bitstream(rtl, args.board, work / f"{rtl.name}-bit", timeout=args.pnr_timeout)
+        except ToolError as e:
+            row["ecp5_error"] = str(e).splitlines()[0]
+            return row
         row["ecp5"] = {k: b[k] for k in ("clock_mhz", "fmax_mhz", "fps_compute", "fps_link", "utilisation", "seconds")}
         row["ecp5"]["wall_seconds"] = round(time.perf_counter() - t0, 1)
     return row
@@ -97,7 +103,7 @@ def table(rows: list[dict]) -> str:
             f"{u.get('DP16KD', {}).get('used', 0):4d} {e['fmax_mhz']:6.1f} {e['fps_compute']:10,.0f} "
             f"{e['seconds']['nextpnr']:6.0f}"
             if e
-            else " " * 9
+            else r.get("ecp5_error", "")
         )
         cal = r.get("est_xc7", {}).get("lut")
         out.append(
@@ -115,6 +121,7 @@ def main(argv=None) -> int:
     ap.add_argument("--builds", default=str(ROOT / "build" / "trained"))
     ap.add_argument("--board", default="ulx3s-85f")
     ap.add_argument("--skip-bitstream", action="store_true", help="synthesis only (no nextpnr)")
+    ap.add_argument("--pnr-timeout", type=float, default=900.0, help="seconds each nextpnr run may take")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "hardware.json"))
     args = ap.parse_args(argv)
     from hw_bnn.ir import IntegerNetwork
