@@ -3,7 +3,9 @@ rename (atomic on POSIX).  A reader sees the old file or the new one, never a pa
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,3 +28,22 @@ def write_bytes_atomic(path, data: bytes) -> None:
 
 def write_text_atomic(path, text: str) -> None:
     write_bytes_atomic(path, text.encode())
+
+
+@contextlib.contextmanager
+def building_folder(out_dir):
+    """``with building_folder(out) as tmp:`` a temporary folder beside ``out`` to build in; on
+    success it replaces ``out`` (mode 0755), on any failure it is removed and ``out`` is left as
+    it was.  So a folder is never half-written."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -5,9 +5,7 @@ folder beside ``out_dir`` and renamed into place."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ import numpy as np
 from hw_bnn.deploy import readme, vivado
 from hw_bnn.deploy.shapes import SHAPES_FILE, io_shapes
 from hw_bnn.errors import HwBnnError
+from hw_bnn.files import building_folder
 from hw_bnn.ir import IntegerNetwork
 from hw_bnn.resources import rtl_kernels_dir
 from hw_bnn.sim.axissim import SHIM, WRAPPER, axis_shim
@@ -208,18 +207,9 @@ def write_deploy(
     settings = dict(part=part, board_part=board_part, x=x, labels=labels, images=images)
     settings.update(s_bits=s_bits, m_bits=m_bits, fclk_mhz=fclk_mhz)
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    try:
+    with building_folder(out_dir) as tmp:
         shapes, images_note = _fill(tmp, golden, rtl_dir, project, hls, settings)
         extra = _copy_extra(tmp, bitstream, extra_files)
         files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
         (tmp / "README.md").write_text(readme.readme(shapes, hls is not None, part, board_part, extra, images_note))
-        os.chmod(tmp, 0o755)  # mkdtemp makes 0700
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"out": str(out_dir), "files": sorted([*files, "README.md"]), "io_shapes": shapes}

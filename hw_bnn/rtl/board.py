@@ -29,15 +29,13 @@ when the receiver lost a byte (overrun, or a stop bit of 0).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from hw_bnn.errors import HwBnnError
-from hw_bnn.files import write_bytes_atomic
+from hw_bnn.files import building_folder, write_bytes_atomic
 from hw_bnn.resources import rtl_kernels_dir
 from hw_bnn.rtl.emit import RTL_PROJECT, port_bits
 
@@ -251,17 +249,8 @@ def emit_board(rtl_dir, out_dir=None, *, clks_per_bit: int, rx_frames: int = 2) 
         for name, data in files.items():
             write_bytes_atomic(rtl_dir / name, data)
         return rtl_dir
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    try:
+    with building_folder(out_dir) as tmp:
         shutil.copytree(rtl_dir, tmp, dirs_exist_ok=True)
         for name, data in files.items():
             (tmp / name).write_bytes(data)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)

@@ -33,11 +33,9 @@ every one as a Verilator wide signal.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
-from pathlib import Path
 
+from hw_bnn.files import building_folder
 from hw_bnn.resources import rtl_kernels_dir
 from hw_bnn.rtl.graph import network_input, rtl_units
 from hw_bnn.rtl.units import RtlUnit, Stream
@@ -262,10 +260,7 @@ def emit_rtl(golden, out_dir, folding: dict | None = None, weight_ram: dict | No
     backend cannot build."""
     units = rtl_units(golden, folding, weight_ram)
     first = network_input(golden, folding)
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    try:
+    with building_folder(out_dir) as tmp:
         for k in KERNELS:
             shutil.copyfile(rtl_kernels_dir() / k, tmp / k)
         for u in units:
@@ -275,10 +270,4 @@ def emit_rtl(golden, out_dir, folding: dict | None = None, weight_ram: dict | No
         (tmp / "hwbnn_config.h").write_text(harness_config(units, first))
         project = _project(units, first)
         (tmp / RTL_PROJECT).write_text(json.dumps(project, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return project

@@ -26,10 +26,9 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
+from hw_bnn.files import building_folder
 from hw_bnn.rtl.board import emit_board, frame_bytes, link_streams
 from hw_bnn.synth.boards import Board, chip_top, clks_per_bit, constraints, load_board
 from hw_bnn.synth.tools import ToolError, run_tool, tool_version
@@ -132,9 +131,7 @@ def make_bitstream(
     rtl_dir, out_dir = Path(rtl_dir), Path(out_dir)
     project = json.loads((rtl_dir / "rtl_project.json").read_text())
     want = float(clock_mhz or b.target_mhz)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    try:
+    with building_folder(out_dir) as work:
         emit_board(rtl_dir, work / "src", clks_per_bit=clks_per_bit(b, want))
         for p in (work / "src").iterdir():
             os.replace(p, work / p.name)
@@ -161,10 +158,4 @@ def make_bitstream(
         (work / "bitstream.json").write_text(json.dumps(result, indent=2) + "\n")
         for junk in (f"{CHIP}.json",):  # the netlist is large and rebuilt from the sources
             (work / junk).unlink(missing_ok=True)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(work, out_dir)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     return result
