@@ -40,7 +40,7 @@ def best_of(fn, repeat):
 
 def ensure_build(net: str, data_dir, model: str | None = None) -> Path:
     """build/<net> trained, exported and compiled by the flow (recipe ``model``, default <net>-w1a1)."""
-    from hw_bnn.flow.stages import FlowConfig, run_flow
+    from hw_bnn.flow import FlowConfig, run_flow
 
     out = ROOT / "build" / net
     cfg = FlowConfig(

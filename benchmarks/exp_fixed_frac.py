@@ -41,7 +41,7 @@ SECTION = "Fixed-point shortcut precision"
 
 def trained_build(model: str, data_dir: str | None) -> Path:
     """build/<model> with checkpoint.pt and exported.onnx (trained and exported when missing)."""
-    from hw_bnn.flow.stages import FlowConfig, run_flow
+    from hw_bnn.flow import FlowConfig, run_flow
 
     out = ROOT / "build" / model
     cfg = FlowConfig(model=model, out=str(out), data_dir=data_dir, progress=False)

@@ -16,7 +16,7 @@ function per stage), :mod:`~hw_bnn.flow.stamps` (skip and publish), :mod:`~hw_bn
 
 from hw_bnn.flow.api import bitstream, compile, deploy, emit, export, report, rtlsim, run, synth, train, verify
 from hw_bnn.flow.config import STAGES, FlowConfig
-from hw_bnn.flow.stages import run_flow
+from hw_bnn.flow.runner import run_flow
 
 __all__ = [
     "STAGES",

@@ -13,7 +13,7 @@ line, options not given keep what the build folder's ``flow.json`` holds.  ``fol
 takes the folding itself (``{layer: {"PE": p, "SIMD": s}}``), ``inputs=`` the array itself.
 
 The CLI (:mod:`hw_bnn.cli`) calls these functions; :class:`~hw_bnn.flow.config.FlowConfig` and
-:func:`~hw_bnn.flow.stages.run_flow` are there for those who want the config object.
+:func:`~hw_bnn.flow.runner.run_flow` are there for those who want the config object.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from hw_bnn.errors import BuildFolderError, DataError, HwBnnError, OptionError
-from hw_bnn.flow import stages
+from hw_bnn.flow import runner, stages
 from hw_bnn.flow.config import FlowConfig
 from hw_bnn.flow.options import check_options
 from hw_bnn.flow.session import build_session
@@ -113,8 +113,8 @@ def _alone(cfg: FlowConfig, stage: str, onnx=None):
     (``compile --onnx`` has none: it compiles another file)."""
     with build_session(cfg):
         if onnx is None:
-            stages.check_upstream(cfg, stage)
-            return stages._step(stage)(cfg)
+            runner.check_upstream(cfg, stage)
+            return runner.step(stage)(cfg)
         return stages.step_compile(cfg, onnx)
 
 
@@ -122,7 +122,7 @@ def run(model: str | None = None, out: str | os.PathLike | None = None, **option
     """``hw-bnn flow``: every stage (stages whose inputs are unchanged are skipped); the report
     (``report.json``: training, checks, layers, verification, hardware estimate)."""
     cfg, _ = _configure("flow", {"model": model, "out": out, **options})
-    return stages.run_flow(cfg)
+    return runner.run_flow(cfg)
 
 
 def train(model: str | None = None, out: str | os.PathLike | None = None, **options) -> dict:
@@ -179,7 +179,7 @@ def verify(out: str | os.PathLike | None = None, **options) -> dict:
     if extra["inputs"] is None:
         return _alone(cfg, "verify")
     with build_session(cfg):
-        stages.check_upstream(cfg, "verify")
+        runner.check_upstream(cfg, "verify")
         source = options["inputs"] if isinstance(options.get("inputs"), str) else "inputs"
         return stages.verify_inputs(cfg, extra["inputs"], source)
 
@@ -221,7 +221,7 @@ def bitstream(model: str | None = None, out: str | os.PathLike | None = None, **
     with build_session(cfg):
         if stages.compile_source(cfg) is None:  # else compiled from a QONNX file: nothing to train
             for s in ("train", "export", "compile"):
-                stages._step(s)(cfg)
+                runner.step(s)(cfg)
         return step_bitstream(cfg, extra["board"], extra["clock_mhz"])
 
 
@@ -232,5 +232,5 @@ def deploy(out: str | os.PathLike | None = None, **options) -> dict:
 
     cfg, _ = _configure("deploy", {"out": out, **options})
     with build_session(cfg):
-        stages.check_upstream(cfg, "rtlsim")
+        runner.check_upstream(cfg, "rtlsim")
         return step_deploy(cfg)

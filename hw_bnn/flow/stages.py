@@ -27,7 +27,7 @@ import numpy as np
 
 from hw_bnn.errors import BuildFolderError, CompileError, VerifyError
 from hw_bnn.files import write_text_atomic
-from hw_bnn.flow.config import STAGES, FlowConfig
+from hw_bnn.flow.config import FlowConfig
 from hw_bnn.flow.stamps import StageRun, read_stamp, require, tree_sha
 
 # --- the images every check runs on -----------------------------------------------------
@@ -509,62 +509,3 @@ def _skip(cfg: FlowConfig, st: StageRun) -> bool:
     if st.reason not in ("it has not run", "--force"):
         cfg.say(f"[{st.name}] re-running: {st.reason}")
     return False
-
-
-def check_upstream(cfg: FlowConfig, stage: str) -> None:
-    """Before ``stage`` runs alone: every stage before it must be up to date with the build
-    folder as it is now (a stage re-run or an artifact edited since is named).  A build compiled
-    from another QONNX file (``compile --onnx``) has no training or export upstream; ``rtlsim``
-    needs the stages up to ``compile`` only, ``synth`` those and ``rtlsim``."""
-    before = list(STAGES[: STAGES.index(stage)])
-    if "compile" in before and compile_source(cfg) is not None:
-        before = [s for s in before if s not in ("train", "export")]
-    if read_stamp(cfg.build, "rtlsim") is None:  # optional (--no-rtlsim): checked once it has run
-        before = [s for s in before if s != "rtlsim"]
-    if stage in ("rtlsim", "synth"):  # the RTL is written from golden.npz alone: no hls4ml project needed
-        before = [s for s in before if s not in ("emit", "verify")]
-    if read_stamp(cfg.build, "synth") is None:  # optional (--synth): checked once it has run
-        before = [s for s in before if s != "synth"]
-    for s in before:
-        st = _plan(s)(cfg)
-        reason = st.stale_reason()
-        if reason:
-            state = "has not run" if reason == "it has not run" else f"is out of date ({reason})"
-            raise BuildFolderError(
-                f"{cfg.build}: the {s} stage {state}; run 'hw-bnn flow --out {cfg.build}' (or 'hw-bnn {s}' "
-                f"and the stages after it) before '{stage}'"
-            )
-
-
-def _plan(stage: str):
-    if stage == "synth":
-        from hw_bnn.flow.hardware import plan_synth
-
-        return plan_synth
-    return PLANS[stage]
-
-
-def _step(stage: str):
-    if stage == "synth":
-        from hw_bnn.flow.hardware import step_synth
-
-        return step_synth
-    return STEP_FUNCTIONS[stage]
-
-
-def run_flow(cfg: FlowConfig, stages=STAGES) -> dict:
-    """Run ``stages`` in order in the build folder, held for this run
-    (:func:`hw_bnn.flow.session.build_session`: lock, ``flow.json``); the report when
-    ``report`` is one of them."""
-    from hw_bnn.flow.session import build_session
-
-    with build_session(cfg):
-        for s in stages:
-            if s == "rtlsim" and cfg.no_rtlsim:
-                cfg.say("[rtlsim] skipped (--no-rtlsim)")
-                continue
-            if s == "synth" and not cfg.synth:
-                cfg.say("[synth] skipped (no targets: --synth xc7,ecp5 runs Yosys)")
-                continue
-            _step(s)(cfg)
-        return json.loads((cfg.build / "report.json").read_text()) if "report" in stages else {}

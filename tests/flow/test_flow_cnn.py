@@ -5,7 +5,7 @@ import json
 import numpy as np
 import yaml
 
-from hw_bnn.flow.stages import FlowConfig, run_flow
+from hw_bnn.flow import FlowConfig, run_flow
 from hw_bnn.resources import recipes_dir
 
 

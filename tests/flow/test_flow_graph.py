@@ -8,7 +8,7 @@ import yaml
 
 from hw_bnn.dse.folding import fold_for_target
 from hw_bnn.dse.units import mvu_layers
-from hw_bnn.flow.stages import FlowConfig, run_flow
+from hw_bnn.flow import FlowConfig, run_flow
 from hw_bnn.ir import IntegerNetwork
 
 
