@@ -32,6 +32,7 @@ from hw_bnn.files import building_folder
 from hw_bnn.rtl.board import emit_board, frame_bytes, link_streams
 from hw_bnn.synth.boards import Board, chip_top, clks_per_bit, constraints, load_board
 from hw_bnn.synth.tools import ToolError, run_tool, tool_version
+from hw_bnn.synth.yosys import ecp5_synth, run_yosys
 
 CHIP = "hwbnn_chip"
 
@@ -55,14 +56,19 @@ def _design(work: Path, board: Board, clock_mhz: float) -> float:
     return reached
 
 
-def _synth(work: Path, progress: bool) -> float:
+def _synth(work: Path, progress: bool) -> tuple[float, bool]:
+    """``synth_ecp5`` of the chip (classic ABC where ABC9 runs out of stack); (seconds, classic)."""
     sources = sorted(p.name for p in work.glob("*.sv")) + (["hwbnn_pll.v"] if (work / "hwbnn_pll.v").exists() else [])
-    script = [
-        f"read_verilog -defer -sv {' '.join(sources)}",
-        f"synth_ecp5 -top {CHIP} -json {CHIP}.json",
-        "tee -q -o chip_stat.json stat -json",
-    ]
-    return run_tool("yosys", ["-q", "-p", "; ".join(script)], work, "yosys.log", progress)
+
+    def script(classic: bool) -> list[str]:
+        return [
+            f"read_verilog -defer -sv {' '.join(sources)}",
+            *ecp5_synth(CHIP, classic),
+            f"write_json {CHIP}.json",
+            "tee -q -o chip_stat.json stat -json",
+        ]
+
+    return run_yosys(script, work, "yosys.log", progress)
 
 
 def _place_and_route(work: Path, board: Board, clock_mhz: float, progress: bool, timeout=None) -> tuple[float, dict]:
@@ -90,7 +96,7 @@ def utilisation(report: dict) -> dict:
 
 def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool, timeout=None) -> dict:
     reached = _design(work, board, clock_mhz)
-    synth_s = _synth(work, progress)
+    synth_s, classic = _synth(work, progress)
     pnr_s, report = _place_and_route(work, board, reached, progress, timeout)
     fmax, net = core_fmax(report)
     return {
@@ -100,6 +106,7 @@ def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool, timeout
         "timing_met": fmax >= reached,
         "utilisation": utilisation(report),
         "seconds": {"yosys": round(synth_s, 1), "nextpnr": round(pnr_s, 1)},
+        "lut_mapper": "abc" if classic else "abc9",
     }
 
 

