@@ -52,6 +52,7 @@ def test_wheel_carries_the_kernels_and_every_recipe(wheel):
     recipes = {p.name for p in (ROOT / "models").glob("*.yaml")}
     assert recipes and {f"hw_bnn/recipe_files/{r}" for r in recipes} <= names
     assert "hw_bnn/ir/network.py" in names and "hw_bnn/flow/stages.py" in names
+    assert "hw_bnn/dse/calibration.json" in names  # the calibrated cost model's coefficients
     assert not any(n.startswith(("tests/", "benchmarks/")) for n in names)
 
 

@@ -46,14 +46,24 @@ products are cheaper in LUTs, so every layer of the binary networks here costs 0
 
 Not modelled: flip-flops, FIFOs, the sliding-window generators, pooling and thresholding layers
 outside a unit, the AXI/DMA shell.  Synthesis (a later stage) measures what is estimated here.
+
+**Calibrated** (``CostParams(calibration="xc7")`` or ``"ecp5"``): the LUT count is instead the
+calibrated sum of :mod:`hw_bnn.dse.calibration`, a coefficient per term fitted to Yosys synthesis
+of hw-bnn's RTL unit for that family (LUT6 on xc7, LUT4 on ECP5) and kind of unit, with a
+calibrated flip-flop count beside it (``ff``); weights, block RAM and DSPs are counted as above.
+**Measured** (``CostParams(measure=f)``): ``f(unit, pe, simd, weight_ram)`` returns the LUT, FF,
+BRAM18 and DSP of the unit as synthesized (``hw-bnn fold --cost measured``; the search itself
+never runs a tool: the caller passes the function).  The FINN-R terms ``lut_*`` are kept either way.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
+from hw_bnn.dse.calibration import FAMILIES, calibrated_cost
 from hw_bnn.dse.units import MVU, check_folding, unit_cycles
 from hw_bnn.errors import FoldingError
 
@@ -72,7 +82,12 @@ class CostParams:
     ``const`` arrays inside the unit (FINN's embedded mode), and a shallow folded memory (a fully
     parallel unit has depth 1) becomes LUTs, not a column of mostly empty RAMB18s.
     ``res_type``: ``"lut"``, ``"dsp"`` or ``"auto"`` (DSPs when both operands have at least
-    ``dsp_min_bits`` bits; never for XNOR units)."""
+    ``dsp_min_bits`` bits; never for XNOR units).
+    ``calibration``: ``None`` (FINN-R's LUT formula), ``"xc7"`` or ``"ecp5"`` (the calibrated LUT
+    and FF sums of :mod:`hw_bnn.dse.calibration` for that family).
+    ``measure``: ``None``, or a function ``(unit, pe, simd, weight_ram) -> {"lut", "ff", "bram18",
+    "dsp"}`` of synthesized figures, which then replace the estimates (``calibration`` still names
+    the family; where the function returns ``None`` the calibrated estimate stands)."""
 
     c0: float = 300.0
     c1: float = 1.1
@@ -80,12 +95,30 @@ class CostParams:
     lutram_max_depth: int = 128
     res_type: str = "auto"
     dsp_min_bits: int = 4
+    calibration: str | None = None
+    measure: Callable | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
         if self.weight_ram not in ("block", "distributed", "auto"):
             raise FoldingError(f"cost model: weight_ram {self.weight_ram!r} is not block, distributed or auto")
         if self.res_type not in ("lut", "dsp", "auto"):
             raise FoldingError(f"cost model: res_type {self.res_type!r} is not lut, dsp or auto")
+        if self.calibration is not None and self.calibration not in FAMILIES:
+            raise FoldingError(
+                f"cost model: calibration {self.calibration!r} is not one of {', '.join(FAMILIES)} (or None)"
+            )
+
+    @property
+    def family(self) -> str:
+        """The device family the LUT counts are of: ``"ecp5"`` (LUT4) or ``"xilinx"`` (LUT6; FINN-R)."""
+        return "ecp5" if self.calibration == "ecp5" else "xilinx"
+
+    @property
+    def model(self) -> str:
+        """``"finn"``, ``"calibrated-<family>"`` or ``"measured-<family>"``."""
+        if self.measure is not None:
+            return f"measured-{self.calibration or 'xc7'}"
+        return f"calibrated-{self.calibration}" if self.calibration else "finn"
 
 
 DEFAULT_PARAMS = CostParams()
@@ -136,6 +169,8 @@ class LayerCost:
     lut_thr: int
     lut_comp: int
     lut_wmem: int
+    ff: int | None = None  # flip-flops (calibrated or measured; FINN-R has none)
+    model: str = "finn"  # which model gave lut / ff (CostParams.model)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -170,6 +205,13 @@ def layer_cost(u: MVU, pe: int, simd: int, params: CostParams = DEFAULT_PARAMS) 
     # exact decimal arithmetic, rounded up: 1.1 * 1000 is 1100, not 1100.0000000000002
     lut = Fraction(str(params.c0)) + Fraction(str(params.c1)) * pe * (mult + adder + acc + thr + comp) + wmem_lut
     dsp = pe * simd * math.ceil((w + a) / 48) if dsp_mapped else 0
+    lut, ff, model = math.ceil(lut), None, params.model
+    got = params.measure(u, pe, simd, ram) if params.measure is not None else None
+    if got is not None:
+        lut, ff, bram, dsp = (int(got[k]) for k in ("lut", "ff", "bram18", "dsp"))
+    elif params.calibration is not None:  # also a unit the measurement leaves out (None)
+        lut, ff = calibrated_cost(u, pe, simd, ram, params.calibration)
+        model = f"calibrated-{params.calibration}"
     return LayerCost(
         name=u.name,
         kind=u.kind,
@@ -187,7 +229,7 @@ def layer_cost(u: MVU, pe: int, simd: int, params: CostParams = DEFAULT_PARAMS) 
         wmem_depth=depth,
         wmem_width=width,
         weight_ram=ram,
-        lut=math.ceil(lut),
+        lut=lut,
         bram18=bram,
         dsp=dsp,
         lut_mult=mult,
@@ -196,6 +238,8 @@ def layer_cost(u: MVU, pe: int, simd: int, params: CostParams = DEFAULT_PARAMS) 
         lut_thr=thr,
         lut_comp=comp,
         lut_wmem=wmem_lut,
+        ff=ff,
+        model=model,
     )
 
 
@@ -205,6 +249,7 @@ class NetworkCost:
 
     layers: tuple[LayerCost, ...]
     clock_mhz: float = 100.0
+    family: str = "xilinx"  # whose LUTs these are (CostParams.family): the devices it is compared with
 
     @property
     def max_cycles(self) -> int:
@@ -245,6 +290,18 @@ class NetworkCost:
         return 0  # not modelled: weights go to BRAM18 or LUTRAM
 
     @property
+    def ff(self) -> int | None:
+        """Flip-flops, where every unit's are known (calibrated or measured), else ``None``."""
+        ffs = [c.ff for c in self.layers]
+        return None if not ffs or None in ffs else sum(ffs)
+
+    @property
+    def model(self) -> str:
+        """The cost model of the units (``finn``, ``calibrated-xc7``, ...; ``mixed`` if they differ)."""
+        models = {c.model for c in self.layers}
+        return models.pop() if len(models) == 1 else ("mixed" if models else "finn")
+
+    @property
     def folding(self) -> dict[str, dict[str, int]]:
         return {c.name: {"PE": c.pe, "SIMD": c.simd} for c in self.layers}
 
@@ -265,6 +322,9 @@ class NetworkCost:
             "bram18": self.bram18,
             "dsp": self.dsp,
             "uram": self.uram,
+            "ff": self.ff,
+            "model": self.model,
+            "family": self.family,
             "folding": self.folding,
             "layers": self.rows(),
         }
@@ -287,6 +347,8 @@ class NetworkCost:
             f"{'total':10s} {'':10s} {'':5s} {'':5s} {'':4s} {'':4s} {'':5s} {self.max_cycles:9d} {'':8s} "
             f"{self.lut:8d} {self.bram18:6d} {self.dsp:4d}"
         )
+        if self.ff is not None:
+            out.append(f"{self.model} model: {self.lut:,} LUT, {self.ff:,} FF")
         out.append(
             f"II {self.max_cycles} cycles (bottleneck {self.bottleneck}) -> {self.fps:,.0f} FPS "
             f"at {self.clock_mhz:g} MHz; "
@@ -303,5 +365,7 @@ def network_cost(
         raise FoldingError(f"cost model: clock must be positive, got {clock_mhz} MHz")
     full = check_folding(layers, folding)
     return NetworkCost(
-        tuple(layer_cost(u, full[u.name]["PE"], full[u.name]["SIMD"], params) for u in layers), clock_mhz
+        tuple(layer_cost(u, full[u.name]["PE"], full[u.name]["SIMD"], params) for u in layers),
+        clock_mhz,
+        params.family,
     )

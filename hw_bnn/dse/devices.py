@@ -19,6 +19,19 @@ FINN's ``src/finn/util/platforms.py`` gives the same xc7z020 numbers (53,200 LUT
 1,728 DSP; PYNQ's ZCU104 page names the part XCZU7EV-2FFVC1156.  The block-RAM counts match the
 capacities in the product tables: 140 x 36 Kb = 4.9 Mb, 312 x 36 Kb = 11.0 Mb, 96 x 288 Kb =
 27.0 Mb, 2,688 x 36 Kb = 94.5 Mb, 1,280 x 288 Kb = 360 Mb.
+
+Lattice ECP5 (``family="ecp5"``): Lattice FPGA-DS-02012 "ECP5 and ECP5-5G Family Data Sheet",
+table 1.1 (ECP5 and ECP5-5G Family Selection Guide), the LFE5U columns:
+
+* lfe5u-25f (ULX3S 25F, OrangeCrab 25F): 24K LUTs (24,288 LUT4, each slice with its two
+  flip-flops: 24,288 FF), 56 sysMEM EBR blocks of 18 Kbit (1,008 Kbit), 28 18x18 multipliers.
+* lfe5u-45f (ULX3S 45F): 44K LUTs (43,848 LUT4, 43,848 FF), 108 EBR (1,944 Kbit), 72 multipliers.
+* lfe5u-85f (ULX3S 85F): 84K LUTs (83,640 LUT4, 83,640 FF), 208 EBR (3,744 Kbit), 156 multipliers.
+
+An EBR (DP16KD) has the six simple-dual-port aspect ratios of a RAMB18 (16K x 1 ... 512 x 36), so
+it is counted as one ``bram18``; a multiplier (MULT18X18D) as one ``dsp``; ECP5 has no UltraRAM.
+The LUTs of an ECP5 device are LUT4s, a Xilinx device's LUT6s: ``family`` says which cost
+coefficients an estimate for the device takes (:data:`CALIBRATION_OF`).
 """
 
 from __future__ import annotations
@@ -40,6 +53,12 @@ class Device:
     bram18: int
     uram: int
     dsp: int
+    family: str = "xilinx"  # "xilinx" (LUT6, RAMB18, DSP48) or "ecp5" (LUT4, DP16KD, MULT18X18D)
+
+    @property
+    def calibration(self) -> str:
+        """The calibrated cost model of this device's family (:data:`CALIBRATION_OF`)."""
+        return CALIBRATION_OF[self.family]
 
     @property
     def bram36(self) -> int:
@@ -66,8 +85,44 @@ DEVICES: dict[str, Device] = {
             uram=1_280,
             dsp=12_288,
         ),
+        Device(
+            "lfe5u-25f",
+            "LFE5U-25F-6BG381C",
+            ("ulx3s-25f", "orangecrab-25f"),
+            lut=24_288,
+            ff=24_288,
+            bram18=56,
+            uram=0,
+            dsp=28,
+            family="ecp5",
+        ),
+        Device(
+            "lfe5u-45f",
+            "LFE5U-45F-6BG381C",
+            ("ulx3s-45f",),
+            lut=43_848,
+            ff=43_848,
+            bram18=108,
+            uram=0,
+            dsp=72,
+            family="ecp5",
+        ),
+        Device(
+            "lfe5u-85f",
+            "LFE5U-85F-6BG381C",
+            ("ulx3s-85f",),
+            lut=83_640,
+            ff=83_640,
+            bram18=208,
+            uram=0,
+            dsp=156,
+            family="ecp5",
+        ),
     )
 }
+# the calibrated cost model (hw_bnn.dse.calibration) of each family: UltraScale+ parts have the
+# 7-series LUT6 fabric and take its coefficients
+CALIBRATION_OF = {"xilinx": "xc7", "ecp5": "ecp5"}
 
 
 def known_devices() -> list[str]:
@@ -117,7 +172,8 @@ class ResourceFit:
 
 @dataclass(frozen=True)
 class FitReport:
-    """Whether a cost estimate fits a device, per resource (flip-flops are not estimated)."""
+    """Whether a cost estimate fits a device, per resource (flip-flops where the estimate has them:
+    the calibrated and measured models)."""
 
     device: Device
     limit: float
@@ -160,19 +216,23 @@ def capacity(device: str | Device, limit: float = 1.0) -> dict[str, int]:
     d = get_device(device)
     if not 0 < limit <= 1:
         raise DeviceError(f"utilization limit must be in (0, 1], got {limit}")
-    return {k: int(limit * getattr(d, k.lower())) for k in ("LUT", "BRAM18", "URAM", "DSP")}
+    return {k: int(limit * getattr(d, k.lower())) for k in ("LUT", "BRAM18", "URAM", "DSP", "FF")}
 
 
 def fit(cost, device: str | Device, limit: float = 1.0) -> FitReport:
     """Compare a :class:`hw_bnn.dse.cost.NetworkCost` (anything with ``lut``, ``bram18``, ``uram``,
-    ``dsp``) with a device.  ``limit`` scales what counts as available (FINN suggests about 0.7
-    of the LUTs and 0.8 of the block RAM for timing closure)."""
+    ``dsp``, and ``ff`` unless it is ``None``) with a device.  ``limit`` scales what counts as
+    available (FINN suggests about 0.7 of the LUTs and 0.8 of the block RAM for timing closure)."""
     d = get_device(device)
     cap = capacity(d, limit)
     used = {"LUT": cost.lut, "BRAM18": cost.bram18, "URAM": getattr(cost, "uram", 0), "DSP": cost.dsp}
-    return FitReport(d, limit, tuple(ResourceFit(k, int(used[k]), cap[k]) for k in ("LUT", "BRAM18", "URAM", "DSP")))
+    if getattr(cost, "ff", None) is not None:
+        used["FF"] = cost.ff
+    return FitReport(d, limit, tuple(ResourceFit(k, int(v), cap[k]) for k, v in used.items()))
 
 
 def fit_all(cost) -> dict[str, FitReport]:
-    """The fit of ``cost`` on every device of the catalogue (:data:`DEVICES`), all of each resource."""
-    return {name: fit(cost, d) for name, d in DEVICES.items()}
+    """The fit of ``cost`` on every device of the catalogue (:data:`DEVICES`) of its family (its
+    ``family``: ``xilinx`` for FINN-R and the xc7 calibration, ``ecp5``), all of each resource."""
+    family = getattr(cost, "family", "xilinx")
+    return {name: fit(cost, d) for name, d in DEVICES.items() if d.family == family}

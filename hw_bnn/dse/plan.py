@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hw_bnn.dse.cost import NetworkCost, network_cost
+from hw_bnn.dse.cost import DEFAULT_PARAMS, CostParams, NetworkCost, network_cost
 from hw_bnn.dse.devices import Device, FitReport, fit
 from hw_bnn.dse.folding import fold_for_budget, fold_for_target, greedy_setfolding
 from hw_bnn.dse.units import MVU
@@ -60,13 +60,18 @@ def plan_folding(
     device: str | Device | None = None,
     clock_mhz: float = 100.0,
     limit: float = 1.0,
+    params: CostParams = DEFAULT_PARAMS,
+    max_parallel: int | None = None,
 ) -> FoldPlan:
     """Solve one goal: ``target_cycles`` (with the greedy baseline) or else ``max_luts``; the
-    search respects ``device`` within ``limit`` of each resource when one is given."""
+    search respects ``device`` within ``limit`` of each resource when one is given.  ``params``:
+    the cost model (FINN-R's by default, calibrated or measured: :class:`CostParams`) of the
+    search and of both costs; ``max_parallel`` bounds PE and SIMD (the greedy walk's too)."""
+    kw = {"limit": limit, "params": params, "max_parallel": max_parallel}
     if target_cycles is not None:
-        ours = fold_for_target(layers, target_cycles, device, limit=limit)
-        greedy = network_cost(layers, greedy_setfolding(layers, target_cycles), clock_mhz)
+        ours = fold_for_target(layers, target_cycles, device, **kw)
+        greedy = network_cost(layers, greedy_setfolding(layers, target_cycles, max_parallel), clock_mhz, params)
     else:
-        ours, greedy = fold_for_budget(layers, max_luts, device, limit=limit), None
-    cost = network_cost(layers, ours, clock_mhz)
+        ours, greedy = fold_for_budget(layers, max_luts, device, **kw), None
+    cost = network_cost(layers, ours, clock_mhz, params)
     return FoldPlan(cost, greedy, target_cycles, fit(cost, device, limit) if device else None)

@@ -20,7 +20,8 @@ A *network point* (recipe x bits x width) is trained, exported and compiled by t
 ``<out>/nets/<id>/`` (the flow's stage stamps make re-runs reuse every unchanged artifact).
 Each *hardware point* (network point x target x device) then takes the matrix units of the
 integer network (:func:`hw_bnn.dse.units.mvu_layers`), the fewest-LUT folding that meets the
-target and fits the device (:func:`hw_bnn.dse.folding.fold_for_target`), its cost
+target and fits the device (:func:`hw_bnn.dse.folding.fold_for_target`) under the cost model of
+``--cost`` (calibrated for the device's family by default: :mod:`hw_bnn.explore.measured`), its cost
 (:func:`hw_bnn.dse.cost.network_cost`) and fit (:func:`hw_bnn.dse.devices.fit`), and the golden model
 is checked against the hls4ml C simulation of that folding (emit + verify in
 ``<out>/nets/<id>/fold-<hash>/``; a folding already verified for the network is reused).
@@ -44,12 +45,14 @@ import re
 from pathlib import Path
 
 from hw_bnn.errors import SpecError
+from hw_bnn.explore.fold_cli import add_cost_arguments
 
 EPILOG = """\
 Examples:
   hw-bnn explore models/sweeps/mlp-digits.yaml --out build/sweep-digits
   hw-bnn explore models/sweeps/mnist-fc.yaml --out build/sweep --workers 4
   hw-bnn explore models/sweeps/mnist-fc.yaml --out /shared/sweep --address ray://head:10001
+  hw-bnn explore models/sweeps/mlp-digits.yaml --out build/sweep-digits-finn --cost finn
 
 Outputs in --out: results.csv (+ results.parquet with pyarrow), results.json, pareto_lut.png,
 pareto_fps.png, report.md, report.html, and nets/<point>/ (one flow build folder per network
@@ -89,6 +92,7 @@ def add_explore_parser(sub) -> None:
     )
     p.add_argument("--force", action="store_true", help="redo finished points too (failed points are always re-tried)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cost_arguments(p)
 
 
 def cmd_explore(args) -> int:
@@ -109,6 +113,7 @@ def cmd_explore(args) -> int:
         workers=args.workers,
         progress=not args.quiet,
         force=args.force,
+        cost={"model": args.cost, "max_parallel": args.max_parallel, "max_measured_lanes": args.max_measured_lanes},
     )
     counts = {st: res.count(st) for st in STATUSES}
     print(

@@ -30,11 +30,13 @@ from hw_bnn.dse.folding import fold_for_target
 from hw_bnn.dse.folding_file import FOLDING_FILE
 from hw_bnn.dse.units import mvu_layers
 from hw_bnn.errors import FoldingError, InfeasibleTargetError
+from hw_bnn.explore.measured import cost_params
 from hw_bnn.explore.records import content_key, write_json
 from hw_bnn.explore.results import COLUMNS, FINISHED
 from hw_bnn.files import write_bytes_atomic, write_text_atomic
 from hw_bnn.flow.config import FlowConfig
-from hw_bnn.flow.stages import evaluate_splits, run_flow
+from hw_bnn.flow.runner import run_flow
+from hw_bnn.flow.stages import evaluate_splits
 from hw_bnn.ir import IntegerNetwork
 
 RESULT_FILE = "result.json"  # per network point, in <out>/nets/<id>/
@@ -175,14 +177,15 @@ def _verify_folding(point: dict, net: dict, folding: dict, fold_dir: Path) -> di
     return {"images": images, "mismatches": mism, "error": error}
 
 
-def _cost_columns(layers, folding: dict, tgt: dict, dev: str, limit: float) -> dict:
-    """The cost model's columns of a folding: LUT / BRAM18 / DSP, speed, fit and utilization."""
-    cost = network_cost(layers, folding, tgt["clock_mhz"])
+def _cost_columns(layers, folding: dict, tgt: dict, dev: str, limit: float, params) -> dict:
+    """The cost model's columns of a folding: LUT / BRAM18 / DSP / FF, speed, fit and utilization."""
+    cost = network_cost(layers, folding, tgt["clock_mhz"], params)
     full = fit(cost, dev)  # utilization of the whole device
     cols = dict(
         lut=cost.lut,
         bram18=cost.bram18,
         dsp=cost.dsp,
+        ff=cost.ff,
         fps=cost.fps,
         latency_us=cost.latency_us,
         max_cycles=cost.max_cycles,
@@ -194,30 +197,49 @@ def _cost_columns(layers, folding: dict, tgt: dict, dev: str, limit: float) -> d
         bram18_util_pct=round(full["BRAM18"].utilization, 4),
         dsp_util_pct=round(full["DSP"].utilization, 4),
         folding=json.dumps(folding, separators=(",", ":")),
+        cost_model=cost.model,
     )
     cols["utilization_pct"] = max(cols["lut_util_pct"], cols["bram18_util_pct"], cols["dsp_util_pct"])
     return cols
 
 
-def _hardware_point(point: dict, net: dict, tgt: dict, dev: str, verified: dict, build: Path, out: Path) -> dict:
+def cost_params_of(point: dict, net: dict, dev: str):
+    """The cost model of the point's hardware points on ``dev`` (``point["cost"]``, default
+    calibrated; a measured one synthesizes the network's own layers)."""
+    cost = point.get("cost") or {}
+    model = cost.get("model", "calibrated")
+    layers = {layer.name: layer for layer in net["golden"].layers} if model == "measured" else None
+    kw = {"max_lanes": cost["max_measured_lanes"]} if cost.get("max_measured_lanes") else {}
+    params = cost_params(model, dev, layers, **kw)
+    if params.measure is not None:
+        params.measure.prefetch(net["layers"], cost.get("max_parallel"))
+    return params
+
+
+def _hardware_point(
+    point: dict, net: dict, tgt: dict, dev: str, verified: dict, build: Path, out: Path, params=None
+) -> dict:
     """The row of one hardware point; ``verified`` (folding key -> C-sim result) is shared by
-    the network point's hardware points, so each distinct folding is simulated once."""
+    the network point's hardware points, so each distinct folding is simulated once.  ``params``:
+    the cost model (default: :func:`cost_params_of`)."""
     row = _base_row(point, tgt, dev)
     row.update(net["acc"])
     row["accuracy"] = row["test_acc"] if row.get("test_acc") is not None else row["val_acc"]
     row["golden_vs_integer_mismatches"] = net["golden_vs_integer"]
     row["build"] = _rel(build, out)
     layers, limit = net["layers"], point["utilization_limit"]
+    params = params if params is not None else cost_params_of(point, net, dev)
+    kw = {"params": params, "max_parallel": (point.get("cost") or {}).get("max_parallel")}
     status = "ok"
     try:
-        folding = fold_for_target(layers, tgt["cycles"], dev, limit=limit)
+        folding = fold_for_target(layers, tgt["cycles"], dev, limit=limit, **kw)
     except InfeasibleTargetError as e:  # even full parallelism is too slow: no cost to show
         row.update(status="infeasible", error=str(e))
         return row
     except FoldingError as e:  # the target is reachable, but no such folding fits the device
         status, row["error"] = "infeasible", str(e)
-        folding = fold_for_target(layers, tgt["cycles"])  # the cheapest one, for the record
-    row.update(_cost_columns(layers, folding, tgt, dev, limit))
+        folding = fold_for_target(layers, tgt["cycles"], **kw)  # the cheapest one, for the record
+    row.update(_cost_columns(layers, folding, tgt, dev, limit, params))
     if status != "ok" or not point["csim_limit"]:
         row["status"] = status
         return row
@@ -265,10 +287,13 @@ def _hardware_points(point: dict, net: dict, build: Path, out: Path, timings: di
     verified: dict = {}
     rows = []
     t0 = time.perf_counter()
+    params: dict = {}  # per device: a measured model keeps its measurements across targets
     for tgt in point["targets"]:
         for dev in point["devices"]:
             try:
-                rows.append(_hardware_point(point, net, tgt, dev, verified, build, out))
+                if dev not in params:
+                    params[dev] = cost_params_of(point, net, dev)
+                rows.append(_hardware_point(point, net, tgt, dev, verified, build, out, params[dev]))
             except Exception as e:  # noqa: BLE001
                 rows.append(_failed_row(point, tgt, dev, error_text(e), _rel(build, out)))
     timings["verify_s"] = round(sum(v["seconds"] for v in verified.values()), 3)

@@ -65,6 +65,12 @@ def summary_line(s: SweepSpec, rows: list[dict], counts: dict) -> str:
     )
 
 
+def _models(rows: list[dict]) -> str:
+    """The cost models of the rows, as the report names them."""
+    names = sorted({r.get("cost_model") for r in rows if r.get("cost_model")})
+    return ", ".join(f"`{n}`" for n in names) or "none costed"
+
+
 def report_md(s: SweepSpec, out: Path, rows: list[dict], counts: dict) -> str:
     """``report.md``: the spec, the Pareto plots, the table, the errors, how to build a point."""
     md = [f"# Design-space exploration: {s.name}", ""]
@@ -74,9 +80,10 @@ def report_md(s: SweepSpec, out: Path, rows: list[dict], counts: dict) -> str:
         f"Spec: `{s.source}`. {summary_line(s, rows, counts)}.",
         "",
         "Accuracy is the golden model's (bit-exact with the hardware) on every image of the test split when "
-        "`data_dir` is given, else of the validation split. LUT / BRAM18 / DSP / FPS / latency are the FINN-R cost "
-        "model's estimates (`hw_bnn.dse.cost`) of the fewest-LUT folding that meets the target and fits the device "
-        "(`hw_bnn.dse.folding`). Pareto: **L** on the accuracy-vs-LUT front, **F** on the accuracy-vs-FPS front.",
+        "`data_dir` is given, else of the validation split. LUT / BRAM18 / DSP / FPS / latency are the cost "
+        f"model's estimates ({_models(rows)}; `hw_bnn.dse.cost`) of the fewest-LUT folding that meets the target and "
+        "fits the device (`hw_bnn.dse.folding`). Pareto: **L** on the accuracy-vs-LUT front, **F** on the "
+        "accuracy-vs-FPS front.",
         "",
         "## Sweep spec",
         "",

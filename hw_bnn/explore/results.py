@@ -37,6 +37,7 @@ COLUMNS = (
     "lut",
     "bram18",
     "dsp",
+    "ff",
     "fps",
     "latency_us",
     "max_cycles",
@@ -55,6 +56,7 @@ COLUMNS = (
     "pareto_fps",
     "build",
     "folding",
+    "cost_model",
 )
 STATUSES = ("ok", "infeasible", "failed")
 FINISHED = ("ok", "infeasible")  # a network point with this status is never redone

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, 
 from hw_bnn.dse.devices import get_device
 from hw_bnn.dse.folding import target_cycles_from_fps
 from hw_bnn.errors import HwBnnError, SpecError
+from hw_bnn.explore.measured import MAX_MEASURED_LANES
 from hw_bnn.explore.records import content_key
 from hw_bnn.explore.results import COLUMNS
 from hw_bnn.schema import Strict, read_document, validate
@@ -137,16 +138,19 @@ class SpecFile(Strict):
 
 
 SPEC_KEYS = {k: f.description for k, f in SpecFile.model_fields.items()}
+DEFAULT_COST = {"model": "calibrated", "max_parallel": None, "max_measured_lanes": MAX_MEASURED_LANES}
 TARGET_KEYS = tuple(Targets.model_fields)
 
 
 def model_code_key() -> str:
-    """A hash of the matrix units, the cost model, the device catalogue and the folding search:
-    results computed under another version of them are not reused (the flow's own stages still
-    skip whatever is unchanged, so a re-run after such a change retrains nothing)."""
-    from hw_bnn.dse import cost, devices, folding, units
+    """A hash of the matrix units, the cost model and its calibration, the device catalogue and
+    the folding search: results computed under another version of them are not reused (the
+    flow's own stages still skip whatever is unchanged, so a re-run after such a change retrains
+    nothing)."""
+    from hw_bnn.dse import calibration, cost, devices, folding, units
 
-    return content_key([Path(m.__file__).read_text() for m in (units, cost, devices, folding)])
+    texts = [Path(m.__file__).read_text() for m in (units, cost, calibration, devices, folding)]
+    return content_key([*texts, calibration.CALIBRATION_FILE.read_text()])
 
 
 def point_key(point: dict) -> str:
@@ -218,8 +222,11 @@ class SweepSpec:
             return [[base[0]] * d for d in self.depths]
         return [[w] * d for w in self.widths for d in self.depths]
 
-    def points(self) -> list[dict]:
-        """Every network point, as a JSON-ready dict (what a Ray task receives)."""
+    def points(self, cost: dict | None = None) -> list[dict]:
+        """Every network point, as a JSON-ready dict (what a Ray task receives).  ``cost``: the
+        cost model of its hardware points (``{"model": "calibrated" | "finn" | "measured",
+        "max_parallel": int | None, "max_measured_lanes": int}``, part of its key; default calibrated)."""
+        cost = {**DEFAULT_COST, **(cost or {})}
         out, seen = [], {}
         for r in self.recipes:
             recipe = r["recipe"]
@@ -234,7 +241,7 @@ class SweepSpec:
                             f"point {pid!r}; rename one recipe (its 'name')"
                         )
                     seen[pid] = r["label"]
-                    out.append(self._point(pid, r["label"], recipe, bits, (w, a), hidden))
+                    out.append(self._point(pid, r["label"], recipe, bits, (w, a), hidden, cost))
         return out
 
     def _point_id(self, stem: str, bits: str, hidden: list[int]) -> str:
@@ -243,7 +250,9 @@ class SweepSpec:
             pid += "-h" + ("x".join(str(h) for h in hidden) or "0")
         return re.sub(r"[^A-Za-z0-9._-]", "_", pid)
 
-    def _point(self, pid: str, label: str, recipe: dict, bits: str, wa: tuple[int, int], hidden: list[int]) -> dict:
+    def _point(
+        self, pid: str, label: str, recipe: dict, bits: str, wa: tuple[int, int], hidden: list[int], cost: dict
+    ) -> dict:
         """One network point: the recipe with the point's name, bits and hidden layers."""
         w, a = wa
         rec = copy.deepcopy(recipe)
@@ -263,6 +272,7 @@ class SweepSpec:
             "verify_limit": self.verify_limit,
             "data_dir": self.data_dir,
             "threads": self.threads_per_point,
+            "cost": dict(cost),
         }
         p["key"] = point_key(p)
         return p

@@ -51,6 +51,7 @@ def run_sweep(
     workers: int | None = None,
     progress: bool = True,
     force: bool = False,
+    cost: dict | None = None,
 ) -> SweepResult:
     """Run a sweep (a spec file path, a dict or a :class:`SweepSpec`) into the folder ``out``.
 
@@ -59,7 +60,8 @@ def run_sweep(
     caps the network points in flight.  Finished points (``ok`` / ``infeasible`` with the same
     settings) are reused unless ``force``; failed points are run again.  Writes
     ``results.csv`` (+ ``results.parquet`` with pyarrow), ``results.json``, ``pareto_lut.png``,
-    ``pareto_fps.png``, ``report.md``, ``report.html`` and ``spec.yaml``, each atomically."""
+    ``pareto_fps.png``, ``report.md``, ``report.html`` and ``spec.yaml``, each atomically.
+    ``cost``: the cost model of the hardware points (:meth:`SweepSpec.points`; default calibrated)."""
     t0 = time.perf_counter()
     s = load_spec(spec)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -68,7 +70,7 @@ def run_sweep(
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "spec.yaml", yaml.safe_dump(s.to_dict(), sort_keys=False))
-    points = s.points()
+    points = s.points(cost)
     results: dict[str, dict] = {}
     todo = []
     for p in points:

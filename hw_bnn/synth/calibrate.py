@@ -5,7 +5,7 @@ CNV): XNOR units with a threshold per channel (popcount and comparator) or witho
 bipolar accumulators), 2-bit integer units (ternary weights, 2-bit input codes, three thresholds
 per channel), bipolar-weight integer units on 2-bit codes (w1a2), CNV's first convolution on
 8-bit pixels, and convolutions (their matrix unit is the same ``hwbnn_mvu``, once per output
-pixel).  Each shape is measured at one to six foldings ``(PE, SIMD)``, at most 1,024 lanes
+pixel).  Each shape is measured at one to seven foldings ``(PE, SIMD)``, at most 1,024 lanes
 ``PE * SIMD`` for XNOR units and 256 for integer ones (Yosys takes about a minute for 256 lanes of
 2-bit products, and the time grows faster than the lanes).
 
@@ -61,8 +61,8 @@ class Shape:
 
 SHAPES: tuple[Shape, ...] = (
     # XNOR, one threshold per channel
-    Shape("tfc_fc1", 784, 64, "bits", 1, 1, ((8, 16), (4, 49), (64, 8), (16, 49), (32, 28))),
-    Shape("tfc_fc2", 64, 64, "bits", 1, 1, ((2, 4), (4, 8), (8, 8), (16, 16), (64, 8), (16, 64))),
+    Shape("tfc_fc1", 784, 64, "bits", 1, 1, ((8, 16), (4, 49), (64, 8), (1, 784), (16, 49), (32, 28))),
+    Shape("tfc_fc2", 64, 64, "bits", 1, 1, ((2, 4), (4, 8), (1, 64), (8, 8), (16, 16), (64, 8), (16, 64))),
     Shape("sfc_fc1", 784, 256, "bits", 1, 1, ((8, 28), (32, 16))),
     Shape("sfc_fc2", 256, 256, "bits", 1, 1, ((4, 16), (16, 16), (8, 64))),
     Shape("lfc_fc1", 784, 1024, "bits", 1, 1, ((16, 28),)),
@@ -172,7 +172,7 @@ def measure(units: list[CalUnit], targets=CAL_TARGETS, cache_dir=None, say=print
             t0 = time.perf_counter()
             results = synthesize_units([rtl for _, rtl in pairs], target, cache_dir, batch)
             took = time.perf_counter() - t0
-            for k, (cu, (mvu, rtl), res) in enumerate(zip(chunk, pairs, results)):
+            for j, (cu, (mvu, rtl), res) in enumerate(zip(chunk, pairs, results)):
                 records.append(
                     {
                         "unit": cu.name,
@@ -183,13 +183,13 @@ def measure(units: list[CalUnit], targets=CAL_TARGETS, cache_dir=None, say=print
                         "held_out": cu.held_out,
                         "weight_ram": rtl.params["RAM_STYLE"],
                         "mvu": asdict(mvu),
-                        "rtl_params": {k: v for k, v in rtl.params.items() if not k.endswith("_FILE")},
+                        "rtl_params": {p: v for p, v in rtl.params.items() if not p.endswith("_FILE")},
                         "measured": {k: v for k, v in res.items() if k not in ("key", "cached")},
                     }
                 )
                 state = "cached" if res["cached"] else f"{res['seconds']:.1f} s"
                 say(
-                    f"[{target} {start + k + 1}/{len(units)}] {cu.name}: {res['lut_total']} LUT, {res['ff']} FF, "
+                    f"[{target} {start + j + 1}/{len(units)}] {cu.name}: {res['lut_total']} LUT, {res['ff']} FF, "
                     f"{res['bram18']} BRAM18 ({state})"
                 )
             if any(not r["cached"] for r in results):
