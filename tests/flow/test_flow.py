@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from hw_bnn.flow.config import STAGES
 from hw_bnn.flow.runner import run_flow
-from hw_bnn.flow.stages import STAGES, FlowConfig, step_compile, step_verify
+from hw_bnn.flow.stages import FlowConfig, step_compile, step_verify
 
 pytestmark = pytest.mark.slow
 
