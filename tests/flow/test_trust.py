@@ -231,7 +231,7 @@ def test_an_internal_error_is_one_line_with_exit_1(cnv, capsys, monkeypatch):
     monkeypatch.setitem(stages.STEP_FUNCTIONS, "train", broken)
     assert main(["flow", "--out", str(cnv.build)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("hw-bnn: internal error: RuntimeError: boom (at stages.py:")
+    assert err.startswith("hw-bnn: internal error: RuntimeError: boom (at runner.py:")
     assert "--debug" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     with pytest.raises(RuntimeError, match="boom"):
         main(["--debug", "flow", "--out", str(cnv.build)])
