@@ -32,18 +32,13 @@ def synth_targets(cfg: FlowConfig) -> list[str]:
 
 
 def estimates(golden, folding: dict | None) -> dict:
-    """Per matrix layer, the cost model's LUT / BRAM18 / DSP: FINN-R's constants, and each
-    calibration shipped with hw-bnn (:mod:`hw_bnn.dse.calibration`, when present)."""
+    """Per matrix layer, the cost model's LUT / BRAM18 / DSP: FINN-R's constants, and the
+    calibration of each family (:mod:`hw_bnn.dse.calibration`: xc7 LUT6, ecp5 LUT4)."""
     from hw_bnn.dse.cost import CostParams, network_cost
     from hw_bnn.dse.units import mvu_layers
 
     layers = mvu_layers(golden)
-    models = {"finn": CostParams()}
-    for family in ("xc7", "ecp5"):
-        try:
-            models[family] = CostParams(calibration=family)
-        except (TypeError, HwBnnError):
-            pass  # no calibration for this family (or none at all)
+    models = {"finn": CostParams(), **{f: CostParams(calibration=f) for f in ("xc7", "ecp5")}}
     out: dict = {}
     for name, params in models.items():
         cost = network_cost(layers, folding, params=params)
