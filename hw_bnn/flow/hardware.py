@@ -86,12 +86,11 @@ def link_folding(golden, board, clock_mhz: float) -> dict:
     from hw_bnn.dse.units import mvu_layers
     from hw_bnn.rtl.board import value_bytes
     from hw_bnn.rtl.graph import network_input, rtl_units
-    from hw_bnn.synth.boards import clks_per_bit
+    from hw_bnn.synth.boards import link_fps
 
     inp, out = network_input(golden, None), rtl_units(golden)[-1].out
     frame_bytes = max(inp.frame * value_bytes(inp.bits), out.frame * value_bytes(out.bits))
-    baud = clock_mhz * 1e6 / clks_per_bit(board, clock_mhz)
-    return fold_for_target(mvu_layers(golden), int(clock_mhz * 1e6 / (baud / 10 / frame_bytes)))
+    return fold_for_target(mvu_layers(golden), int(clock_mhz * 1e6 / link_fps(board, clock_mhz, frame_bytes)))
 
 
 def plan_bitstream(cfg: FlowConfig, board: str, settings: dict) -> StageRun:

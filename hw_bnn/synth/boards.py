@@ -96,6 +96,18 @@ def clks_per_bit(board: Board, clock_mhz: float) -> int:
     return max(4, round(clock_mhz * 1e6 / float(board.uart["baud"])))
 
 
+def line_baud(board: Board, clock_mhz: float) -> float:
+    """The baud rate the UART really runs at: ``f_clk / clks_per_bit``."""
+    return clock_mhz * 1e6 / clks_per_bit(board, clock_mhz)
+
+
+def link_fps(board: Board, clock_mhz: float, frame_bytes: int) -> float:
+    """Frames per second the UART link carries: ``baud / 10 / frame_bytes`` (8N1: ten bits a
+    byte; ``frame_bytes`` the larger of a frame's input and output bytes, the link being full
+    duplex)."""
+    return line_baud(board, clock_mhz) / 10 / frame_bytes
+
+
 def chip_top(board: Board, clock_mhz: float, pll: bool) -> str:
     """``hwbnn_chip``: the PLL (when ``pll``: ``hwbnn_pll`` from ecppll; else the oscillator
     itself), the reset synchroniser and ``hwbnn_board`` with the UART's bit time at ``clock_mhz``."""

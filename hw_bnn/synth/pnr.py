@@ -30,7 +30,7 @@ from pathlib import Path
 
 from hw_bnn.files import building_folder
 from hw_bnn.rtl.board import emit_board, frame_bytes, link_streams
-from hw_bnn.synth.boards import Board, chip_top, clks_per_bit, constraints, load_board
+from hw_bnn.synth.boards import Board, chip_top, clks_per_bit, constraints, line_baud, link_fps, load_board
 from hw_bnn.synth.tools import ToolError, run_tool, tool_version
 from hw_bnn.synth.yosys import ecp5_synth, run_yosys
 
@@ -113,16 +113,14 @@ def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool, timeout
 
 def _throughput(project: dict, board: Board, clock_mhz: float) -> dict:
     cycles = int(project["cycles_per_frame"])
-    inp, out = link_streams(project)
-    link_bytes = frame_bytes(inp) + frame_bytes(out)
-    baud = clock_mhz * 1e6 / clks_per_bit(board, clock_mhz)
+    fin, fout = (frame_bytes(s) for s in link_streams(project))
     compute = clock_mhz * 1e6 / cycles
-    link = baud / 10 / max(frame_bytes(inp), frame_bytes(out))
+    link = link_fps(board, clock_mhz, max(fin, fout))
     return {
         "cycles_per_frame": cycles,
         "fps_compute": round(compute, 1),
-        "baud": round(baud),
-        "bytes_per_frame": link_bytes,
+        "baud": round(line_baud(board, clock_mhz)),
+        "bytes_per_frame": fin + fout,
         "fps_link": round(link, 1),
         "fps": round(min(compute, link), 1),
     }
