@@ -8,6 +8,7 @@ clock, the cycles per frame, frames per second of the accelerator and of the lin
 wall time.  A network that does not fit the board, or does not finish, says so.
 
 Usage: python benchmarks/bench_bitstreams.py [--board ulx3s-85f] [--models ...] [--timeout 1200]
+       [--clock cnv-w1a1=60 ...]   (the clock to aim at, MHz; default the board's target)
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = sorted(p.stem for p in (ROOT / "models").glob("*.yaml"))
 
 
-def one(model: str, build: Path, board: str, timeout: float) -> dict:
+def one(model: str, build: Path, board: str, timeout: float, clock_mhz: float | None = None) -> dict:
     cmd = [str(ROOT / ".venv" / "bin" / "hw-bnn"), "bitstream", "--out", str(build), "--board", board, "--quiet"]
+    cmd += ["--clock-mhz", f"{clock_mhz:g}"] if clock_mhz else []
     t0 = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -63,7 +65,9 @@ def main(argv=None) -> int:
     ap.add_argument("--builds", default=str(ROOT / "build" / "trained"))
     ap.add_argument("--timeout", type=float, default=1200.0, help="seconds per network")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "bitstreams.json"))
+    ap.add_argument("--clock", nargs="*", default=[], metavar="MODEL=MHZ", help="the clock to aim at per network")
     args = ap.parse_args(argv)
+    clocks = {m: float(f) for m, f in (c.split("=", 1) for c in args.clock)}
     rows = []
     for model in args.models:
         build = Path(args.builds) / model
@@ -71,7 +75,7 @@ def main(argv=None) -> int:
             rows.append({"model": model, "error": f"no trained build in {build}"})
             continue
         print(f"[bench] {model}", flush=True)
-        rows.append(one(model, build, args.board, args.timeout))
+        rows.append(one(model, build, args.board, args.timeout, clocks.get(model)))
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))

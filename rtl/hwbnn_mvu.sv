@@ -11,8 +11,10 @@
 //   XNOR = 0: a[j] = sum_i x[i] * W[i][j] (x unsigned codes, W signed); y[j] = sum_k [a[j] >= T[j][k]]
 //             or a[j].
 //
-// Pipeline, one register stage each: the weight ROM read (synchronous, so it maps to block RAM);
-// the sums of GROUP terms of each lane (a popcount of 16 XNOR bits, or two products); an adder
+// Pipeline, one register stage each: the weight ROM read, W_LAT = 2 stages (a synchronous read,
+// so it maps to block RAM, and an output register), or 3 where the weights are W_BANKS banks of
+// W_BANK_WORDS words (hwbnn_rom: a block RAM's clock-to-out and the multiplexer over the blocks of
+// a deep memory each get a cycle, not the popcount's); the sums of GROUP terms of each lane (a popcount of 16 XNOR bits, or two products); an adder
 // tree of FANIN terms per stage (TL stages); the accumulator; the thresholds.  No stage stalls:
 // a result is issued only while the output FIFO (OUT_DEPTH beats) has room for every result in
 // flight, so back-pressure stops the issue, never the pipeline, and the wide sums never sit on a
@@ -21,7 +23,8 @@
 // W_FILE ($readmemh): NF * SF words, word nf * SF + sf holds lane p, element i at bits
 // [(p * SIMD + i) * W_BITS +: W_BITS] (two's complement; XNOR: the weight bit).  T_FILE: NF words,
 // word nf holds lane p's thresholds at [p * L * T_BITS +: L * T_BITS], threshold k of them at
-// [k * T_BITS +: T_BITS] (two's complement, ascending).  RAM_STYLE: "block", "distributed" or
+// [k * T_BITS +: T_BITS] (two's complement, ascending).  W_BANKS > 1: the words in banks of W_BANK_WORDS,
+// bank b in "b<bbb>_<W_FILE>" (hwbnn_rom).  RAM_STYLE: "block", "distributed" or
 // "auto" (the synthesis tool's choice) for the weights.
 module hwbnn_mvu #(
     parameter int MW = 8,
@@ -37,7 +40,9 @@ module hwbnn_mvu #(
     parameter int OUT_BITS = 1,
     parameter W_FILE = "",
     parameter T_FILE = "",
-    parameter RAM_STYLE = "auto"
+    parameter RAM_STYLE = "auto",
+    parameter int W_BANKS = 1,
+    parameter int W_BANK_WORDS = MW / SIMD * (MH / PE)
 ) (
     input  logic                     clk,
     input  logic                     rst,
@@ -72,8 +77,9 @@ module hwbnn_mvu #(
   endfunction
 
   localparam int TL = tree_levels(NG);
-  localparam int ACC_STAGE = TL + 2;  // the stage whose sums the accumulator takes
-  localparam int OUT_DEPTH = TL + 6;  // every result in flight, and one more
+  localparam int W_LAT = (W_BANKS > 1) ? 3 : 2;  // cycles from the issue to the step's weights
+  localparam int ACC_STAGE = TL + W_LAT + 1;  // the stage whose sums the accumulator takes
+  localparam int OUT_DEPTH = TL + W_LAT + 5;  // every result in flight, and one more
   localparam int PW = $clog2(OUT_DEPTH + 1);
 
   // ---- issue: one (nf, sf) step per cycle while the output has room
@@ -95,22 +101,25 @@ module hwbnn_mvu #(
   logic first[ACC_STAGE+1], last[ACC_STAGE+1];
   logic [NFW-1:0] fold[ACC_STAGE+1];
 
-  // stage 1: the step's input and weights
-  logic [SIMD*IN_BITS-1:0] x1;
-  logic [PE*SIMD*W_BITS-1:0] w1;
+  // stages 1 .. W_LAT: the step's input (xs[k]: k cycles after the issue) and weights (wl)
+  logic [SIMD*IN_BITS-1:0] xs[W_LAT+1];
+  logic [PE*SIMD*W_BITS-1:0] wl;
   hwbnn_rom #(
       .WORDS(NF * SF),
       .BITS (PE * SIMD * W_BITS),
       .FILE (W_FILE),
-      .STYLE(RAM_STYLE)
+      .STYLE(RAM_STYLE),
+      .PIPELINED(1),
+      .BANKS(W_BANKS),
+      .BANK_WORDS(W_BANK_WORDS)
   ) weights (
       .clk (clk),
       .en  (issue),
       .addr(waddr),
-      .data(w1)
+      .data(wl)
   );
 
-  // stages 2 .. ACC_STAGE: first-stage sums (level 0), then the tree's levels
+  // stages W_LAT + 1 .. ACC_STAGE: first-stage sums (level 0), then the tree's levels
   logic signed [ACC_BITS-1:0] node[TL+1][PE][NG];
 
   // the sum of the ``g``-th GROUP products x * w of lane p (an integer unit's; unsigned input
@@ -125,8 +134,8 @@ module hwbnn_mvu #(
     s = '0;
     for (int i = 0; i < GROUP; i++) begin
       if (g * GROUP + i < SIMD) begin
-        x = x1[(g*GROUP+i)*IN_BITS+:IN_BITS];
-        w = w1[(p*SIMD+g*GROUP+i)*W_BITS+:W_BITS];
+        x = xs[W_LAT][(g*GROUP+i)*IN_BITS+:IN_BITS];
+        w = wl[(p*SIMD+g*GROUP+i)*W_BITS+:W_BITS];
         if (IN_BITS >= DSP_MIN_BITS && W_BITS >= DSP_MIN_BITS) prod = $signed({1'b0, x}) * $signed(w);
         else begin
           prod = '0;
@@ -155,7 +164,8 @@ module hwbnn_mvu #(
       valid[1] <= issue;
       for (int k = 2; k <= ACC_STAGE; k++) valid[k] <= valid[k-1];
     end
-    if (issue) x1 <= x;
+    if (issue) xs[1] <= x;
+    for (int k = 2; k <= W_LAT; k++) xs[k] <= xs[k-1];
     first[1] <= (sf == '0);
     last[1] <= last_sf;
     fold[1] <= nf;
@@ -164,12 +174,12 @@ module hwbnn_mvu #(
       last[k] <= last[k-1];
       fold[k] <= fold[k-1];
     end
-    if (valid[1]) begin
+    if (valid[W_LAT]) begin
       for (int p = 0; p < PE; p++) begin
         if (XNOR) begin  // popcounts of GROUP bits of the lane's XNOR word (IN_BITS = W_BITS = 1)
           logic [NG*GROUP-1:0] agree;
           agree = '0;
-          agree[SIMD-1:0] = ~(x1[SIMD-1:0] ^ w1[p*SIMD+:SIMD]);
+          agree[SIMD-1:0] = ~(xs[W_LAT][SIMD-1:0] ^ wl[p*SIMD+:SIMD]);
           for (int g = 0; g < NG; g++) node[0][p][g] <= ACC_BITS'($countones(agree[g*GROUP+:GROUP]));
         end else begin
           for (int g = 0; g < NG; g++) node[0][p][g] <= product_sum(p, g);
@@ -178,7 +188,7 @@ module hwbnn_mvu #(
     end
     // the adder tree: stage l sums FANIN of level l - 1's ceil(NG / FANIN**(l - 1)) sums
     for (int l = 1; l <= TL; l++) begin
-      if (valid[l+1]) begin
+      if (valid[l+W_LAT]) begin
         for (int p = 0; p < PE; p++) begin
           for (int n = 0; n * FANIN ** l < NG; n++) begin
             logic signed [ACC_BITS-1:0] s;

@@ -144,10 +144,17 @@ module hwbnn_window #(
   logic [K-1:0] rd_row, rd_col;  // one-hot: bank row / column r holds window row / column 0
   logic [K-1:0] row_in, col_in;  // window row kh / column kw is in the image
 
-  wire signed [NW-1:0] first = (ih0 > 0) ? ih0 : '0;
-  wire signed [NW-1:0] need = (32'(oh) == HO - 1 || ih0 + K - 1 > H - 1) ? NW'(H - 1) : ih0 + NW'(K - 1);
+  // need(oh) and first(oh) + R of the window read next: registers, set with (oh, ih0), so that
+  // the comparisons with `written` are the only arithmetic before `issue` and `in_ready`
+  logic signed [NW-1:0] limit, need;
+  function automatic logic signed [NW-1:0] limit_of(input logic signed [NW-1:0] top);
+    limit_of = ((top > 0) ? top : '0) + NW'(R);
+  endfunction
+  function automatic logic signed [NW-1:0] need_of(input logic last_row, input logic signed [NW-1:0] top);
+    need_of = (last_row || top + K - 1 > H - 1) ? NW'(H - 1) : top + NW'(K - 1);
+  endfunction
   wire rows_ready = written > need;
-  assign in_ready = written < first + NW'(R);
+  assign in_ready = written < limit;
   wire fire = in_valid && in_ready;
   wire wen = fire && (32'(wp) == P - 1);  // a pixel is complete
   wire row_done = wen && (32'(wx) == W - 1);
@@ -231,6 +238,8 @@ module hwbnn_window #(
       oh <= '0;
       ow <= '0;
       ih0 <= NW'(-PAD);
+      limit <= limit_of(NW'(-PAD));
+      need <= need_of(HO == 1, NW'(-PAD));
       iw0 <= NW'(-PAD);
       tr <= KW'(TOP0 % K);
       tq <= RQW'(TOP0 / K);
@@ -279,10 +288,14 @@ module hwbnn_window #(
           if (32'(oh) == HO - 1) begin
             oh <= '0;
             ih0 <= NW'(-PAD);
+            limit <= limit_of(NW'(-PAD));
+            need <= need_of(HO == 1, NW'(-PAD));
             {tq, tr} <= slot_add(tq, tr, IMG_Q, IMG_R);
           end else begin
             oh <= oh + 1'b1;
             ih0 <= ih0 + NW'(S);
+            limit <= limit_of(ih0 + NW'(S));
+            need <= need_of(32'(oh) == HO - 2, ih0 + NW'(S));
             {tq, tr} <= slot_add(tq, tr, ROW_Q, ROW_R);
           end
         end else begin

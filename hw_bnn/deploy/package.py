@@ -16,6 +16,7 @@ from hw_bnn.errors import HwBnnError
 from hw_bnn.files import building_folder
 from hw_bnn.ir import IntegerNetwork
 from hw_bnn.resources import rtl_kernels_dir
+from hw_bnn.rtl.units import memory_files
 from hw_bnn.sim.axissim import SHIM, WRAPPER, axis_shim
 
 TEMPLATES = Path(__file__).resolve().parent
@@ -35,8 +36,7 @@ class DeployError(HwBnnError, ValueError):
 
 
 def _mem_files(project: dict) -> list[str]:
-    names = {v for u in project["units"] for v in u["params"].values() if isinstance(v, str) and v.endswith(".mem")}
-    return sorted(names)
+    return sorted({f for u in project["units"] for f in memory_files(u["params"])})
 
 
 def _check_rtl(rtl_dir: Path) -> dict:

@@ -11,7 +11,7 @@ Performance (per frame, clock ``f`` in MHz):
 * latency ~ the sum of the units' cycles, ``latency_us = sum / f``.  This is a first-order
   estimate, and the RTL simulation measures how far off it is: the units of a dataflow pipeline
   overlap (a unit starts as soon as the first outputs of the one before arrive), so on folded
-  networks the true latency is lower; but every RTL matrix unit adds its pipeline (6 cycles
+  networks the true latency is lower; but every RTL matrix unit adds its pipeline (7 cycles
   plus one per adder-tree stage) and every FIFO and elementwise unit a cycle or two, so on small
   fully parallel networks it is higher.  Thresholds, pooling, flatten and the sliding-window
   generators are not modelled (they stream one element or pixel per cycle and are never the

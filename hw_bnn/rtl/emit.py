@@ -10,6 +10,8 @@ renamed into place):
                        valid/ready handshakes throughout, and one tap per unit output
                        (``tap<i>_fire``, ``tap<i>_data``) for verification
 ``<layer>_w.mem``      weights, one word per (neuron fold, synapse fold), ``$readmemh`` format
+``b<bbb>_<layer>_w.mem`` instead, bank by bank, where the weights are deeper than one block RAM
+                       (``units.weight_banks``: banks of its depth at the word's width)
 ``<layer>_t.mem``      thresholds: of a matrix unit one word per neuron fold (its PE channels),
                        of a threshold unit one word per channel (and its negate flag)
 ``<layer>_p.mem``      a fixed-point chain's parameters, one word per channel
@@ -38,7 +40,7 @@ import shutil
 from hw_bnn.files import building_folder
 from hw_bnn.resources import rtl_kernels_dir
 from hw_bnn.rtl.graph import network_input, rtl_units
-from hw_bnn.rtl.units import RtlUnit, Stream
+from hw_bnn.rtl.units import RtlUnit, Stream, memory_images
 
 RTL_PROJECT = "rtl_project.json"
 KERNELS = (
@@ -264,8 +266,8 @@ def emit_rtl(golden, out_dir, folding: dict | None = None, weight_ram: dict | No
         for k in KERNELS:
             shutil.copyfile(rtl_kernels_dir() / k, tmp / k)
         for u in units:
-            for param, (words, bits) in u.mems.items():
-                (tmp / u.params[param]).write_text(_mem_text(words, bits))
+            for name, (words, bits) in memory_images(u).items():
+                (tmp / name).write_text(_mem_text(words, bits))
         (tmp / "hwbnn_top.sv").write_text(top_level(units, first))
         (tmp / "hwbnn_config.h").write_text(harness_config(units, first))
         project = _project(units, first)

@@ -104,6 +104,65 @@ def _sum_range(layer, in_hi: int) -> tuple[int, int]:
     return int((np.minimum(w, 0).sum(0) * in_hi).min()), int((np.maximum(w, 0).sum(0) * in_hi).max())
 
 
+BLOCK_PORTS = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))  # (bits, words)
+
+
+def block_depth(bits: int) -> int:
+    """Words of one 18-Kbit block RAM at the narrowest port width that holds ``bits`` (ECP5's
+    DP16KD and Xilinx's RAMB18 alike, :data:`BLOCK_PORTS`); a wider word spans blocks side by
+    side, 512 deep."""
+    return next((words for width, words in BLOCK_PORTS if bits <= width), 512)
+
+
+def weight_banks(words: int, bits: int, ram: str) -> tuple[int, int]:
+    """``(banks, words per bank)`` of a weight memory: one bank where it fits one block RAM's
+    depth (or is in LUTs), else banks of that depth (``hwbnn_rom``: each bank's read registered
+    before the bank is selected)."""
+    depth = block_depth(bits)
+    if ram == "distributed" or words <= depth:
+        return 1, words
+    banks = -(-words // depth)
+    if banks > 999:
+        raise EmitError(f"a weight memory of {words} x {bits} bits needs {banks} block RAMs (999 at most)")
+    return banks, depth
+
+
+def bank_file(name: str, bank: int) -> str:
+    """The image of bank ``bank`` of the memory image ``name``: ``b007_fc1_w.mem`` (hwbnn_rom)."""
+    return f"b{bank:03d}_{name}"
+
+
+def memory_images(unit: "RtlUnit", renamed: dict | None = None) -> dict[str, tuple[list[int], int]]:
+    """File name -> ``(words, bits)`` of every memory image ``unit`` reads: a banked weight memory
+    (``W_BANKS`` > 1) in one image per bank, the last one padded with zero words.  ``renamed``:
+    memory parameter -> the file name to use instead of the unit's parameter value."""
+    renamed = renamed or {}
+
+    def name_of(param: str) -> str:
+        return renamed.get(param, unit.params[param])
+
+    out = {}
+    for param, (words, bits) in unit.mems.items():
+        banks, depth = (unit.params.get("W_BANKS", 1), unit.params.get("W_BANK_WORDS")) if param == "W_FILE" else (1, 0)
+        if banks == 1:
+            out[name_of(param)] = (words, bits)
+            continue
+        padded = list(words) + [0] * (banks * depth - len(words))
+        for b in range(banks):
+            out[bank_file(name_of(param), b)] = (padded[b * depth : (b + 1) * depth], bits)
+    return out
+
+
+def memory_files(params: dict) -> list[str]:
+    """The memory images an instance with ``params`` reads (see :func:`memory_images`)."""
+    files = []
+    for key, name in params.items():
+        if key.endswith("_FILE") and name:
+            banks = params.get("W_BANKS", 1) if key == "W_FILE" else 1
+            files += [name] if banks == 1 else [bank_file(name, b) for b in range(banks)]
+    return files
+
+
 def _weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
     """Word ``nf * SF + sf``: lane p, element i = ``W[sf * SIMD + i, nf * PE + p]``."""
     mw, mh = w.shape
@@ -156,6 +215,9 @@ def mvu_unit(layer, pe: int, simd: int, in_stream: Stream, pixels: int = 1, ram:
         "T_FILE": f"{layer.name}_t.mem" if layer.thresholds is not None else "",
         "RAM_STYLE": ram,
     }
+    banks, depth = weight_banks(len(mems["W_FILE"][0]), pe * simd * w_bits, ram)
+    if banks > 1:
+        params.update({"W_BANKS": banks, "W_BANK_WORDS": depth})
     cycles = (mh // pe) * (mw // simd) * pixels
     inp = Stream(simd, in_stream.bits, False, mw * pixels)
     unit = RtlUnit(layer.name, "hwbnn_mvu", params, (inp,), out, mems, cycles, layer=layer.name)

@@ -41,7 +41,7 @@ from pathlib import Path
 from hw_bnn.files import write_text_atomic
 from hw_bnn.resources import rtl_kernels_dir
 from hw_bnn.rtl.emit import _instance, _mem_text
-from hw_bnn.rtl.units import RtlUnit
+from hw_bnn.rtl.units import RtlUnit, memory_images
 from hw_bnn.synth.tools import ToolError, run_tool, tool_version
 from hw_bnn.synth.yosys import _module_totals, get_target, resources_of
 
@@ -123,7 +123,7 @@ def batch_top_text(units: list[RtlUnit]) -> str:
 
 def _mem_files(unit: RtlUnit) -> dict[str, str]:
     """File name -> text of the unit's memory images."""
-    return {unit.params[param]: _mem_text(words, bits) for param, (words, bits) in unit.mems.items()}
+    return {name: _mem_text(words, bits) for name, (words, bits) in memory_images(unit).items()}
 
 
 def _script(command: str, files: list[str], top: str = WRAPPER) -> str:
@@ -169,8 +169,8 @@ def _run(units: list[RtlUnit], target: str, kernels: Path) -> list[dict]:
             shutil.copyfile(kernels / f, work / f)
         for i, u in enumerate(units):
             renamed = {} if one else {param: f"u{i}_{u.params[param]}" for param in u.mems}
-            for param, (words, bits) in u.mems.items():
-                (work / renamed.get(param, u.params[param])).write_text(_mem_text(words, bits))
+            for name, (words, bits) in memory_images(u, renamed).items():
+                (work / name).write_text(_mem_text(words, bits))
             name = WRAPPER if one else f"{WRAPPER}_{i}"
             (work / f"{name}.sv").write_text(wrapper_text(u, name, renamed))
         tops = [WRAPPER] if one else [f"{WRAPPER}_{i}" for i in range(len(units))]

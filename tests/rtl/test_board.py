@@ -85,7 +85,7 @@ def test_a_network_slower_than_the_line_overlaps_frames_and_never_drops(tmp_path
     assert res["interval"] == project["cycles_per_frame"] == 4096  # the network, not the line, sets the pace
     # more frames outstanding than the receive FIFO holds: the board loses a byte, and says so
     with pytest.raises(RtlSimError, match=r"lost a received byte \(led\[7\]\)"):
-        run_boardsim(tmp_path / "rtl", np.tile(x, (3, 1)), window=15)
+        run_boardsim(tmp_path / "rtl", np.tile(x, (4, 1)), window=20)
 
 
 def test_cnn_board_is_bit_exact(tmp_path):

@@ -3,6 +3,8 @@ every dense layer kind, fully parallel and folded (width converters of ratios th
 each other), with seeded random back-pressure and input gaps; a corrupted weight is caught and
 named; the measured interval between frames equals the cost model's cycles per frame."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -64,8 +66,6 @@ def test_mixed_network_is_bit_exact_with_back_pressure(tmp_path, folding):
 def corrupt_one_weight(golden, x):
     """A copy of ``golden`` with one weight of fc2 changed, (i, j, new value), chosen so that the
     outputs on ``x`` change."""
-    import copy
-
     w = golden.layers[2].weights
     for j in range(w.shape[1]):
         for i in range(w.shape[0]):
@@ -113,3 +113,51 @@ def test_unsupported_layers_are_named(tmp_path):
     with pytest.raises(EmitError, match="folding names layers the network has no matrix unit for: nope"):
         emit_rtl(golden, tmp_path / "rtl", {"nope": {"PE": 1}})
     assert not (tmp_path / "rtl").exists()
+
+
+def deep_network(seed: int = 3) -> IntegerNetwork:
+    """input threshold -> XNOR 96 x 192 (thresholded) -> integer 192 x 4: folded PE = SIMD = 1,
+    fc1's 18,432 one-bit weight words are deeper than a block RAM (16K x 1)."""
+    rng = np.random.default_rng(seed)
+    c, h, out = 96, 192, 4
+    layers = [
+        ThresholdLayer("quant_in", sorted_thresholds(rng, c, 1, 0, 255), (0, 255)),
+        XnorDenseLayer("fc1", rng.integers(0, 2, size=(c, h)).astype(np.uint8), None),
+        IntDenseLayer("fc2", rng.integers(-1, 2, size=(h, out)).astype(np.int8), None, in_levels=1),
+    ]
+    layers[1].thresholds = sorted_thresholds(rng, h, 1, c // 2 - 6, c // 2 + 6)
+    for layer in layers[1:]:
+        layer._prepare()
+    return IntegerNetwork(layers, input_shape=(c,), input_range=(0, 255))
+
+
+def test_weights_deeper_than_a_block_ram_are_banked(tmp_path):
+    """fc1's weights in two banks of 16,384 words (the last one padded), each read registered
+    before the bank is selected: bit-exact at the cost model's interval, and the bank images are
+    what the RTL reads (one flipped bit in the second bank is caught)."""
+    golden = deep_network()
+    folding = {"fc1": {"PE": 1, "SIMD": 1}, "fc2": {"PE": 1, "SIMD": 1}}
+    project = emit_rtl(golden, tmp_path / "rtl", folding)
+    fc1 = next(u for u in project["units"] if u["name"] == "fc1")
+    assert (fc1["params"]["W_BANKS"], fc1["params"]["W_BANK_WORDS"]) == (2, 16384)
+    assert not (tmp_path / "rtl" / "fc1_w.mem").exists()
+    banks = [(tmp_path / "rtl" / f"b00{b}_fc1_w.mem").read_text().split() for b in (0, 1)]
+    assert [len(b) for b in banks] == [16384, 16384] and set(banks[1][96 * 192 - 16384 :]) == {"0"}
+    x = np.random.default_rng(4).integers(0, 256, size=(6, 96))
+    res = verify_rtl(golden, tmp_path / "rtl", x)
+    assert res["mismatched_images"] == 0 and res["interval_cycles"] == predicted_interval(golden, folding)
+    # weight W[i, j] of a PE = SIMD = 1 unit is word j * 96 + i; flip one in the second bank
+    for word in range(16384, 96 * 192):
+        j, i = divmod(word, 96)
+        bad = copy.deepcopy(golden)
+        bad.layers[1].weights[i, j] ^= 1
+        bad.layers[1]._prepare()
+        if np.any(bad.run(x) != golden.run(x)):
+            break
+    else:
+        raise AssertionError("no weight of fc1's second bank changes an output")
+    words = banks[1]
+    words[word - 16384] = "1" if words[word - 16384] == "0" else "0"
+    (tmp_path / "rtl" / "b001_fc1_w.mem").write_text("\n".join(words) + "\n")
+    assert verify_rtl(golden, tmp_path / "rtl", x)["first_mismatch"]["layer"] == "fc1"
+    assert verify_rtl(bad, tmp_path / "rtl", x)["mismatched_images"] == 0
