@@ -20,7 +20,7 @@ import json
 from hw_bnn.errors import HwBnnError
 from hw_bnn.files import write_text_atomic
 from hw_bnn.flow.config import FlowConfig
-from hw_bnn.flow.stages import _skip, evaluate_splits, rtl_folding
+from hw_bnn.flow.stages import evaluate_splits, rtl_folding, skip_if_current
 from hw_bnn.flow.stamps import StageRun, require
 
 BOARD_SIM_IMAGES = 4  # images the whole board (UART link included) is simulated on
@@ -60,7 +60,7 @@ def step_synth(cfg: FlowConfig) -> dict:
     rtl = require(cfg, "rtl/rtl_project.json", "rtlsim").parent
     golden = IntegerNetwork.load(require(cfg, "golden.npz", "compile"))
     st = plan_synth(cfg)
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return json.loads((cfg.build / "synth.json").read_text())
     with st:
         res = {"estimate": estimates(golden, rtl_folding(cfg, golden)), "targets": {}}
@@ -120,7 +120,7 @@ def step_bitstream(cfg: FlowConfig, board: str, clock_mhz: float | None = None) 
     clock = float(clock_mhz or b.target_mhz)
     folding = rtl_folding(cfg, golden) if cfg.folding else link_folding(golden, b, clock)
     st = plan_bitstream(cfg, b.name, {"board": b.name, "clock": clock, "folding": folding})
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return json.loads((cfg.build / f"bitstream-{b.name}" / "bitstream.json").read_text())
     with st:
         rtl = st.tmp / "rtl"

@@ -81,7 +81,7 @@ def step_train(cfg: FlowConfig) -> None:
 
     r = cfg.recipe()
     st = plan_train(cfg)
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return
     from hw_bnn.train.trainer import train
 
@@ -109,7 +109,7 @@ def step_export(cfg: FlowConfig) -> None:
 
     ck = require(cfg, "checkpoint.pt", "train")
     st = plan_export(cfg)
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return
     with st:
         export_checkpoint(ck, st.tmp / "exported.onnx")
@@ -208,7 +208,7 @@ def step_compile(cfg: FlowConfig, onnx=None) -> None:
     then records only the source)."""
     exported = Path(onnx) if onnx else require(cfg, "exported.onnx", "export")
     st = plan_compile(cfg, onnx)
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return
     with st:
         integer, golden = compile_onnx(exported, st.tmp, cfg.acc_bits, cfg.fixed_config())
@@ -253,7 +253,7 @@ def step_emit(cfg: FlowConfig) -> None:
 
     gpath = require(cfg, "golden.npz", "compile")
     st = plan_emit(cfg)
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return
     golden = IntegerNetwork.load(gpath)
     with st:
@@ -310,7 +310,7 @@ def step_verify(cfg: FlowConfig) -> dict:
     require(cfg, "hls", "emit")
     splits = evaluate_splits(cfg)
     st = plan_verify(cfg, splits)
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return json.loads((cfg.build / "verify.json").read_text())
     with st:
         res = {"artifacts": st.read, **verify_splits(cfg, IntegerNetwork.load(gpath), splits, st.tmp)}
@@ -388,7 +388,7 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
     gpath = require(cfg, "golden.npz", "compile")
     splits = evaluate_splits(cfg)
     st = plan_rtlsim(cfg, splits)
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return json.loads((cfg.build / "rtlsim.json").read_text())
     golden = IntegerNetwork.load(gpath)
     with st:
@@ -474,7 +474,7 @@ def step_report(cfg: FlowConfig) -> dict:
 
     require(cfg, "verify.json", "verify")
     st = plan_report(cfg)
-    if _skip(cfg, st):
+    if skip_if_current(cfg, st):
         return json.loads((cfg.build / "report.json").read_text())
     with st:
         report = write_report(cfg, st.tmp, compiled_from=compile_source(cfg))
@@ -501,7 +501,7 @@ PLANS = {
 }
 
 
-def _skip(cfg: FlowConfig, st: StageRun) -> bool:
+def skip_if_current(cfg: FlowConfig, st: StageRun) -> bool:
     """True (and says so) when ``st`` is up to date; otherwise says why it re-runs."""
     if st.up_to_date():
         cfg.say(f"[{st.name}] up to date, skipped")

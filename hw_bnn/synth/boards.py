@@ -77,13 +77,8 @@ def _io(port: str, pin: str, io_type: str, pullmode: str | None = None) -> list[
     return [f'LOCATE COMP "{port}" SITE "{pin}";', f'IOBUF PORT "{port}" IO_TYPE={io_type}{pull};']
 
 
-CORE_CLOCK_NET = "board.clk"  # the PLL's output in hwbnn_chip, as the flattened netlist names it
-
-
-def constraints(board: Board, aim_mhz: float | None = None) -> str:
-    """The LPF: every pin the chip top uses, its I/O standard, and the oscillator's frequency.
-    ``aim_mhz``: the frequency place and route aims the core clock at, in place of the one
-    nextpnr derives from the PLL (a PLL set below the aim keeps the placer working as hard)."""
+def constraints(board: Board) -> str:
+    """The LPF: every pin the chip top uses, its I/O standard, and the oscillator's frequency."""
     c, r, u, leds = board.clock, board.reset, board.uart, board.leds
     lines = [f"# {board.name}: pins of hwbnn_chip (written by hw-bnn from boards/{board.name}.yaml)"]
     lines += _io(c["port"], c["pin"], board.io_type)
@@ -93,8 +88,6 @@ def constraints(board: Board, aim_mhz: float | None = None) -> str:
     lines += _io(u["tx"]["port"], u["tx"]["pin"], board.io_type)
     for k, pin in enumerate(leds["pins"]):
         lines += _io(f"{leds['port']}[{k}]", pin, board.io_type)
-    if aim_mhz:
-        lines.append(f'FREQUENCY NET "{CORE_CLOCK_NET}" {aim_mhz:g} MHZ;')
     return "\n".join(lines) + "\n"
 
 

@@ -14,11 +14,7 @@
 Timing: nextpnr's post-route Fmax of the core clock is compared with the clock asked for.
 Where it falls short, the PLL is set to the whole MHz at or below 98% of the Fmax reached and
 place and route runs again, then (placement varies from run to run) at 90% of the lowest Fmax
-seen: at most three runs.  Every run aims the core clock at the clock first asked for (an LPF
-``FREQUENCY NET`` over the constraint nextpnr derives from the PLL): aimed at the lowered clock,
-the timing-driven placer relaxes and the Fmax it reaches drops with it (LFC-w1a1: 79.5 MHz
-aimed at 100, 64.9 aimed at 78).  The bitstream written always meets timing; every run is
-reported.
+seen: at most three runs.  The bitstream written always meets timing; every run is reported.
 Frames per second: ``f_clk / cycles_per_frame`` for the network (the RTL's cycles per frame), and
 ``baud / 10 / bytes_per_frame`` for the UART link (8N1: ten bits a byte), the smaller of the two
 being what the board sustains.
@@ -34,16 +30,7 @@ from pathlib import Path
 
 from hw_bnn.files import building_folder
 from hw_bnn.rtl.board import emit_board, frame_bytes, link_streams
-from hw_bnn.synth.boards import (
-    CORE_CLOCK_NET,
-    Board,
-    chip_top,
-    clks_per_bit,
-    constraints,
-    line_baud,
-    link_fps,
-    load_board,
-)
+from hw_bnn.synth.boards import Board, chip_top, clks_per_bit, constraints, line_baud, link_fps, load_board
 from hw_bnn.synth.tools import ToolError, run_tool, tool_version
 from hw_bnn.synth.yosys import ecp5_synth, run_yosys
 
@@ -61,13 +48,12 @@ def _pll(work: Path, board: Board, clock_mhz: float) -> float:
     return float(said.group(1))
 
 
-def _design(work: Path, board: Board, clock_mhz: float, aim_mhz: float) -> float:
-    """The PLL (if needed), chip top and constraints for ``clock_mhz``, place and route aiming at
-    ``aim_mhz``; returns the clock reached."""
+def _design(work: Path, board: Board, clock_mhz: float) -> float:
+    """The PLL (if needed), chip top and constraints for ``clock_mhz``; returns the clock reached."""
     pll = abs(clock_mhz - float(board.clock["mhz"])) > 1e-9
     reached = _pll(work, board, clock_mhz) if pll else float(board.clock["mhz"])
     (work / f"{CHIP}.sv").write_text(chip_top(board, reached, pll) + "\n")
-    (work / f"{CHIP}.lpf").write_text(constraints(board, max(aim_mhz, reached) if pll else None))
+    (work / f"{CHIP}.lpf").write_text(constraints(board))
     return reached
 
 
@@ -91,8 +77,6 @@ def _place_and_route(work: Path, board: Board, clock_mhz: float, progress: bool,
     args += ["--json", f"{CHIP}.json", "--lpf", f"{CHIP}.lpf", "--textcfg", f"{CHIP}.config"]
     args += ["--freq", f"{clock_mhz:g}", "--timing-allow-fail", "--report", "nextpnr_report.json", "--seed", "1"]
     seconds = run_tool("nextpnr-ecp5", args, work, "nextpnr.log", progress, timeout)
-    if "does not exist in design, ignoring clock constraint" in (work / "nextpnr.log").read_text():
-        raise ToolError(f"nextpnr did not find the core clock's net {CORE_CLOCK_NET}; see {work / 'nextpnr.log'}")
     return seconds, json.loads((work / "nextpnr_report.json").read_text())
 
 
@@ -111,14 +95,13 @@ def utilisation(report: dict) -> dict:
     return {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
 
 
-def _attempt(work: Path, board: Board, clock_mhz: float, aim_mhz: float, progress: bool, timeout=None) -> dict:
-    reached = _design(work, board, clock_mhz, aim_mhz)
+def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool, timeout=None) -> dict:
+    reached = _design(work, board, clock_mhz)
     synth_s, classic = _synth(work, progress)
     pnr_s, report = _place_and_route(work, board, reached, progress, timeout)
     fmax, net = core_fmax(report)
     return {
         "clock_mhz": reached,
-        "aimed_mhz": max(aim_mhz, reached),
         "fmax_mhz": round(fmax, 2),
         "clock_net": net,
         "timing_met": fmax >= reached,
@@ -159,12 +142,12 @@ def make_bitstream(
         for p in (work / "src").iterdir():
             os.replace(p, work / p.name)
         (work / "src").rmdir()
-        tries = [_attempt(work, b, want, want, progress, timeout)]
+        tries = [_attempt(work, b, want, progress, timeout)]
         for margin in RETRY_MARGINS:  # below the lowest Fmax reached: placement varies run to run
             if tries[-1]["timing_met"]:
                 break
             lowest = min(t["fmax_mhz"] for t in tries)
-            tries.append(_attempt(work, b, math.floor(margin * lowest), want, progress, timeout))
+            tries.append(_attempt(work, b, math.floor(margin * lowest), progress, timeout))
         final = tries[-1]
         if not final["timing_met"]:
             raise ToolError(f"{b.name}: timing not met even at {final['clock_mhz']} MHz (Fmax {final['fmax_mhz']})")

@@ -35,16 +35,15 @@ def test_synthesis_counts_every_layer_and_the_rows_add_up(tiny_rtl, target):
 
 
 def test_a_tiny_network_gets_a_bitstream_that_meets_timing(tiny_rtl, tmp_path):
-    """Asked for more than it reaches: the PLL is lowered below the Fmax reached, and place and
-    route still aims at the clock asked for."""
+    """Asked for more than it reaches: the PLL is lowered below the Fmax reached and it is placed
+    and routed again."""
     res = make_bitstream(tiny_rtl, "ulx3s-25f", tmp_path / "bit", clock_mhz=250)
     bit = (tmp_path / "bit" / "ulx3s-25f.bit").read_bytes()
     assert ECP5_PREAMBLE in bit[:256]
     assert res["timing_met"] and res["fmax_mhz"] >= res["clock_mhz"]
     first, *retries = res["attempts"]
     assert not first["timing_met"] and first["fmax_mhz"] < 250 and retries
-    assert all(t["aimed_mhz"] == 250 > t["clock_mhz"] for t in retries)
-    assert 'FREQUENCY NET "board.clk" 250 MHZ;' in (tmp_path / "bit" / "hwbnn_chip.lpf").read_text()
+    assert retries[0]["clock_mhz"] <= 0.98 * first["fmax_mhz"] and res["clock_mhz"] == retries[-1]["clock_mhz"]
     comb = res["utilisation"]["TRELLIS_COMB"]
     assert 0 < comb["used"] < comb["available"] == 24288
     assert res["fps"] == min(res["fps_compute"], res["fps_link"])
