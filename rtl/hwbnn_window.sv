@@ -145,13 +145,14 @@ module hwbnn_window #(
   logic [K-1:0] row_in, col_in;  // window row kh / column kw is in the image
 
   // need(oh) and first(oh) + R of the window read next: registers, set with (oh, ih0), so that
-  // the comparisons with `written` are the only arithmetic before `issue` and `in_ready`
-  logic signed [NW-1:0] limit, need;
+  // the comparisons with `written` are the only arithmetic before `issue` and `in_ready`; the
+  // next row's top ih0 + S is a register too (one carry chain per value on these paths)
+  logic signed [NW-1:0] limit, need, next_top;
   function automatic logic signed [NW-1:0] limit_of(input logic signed [NW-1:0] top);
-    limit_of = ((top > 0) ? top : '0) + NW'(R);
+    limit_of = (top[NW-1] ? '0 : top) + NW'(R);
   endfunction
   function automatic logic signed [NW-1:0] need_of(input logic last_row, input logic signed [NW-1:0] top);
-    need_of = (last_row || top + K - 1 > H - 1) ? NW'(H - 1) : top + NW'(K - 1);
+    need_of = (last_row || top > NW'(H - K)) ? NW'(H - 1) : top + NW'(K - 1);
   endfunction
   wire rows_ready = written > need;
   assign in_ready = written < limit;
@@ -238,6 +239,7 @@ module hwbnn_window #(
       oh <= '0;
       ow <= '0;
       ih0 <= NW'(-PAD);
+      next_top <= NW'(S - PAD);
       limit <= limit_of(NW'(-PAD));
       need <= need_of(HO == 1, NW'(-PAD));
       iw0 <= NW'(-PAD);
@@ -288,14 +290,16 @@ module hwbnn_window #(
           if (32'(oh) == HO - 1) begin
             oh <= '0;
             ih0 <= NW'(-PAD);
+            next_top <= NW'(S - PAD);
             limit <= limit_of(NW'(-PAD));
             need <= need_of(HO == 1, NW'(-PAD));
             {tq, tr} <= slot_add(tq, tr, IMG_Q, IMG_R);
           end else begin
             oh <= oh + 1'b1;
-            ih0 <= ih0 + NW'(S);
-            limit <= limit_of(ih0 + NW'(S));
-            need <= need_of(32'(oh) == HO - 2, ih0 + NW'(S));
+            ih0 <= next_top;
+            next_top <= next_top + NW'(S);
+            limit <= limit_of(next_top);
+            need <= need_of(32'(oh) == HO - 2, next_top);
             {tq, tr} <= slot_add(tq, tr, ROW_Q, ROW_R);
           end
         end else begin

@@ -57,6 +57,9 @@ KERNELS = (
 )
 
 
+OUT_REG_DEPTH = 64  # FIFOs this deep (a block RAM, as synthesis maps them) read through a register slice
+
+
 def fifo_depth(out: Stream, frames: int = 1) -> int:
     """Beats of a FIFO that holds ``frames`` whole frames of the stream ``out`` (at least 2)."""
     return max(2, frames * out.frame // out.elems)
@@ -149,7 +152,8 @@ def _edge(top: _Top, tag: str, src: tuple, have: Stream, want: Stream, frames: i
     """A stream from its producer to a unit's port: a FIFO of ``frames`` frames (none for 0), then a
     width converter where the values per beat differ, then sign or zero extension where the bits do."""
     if frames:
-        fifo = {"DEPTH": fifo_depth(have, frames), "BITS": have.width}
+        depth = fifo_depth(have, frames)
+        fifo = {"DEPTH": depth, "BITS": have.width, **({"OUT_REG": 1} if depth >= OUT_REG_DEPTH else {})}
         src = top.add("hwbnn_fifo", f"fifo_{tag}", fifo, {"in": src}, f"f_{tag}", have.width)
     if have.elems != want.elems:
         dwc = {"IN_ELEMS": have.elems, "OUT_ELEMS": want.elems, "BITS": have.bits}
