@@ -33,7 +33,7 @@ from hw_bnn.compile.graph import (
     spatial_pad,
     str_attr,
 )
-from hw_bnn.compile.metadata import output_affine
+from hw_bnn.compile.metadata import output_affine, output_steps
 from hw_bnn.errors import CompileError
 from hw_bnn.ir import (
     ConcatLayer,
@@ -377,4 +377,4 @@ def lower_to_ir(model: ModelWrapper, acc_bits: int | None = None) -> IntegerNetw
     if acc_bits is not None:
         check_acc_bits(layers, acc_bits)
     scale, bias, pre = output_affine(model)
-    return IntegerNetwork(layers, scale, bias, walk.in_shape, walk.in_range, pre)
+    return IntegerNetwork(layers, scale, bias, walk.in_shape, walk.in_range, pre, output_steps(model))

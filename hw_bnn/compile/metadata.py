@@ -3,7 +3,9 @@
 ``hw_bnn.output_affine`` (:data:`AFFINE_KEY`), written by ``AbsorbOutputChain``: the
 per-channel float32 affine from the integer output accumulator ``a`` to the exported model's
 output, ``y = float32(float32(a * scale) + bias)``, or with an exact prefix first
-``y = float32(float32((a * pre_scale + pre_offset) * scale) + bias)``.
+``y = float32(float32((a * pre_scale + pre_offset) * scale) + bias)``; or, where no affine equals
+the exported chain, its ``steps`` (``u = float32(a)``, then ``u = float32(u op c)`` for each
+``{"op": Mul | Add | Sub | Div, "const": c}``, per channel or one value) and no scale.
 
 ``hw_bnn.fixed_point`` (:data:`FIXED_KEY`), written by ``LowerFixedPoint``: ``frac``,
 ``slope_frac``, ``rounding``, ``overflow`` and the width of every fixed-point tensor; present
@@ -27,7 +29,18 @@ def output_affine(model):
     if not meta:
         return None, None, None
     d = json.loads(meta)
+    if "steps" in d:
+        return None, None, None
     pre = None
     if "pre_scale" in d:
         pre = (np.float32(d["pre_scale"]), np.asarray(d["pre_offset"], dtype=np.float32))
     return np.asarray(d["scale"], dtype=np.float32), np.asarray(d["bias"], dtype=np.float32), pre
+
+
+def output_steps(model) -> tuple | None:
+    """The output steps ``((op, c float32), ...)`` of the output affine, or None."""
+    meta = model.get_metadata_prop(AFFINE_KEY)
+    steps = json.loads(meta).get("steps") if meta else None
+    if steps is None:
+        return None
+    return tuple((str(s["op"]), np.asarray(s["const"], dtype=np.float32)) for s in steps)

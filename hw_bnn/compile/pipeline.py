@@ -44,6 +44,7 @@ from hw_bnn.compile.passes import (
     LowerConcat,
     LowerFixedPoint,
     SetInputDatatype,
+    SimplifyLayout,
 )
 from hw_bnn.errors import CompileError
 
@@ -85,6 +86,7 @@ def compile_steps(input_dtype: str = "UINT8", fixed: FixedPointConfig | None = N
     fixed = fixed or FixedPointConfig()
     return [
         Once(SetInputDatatype(input_dtype)),  # the integer input domain (8-bit pixels by default)
+        UntilFixedPoint((SimplifyLayout(),)),  # layout-only ops out of the computation's way
         Once(CheckSupportedOps()),  # refuse what the hardware cannot do, naming the node
         Once(ExtractBiasFromConv()),
         UntilFixedPoint((AbsorbWeightQuantizers(),)),  # integer weights, scales after the op

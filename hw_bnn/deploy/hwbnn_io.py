@@ -93,6 +93,11 @@ def output_scores(outputs, shapes: dict) -> np.ndarray:
     affine = shapes.get("output_affine")
     if not affine:
         return u
+    if affine.get("steps") is not None:  # u = float32(u op c), step after step
+        ops = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide}
+        for step in affine["steps"]:
+            u = ops[step["op"]](u, np.asarray(step["const"], dtype=np.float32)).astype(np.float32)
+        return u
     if affine.get("pre_scale") is not None:
         pre = np.float32(affine["pre_scale"])
         u = (u * pre + np.asarray(affine["pre_offset"], dtype=np.float32)).astype(np.float32)

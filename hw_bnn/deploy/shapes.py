@@ -10,6 +10,7 @@ without hw_bnn (read by ``hwbnn_io.py``).
                        beat_bytes, frame_bytes
 ``axis_params``        the parameters of ``hwbnn_axis`` (``rtl/hwbnn_axis_bd.v`` fixes them)
 ``output_affine``      scale, bias (and pre_scale, pre_offset) of the documented output affine,
+                       or its float32 ``steps`` ([{op, const}], in place of scale and bias),
                        or null: the decision is the argmax of the affine's scores
 ``max_transfer_bytes`` the most one DMA transfer moves (the DMA's 26-bit length register)
 ``fclk_mhz``, ``dma``  the fabric clock the bitstream is built for; the DMA's name in the design
@@ -27,6 +28,9 @@ LENGTH_BITS = 26  # the AXI DMA's buffer length register (c_sg_length_width), it
 
 
 def _affine(golden) -> dict | None:
+    if golden.output_steps is not None:
+        steps = golden.output_steps
+        return {"steps": [{"op": op, "const": np.asarray(c, dtype=np.float32).reshape(-1).tolist()} for op, c in steps]}
     if golden.output_scale is None:
         return None
     out = {

@@ -133,6 +133,9 @@ def _read(path: Path):
 
 
 def _affine(golden):
+    if golden.output_steps is not None:
+        steps = [{"op": op, "const": np.asarray(c).reshape(-1).tolist()} for op, c in golden.output_steps]
+        return {"formula": "u = float32(acc), then u = float32(u op c) for each step", "steps": steps}
     if golden.output_scale is None:
         return None
     a = {
@@ -325,7 +328,11 @@ def _layers_md(r: dict) -> list[str]:
     if r.get("output_affine"):
         a = r["output_affine"]
         extra = f", pre_scale {a['pre_scale']} and pre_offset {a['pre_offset']}" if "pre_scale" in a else ""
-        out += [f"Output affine: `{a['formula']}` with scale {a['scale']} and bias {a['bias']}{extra}.", ""]
+        if "steps" in a:
+            steps = ", ".join(f"{st['op']} {st['const']}" for st in a["steps"])
+            out += [f"Output steps: `{a['formula']}`: {steps}.", ""]
+        else:
+            out += [f"Output affine: `{a['formula']}` with scale {a['scale']} and bias {a['bias']}{extra}.", ""]
     h = r["hls"]
     out += [
         f"HLS project: `hls/` ({h['backend']} backend, {h['io_type']}, ReuseFactor {h['reuse_factor']}, "

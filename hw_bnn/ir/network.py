@@ -3,7 +3,8 @@ its ``golden.npz`` form.
 
 ``IntegerNetwork.run`` executes the layers in list order on integer inputs, bit for bit as
 the hardware does (the layer semantics are in :mod:`hw_bnn.ir.layers`); ``predict`` applies
-the documented output affine ``y = float32(float32(a * scale) + bias)`` and takes the argmax.
+the documented output affine ``y = float32(float32(a * scale) + bias)`` (or the output steps:
+``u = float32(a)``, then ``u = float32(u op c)`` per step) and takes the argmax.
 ``save`` / ``load`` write and read a plain ``.npz`` that NumPy alone reads.
 """
 
@@ -28,6 +29,19 @@ from hw_bnn.ir.layers import (
     XnorDenseLayer,
 )
 
+STEP_OPS = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide}
+
+
+def apply_output_steps(acc: np.ndarray, steps) -> np.ndarray:
+    """``u = float32(acc)``, then ``u = float32(u op c)`` for every step ``(op, c)``, ``c`` per
+    channel (the last axis) or one value: the exported output chain, rounded as it rounds."""
+    u = np.asarray(acc).astype(np.float32)
+    for op, c in steps:
+        if op not in STEP_OPS:
+            raise IRError(f"golden model: unknown output step {op!r} (expected {', '.join(STEP_OPS)})")
+        u = STEP_OPS[op](u, np.asarray(c, dtype=np.float32).reshape(-1)).astype(np.float32)
+    return u
+
 
 @dataclass
 class IntegerNetwork:
@@ -39,6 +53,8 @@ class IntegerNetwork:
     input_shape: tuple[int, ...] = ()
     input_range: tuple[int, int] = (0, 255)
     output_pre: tuple | None = None  # (pre_scale, pre_offset (C,)): exact, applied first
+    # ((op, c float32 (C,) or (1,)), ...) with op Mul / Add / Sub / Div, in place of scale and bias
+    output_steps: tuple | None = None
 
     def check_input(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
@@ -124,6 +140,8 @@ class IntegerNetwork:
         return outs if trace else cur
 
     def apply_output_affine(self, acc: np.ndarray) -> np.ndarray:
+        if self.output_steps is not None:
+            return apply_output_steps(acc, self.output_steps)
         if self.output_scale is None:
             return acc.astype(np.float32)
         u = acc.astype(np.float32)
@@ -202,6 +220,10 @@ class IntegerNetwork:
         if self.output_pre is not None:
             arrays["out_pre_scale"] = np.asarray(self.output_pre[0], dtype=np.float32)
             arrays["out_pre_offset"] = np.asarray(self.output_pre[1], dtype=np.float32)
+        if self.output_steps is not None:
+            arrays["out_step_ops"] = np.asarray([op for op, _ in self.output_steps])
+            for i, (_, c) in enumerate(self.output_steps):
+                arrays[f"out_step{i}"] = np.asarray(c, dtype=np.float32)
         for i, layer in enumerate(self.layers):
             for f in self._FIELDS[layer.kind]:
                 v = getattr(layer, f)
@@ -263,6 +285,9 @@ class IntegerNetwork:
             scale = z.get("out_scale", None)
             bias = z.get("out_bias", None)
             pre = (z["out_pre_scale"][()], z["out_pre_offset"]) if "out_pre_scale" in z else None
+            steps = None
+            if "out_step_ops" in z:
+                steps = tuple((str(op), z[f"out_step{i}"]) for i, op in enumerate(z["out_step_ops"]))
             return cls(
                 layers,
                 scale,
@@ -270,4 +295,5 @@ class IntegerNetwork:
                 tuple(int(v) for v in z["meta_input_shape"]),
                 tuple(int(v) for v in z["meta_input_range"]),
                 pre,
+                steps,
             )

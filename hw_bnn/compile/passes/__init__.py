@@ -2,6 +2,7 @@
 
 =================  ==========================================================================
 ``checks``         ``SetInputDatatype``, ``CheckSupportedOps``, ``CheckIntegerOnly``
+``layout``         ``SimplifyLayout``: Reshape / Flatten / Transpose out of the computation's way
 ``weights``        ``AbsorbWeightQuantizers``: quantized constant weights -> integer weights
 ``chains``         ``AbsorbQuantizerChains``: accumulator -> chain -> quantizer -> thresholds
 ``linear``         ``IntegerizeLinear``: MatMul / Conv on codes (XNOR-popcount or integer)
@@ -17,11 +18,12 @@ from hw_bnn.compile.passes.chains import AbsorbQuantizerChains
 from hw_bnn.compile.passes.checks import CheckIntegerOnly, CheckSupportedOps, SetInputDatatype
 from hw_bnn.compile.passes.concat import LowerConcat
 from hw_bnn.compile.passes.fixed_point import LowerFixedPoint
+from hw_bnn.compile.passes.layout import SimplifyLayout
 from hw_bnn.compile.passes.linear import IntegerizeLinear
 from hw_bnn.compile.passes.output import AbsorbOutputChain
 from hw_bnn.compile.passes.weights import AbsorbWeightQuantizers
 
 __all__ = [
     "AbsorbOutputChain", "AbsorbQuantizerChains", "AbsorbWeightQuantizers", "CheckIntegerOnly", "CheckSupportedOps",
-    "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype",
+    "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype", "SimplifyLayout",
 ]  # fmt: skip

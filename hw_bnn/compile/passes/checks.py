@@ -136,7 +136,8 @@ def _quantizer_left_error(model, n) -> CompileError:
     src, _ = walk_chain_up(model, n.input[0])
     prod = model.find_producer(src)
     hint = (
-        f" ({prod.op_type} {prod.name} must come after the activation quantizer)"
+        f" ({prod.op_type} {prod.name} must come after the activation quantizer: a layout op moves only past "
+        f"elementwise ops whose constants are single values, not per-channel ones such as a BatchNormalization)"
         if prod is not None and prod.op_type in CODE_PATH
         else ""
     )

@@ -6,6 +6,12 @@ domain, so the affine ``y = float32(float32(a * scale) + bias)`` is fitted per c
 float32 and confirmed bit-exact on that whole domain (:func:`fit_affine`).  With an exact
 integer prefix first (the code correction ``alpha * acc + offset`` of ``IntegerizeLinear``) the
 affine is fitted on the prefix: ``y = float32(float32((a * pre_scale + pre_offset) * scale) + bias)``.
+
+A chain no such affine equals (TensorNorm's ``((a - mean) / std) * w + b``: four float32
+roundings, as the ``bnn_pynq`` models of ``brevitas_examples`` end) is kept as it is, as
+*output steps*: ``u = a``, then ``u = float32(u op c)`` for each ``Mul`` / ``Add`` / ``Sub`` /
+``Div`` by a per-channel constant ``c``, in the exported order (:func:`chain_steps`), again
+confirmed bit-exact on the whole domain.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from qonnx.transformation.base import Transformation
 from hw_bnn.compile.graph import add_const, int_dtype, new_name, run_chain, source_info, walk_chain_up
 from hw_bnn.compile.metadata import AFFINE_KEY
 from hw_bnn.errors import CompileError
+from hw_bnn.ir.network import STEP_OPS, apply_output_steps
 
 
 def fit_affine(acc: np.ndarray, y: np.ndarray):
@@ -82,11 +89,32 @@ def _prefix_fits(model, source: str, chain: list, x: np.ndarray, acc: np.ndarray
     return fits, meta
 
 
+def chain_steps(model, chain: list, kind: str, hi: int, n_out: int):
+    """The output chain as float32 steps on the accumulator ``a``, or None when it is not a
+    sequence of ``Mul`` / ``Add`` / ``Sub`` / ``Div`` by constants of one value or one per channel
+    (the tensor first, as a TensorNorm exports).  For an XNOR layer the chain starts from the
+    popcount ``p``; its first two steps (``2 p``, ``- K``) make ``a`` and are left out."""
+    steps, cur = [], None
+    for n in chain:
+        c = model.get_initializer(n.input[1]) if len(n.input) == 2 else None
+        if n.op_type not in STEP_OPS or c is None or c.size not in (1, n_out) or (cur and n.input[0] != cur):
+            return None
+        steps.append((n.op_type, np.asarray(c, dtype=np.float32).reshape(-1)))
+        cur = n.output[0]
+    if kind == "xnor_dense":
+        head = [(op, float(c[0]) if c.size == 1 else None) for op, c in steps[:2]]
+        if head != [("Mul", 2.0), ("Add", -float(hi))]:
+            return None
+        steps = steps[2:]
+    return steps
+
+
 class AbsorbOutputChain(Transformation):
     """Last accumulator -> chain -> graph output  ==>  the integer accumulator as the output
     (``a = 2p - K`` for an XNOR layer, the integer product otherwise), plus the output affine
     ``y = float32(float32(a * scale) + bias)`` per channel (metadata ``hw_bnn.output_affine``),
-    confirmed bit-exact on the whole accumulator domain."""
+    or, where no affine equals the chain, its float32 output steps; either confirmed bit-exact
+    on the whole accumulator domain."""
 
     def apply(self, model):
         out = model.graph.output[0].name
@@ -113,19 +141,36 @@ class AbsorbOutputChain(Transformation):
             # an exact integer prefix (the code correction alpha * acc + offset of IntegerizeLinear)
             # followed by the float affine: fit the affine on the exactly computed prefix
             fits, meta = _prefix_fits(model, source, chain, x, acc, y) or (fits, meta)
-        scales, biases = [], []
-        for c, fit in enumerate(fits):
-            if fit is None:
-                raise CompileError(
-                    f"output chain [{names}]: channel {c} is not an exact float32 affine of the integer accumulator"
-                )
-            scales.append(float(fit[0]))
-            biases.append(float(fit[1]))
+        if any(f is None for f in fits):
+            meta = self._steps(model, chain, kind, hi, acc, y, fits, names)
+        else:
+            scales, biases = [float(f[0]) for f in fits], [float(f[1]) for f in fits]
+            if len(set(scales)) == 1 and len(set(biases)) == 1:
+                scales, biases = scales[:1], biases[:1]
+            meta = {**meta, "scale": scales, "bias": biases}
         self._integer_output(model, chain, source, prod, kind, lo, hi)
-        if len(set(scales)) == 1 and len(set(biases)) == 1:
-            scales, biases = scales[:1], biases[:1]
-        model.set_metadata_prop(AFFINE_KEY, json.dumps({**meta, "scale": scales, "bias": biases}))
+        model.set_metadata_prop(AFFINE_KEY, json.dumps(meta))
         return model, True
+
+    @staticmethod
+    def _steps(model, chain: list, kind: str, hi: int, acc: np.ndarray, y: np.ndarray, fits: list, names: str):
+        """The metadata of the output steps, confirmed on the domain, or CompileError naming the
+        first channel that no affine and no step list reproduces."""
+        steps = chain_steps(model, chain, kind, hi, y.shape[1])
+        if steps is not None:
+            u = np.broadcast_to(apply_output_steps(acc[:, None], steps), y.shape)
+            bad = np.flatnonzero(np.any(u != y, axis=0))
+            if not bad.size:
+                return {
+                    "formula": "u = float32(acc), then u = float32(u op c) for each step",
+                    "steps": [{"op": op, "const": c.tolist()} for op, c in steps],
+                }
+        c = next((c for c, f in enumerate(fits) if f is None), 0) if steps is None else int(bad[0])
+        raise CompileError(
+            f"output chain [{names}]: channel {c} is not an exact float32 affine of the integer accumulator"
+            + ("" if steps is None else ", nor do its float32 steps reproduce it")
+            + " (expected Mul / Add / Sub / Div by constants after the last dense layer)"
+        )
 
     @staticmethod
     def _integer_output(model, chain: list, source: str, prod, kind: str, lo: int, hi: int) -> None:
