@@ -15,6 +15,7 @@ words one LUT holds as a logic ROM (64 for a LUT6, 16 for a LUT4)::
     LUT = a_one + a_lanes * lanes + a_lanes_blk * lanes_blk + a_acc * P * acc + a_thr * thr
           + a_wmem * wmem + a_ibuf * ibuf
     FF  = b_one + b_lanes * lanes + b_acc * P * acc + b_treg * treg + b_wreg * wreg + b_xreg * xreg
+          + b_breg * breg
 
 * ``lanes``: the datapath, ``P * Q`` XNOR-popcount bits (an XNOR unit) or ``P * Q * (W + A)`` for
   the shifted-add products and their adder tree (an integer unit; FINN-R's ``mult + adder`` is
@@ -41,7 +42,10 @@ words one LUT holds as a logic ROM (64 for a LUT6, 16 for a LUT4)::
   accumulators, ``treg = P * L * acc`` (where ``NF > 1``) the register of the threshold memory,
   ``wreg`` the register behind a weight ROM in logic (its distinct non-constant bits, as for
   ``wmem``; a block RAM registers its own output), ``xreg = Q * A`` the input register (twice
-  that where the input buffer is a single word, ``SF = 1`` and ``NF > 1``: a register too).
+  that where the input buffer is a single word, ``SF = 1`` and ``NF > 1``: a register too),
+  ``breg`` the registers behind a block RAM weight memory (``hwbnn_rom``): its output register of
+  ``P * Q * W`` bits, and where the memory is banked (deeper than one block RAM at its width) one
+  more per bank and a third input stage, ``P * Q * W * (1 + banks) + Q * A``.
 
 ``wmem``, ``ibuf`` (LUT) and ``xreg`` (FF) are the same hardware in both kinds of unit: their
 coefficients are shared between the kinds of a family; every other coefficient is per kind.
@@ -70,12 +74,13 @@ import numpy as np
 
 from hw_bnn.dse.units import MVU
 from hw_bnn.errors import FoldingError
+from hw_bnn.rtl.units import weight_banks
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 FAMILIES = ("xc7", "ecp5")
 KINDS = ("xnor", "int")
 LUT_TERMS = ("one", "lanes", "lanes_blk", "acc", "thr", "wmem", "ibuf")
-FF_TERMS = ("one", "lanes", "acc", "treg", "wreg", "xreg")
+FF_TERMS = ("one", "lanes", "acc", "treg", "wreg", "xreg", "breg")
 SHARED = {"lut": ("wmem", "ibuf"), "ff": ("xreg",)}  # one coefficient for both kinds of a family
 ROM_WORDS = {"xc7": 64, "ecp5": 16}  # words of a logic ROM per LUT (LUT6, LUT4)
 
@@ -128,7 +133,14 @@ def terms(u: MVU, pe: int, simd: int, weight_ram: str, family: str) -> dict[str,
         "treg": pe * u.n_thresholds * acc if nf > 1 else 0,
         "wreg": bits,
         "xreg": simd * a * (2 if nf > 1 and sf == 1 else 1),
+        "breg": 0 if logic_rom else _block_registers(pe * simd * w, depth, simd * a),
     }
+
+
+def _block_registers(width: int, depth: int, input_bits: int) -> int:
+    """The FFs behind a block RAM weight memory of ``depth`` x ``width`` (the ``breg`` term)."""
+    banks, _ = weight_banks(depth, width, "block")
+    return width + (banks * width + input_bits if banks > 1 else 0)
 
 
 def combine(coefficients: dict, values: dict[str, int]) -> int:

@@ -66,9 +66,10 @@ from fractions import Fraction
 from hw_bnn.dse.calibration import FAMILIES, calibrated_cost
 from hw_bnn.dse.units import MVU, check_folding, unit_cycles
 from hw_bnn.errors import FoldingError
+from hw_bnn.rtl.units import BLOCK_PORTS
 
 # RAMB18 in simple dual-port mode: (width bits, depth) per aspect ratio (UG473 table 1-4 / UG573)
-RAMB18_ASPECTS: tuple[tuple[int, int], ...] = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))
+RAMB18_ASPECTS = BLOCK_PORTS  # (width, depth) of a RAMB18 (and of an ECP5 DP16KD)
 LUTRAM_DEPTH = 64  # a LUT6 as RAM64X1: 64 entries of 1 bit
 
 

@@ -107,18 +107,18 @@ def _sum_range(layer, in_hi: int) -> tuple[int, int]:
 BLOCK_PORTS = ((1, 16384), (2, 8192), (4, 4096), (9, 2048), (18, 1024), (36, 512))  # (bits, words)
 
 
-def block_depth(bits: int) -> int:
-    """Words of one 18-Kbit block RAM at the narrowest port width that holds ``bits`` (ECP5's
-    DP16KD and Xilinx's RAMB18 alike, :data:`BLOCK_PORTS`); a wider word spans blocks side by
-    side, 512 deep."""
-    return next((words for width, words in BLOCK_PORTS if bits <= width), 512)
+def block_port(bits: int, words: int) -> tuple[int, int]:
+    """The port ``(width, depth)`` of an 18-Kbit block RAM (ECP5's DP16KD and Xilinx's RAMB18
+    alike, :data:`BLOCK_PORTS`) that holds ``words x bits`` in the fewest blocks,
+    ``ceil(bits / width) * ceil(words / depth)``; the deeper one on a tie."""
+    return min(BLOCK_PORTS, key=lambda p: (-(-bits // p[0]) * -(-words // p[1]), -p[1]))
 
 
 def weight_banks(words: int, bits: int, ram: str) -> tuple[int, int]:
-    """``(banks, words per bank)`` of a weight memory: one bank where it fits one block RAM's
-    depth (or is in LUTs), else banks of that depth (``hwbnn_rom``: each bank's read registered
-    before the bank is selected)."""
-    depth = block_depth(bits)
+    """``(banks, words per bank)`` of a weight memory: one bank where it fits the depth of its
+    block RAM port (:func:`block_port`) or is in LUTs, else banks of that depth (``hwbnn_rom``:
+    each bank's read registered before the bank is selected), as many blocks as one memory."""
+    _, depth = block_port(bits, words)
     if ram == "distributed" or words <= depth:
         return 1, words
     banks = -(-words // depth)
