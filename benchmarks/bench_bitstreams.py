@@ -34,7 +34,8 @@ def one(model: str, build: Path, board: str, timeout: float, clock_mhz: float | 
         return {"model": model, "error": f"did not finish within {timeout:.0f} s"}
     row = {"model": model, "wall_seconds": round(time.perf_counter() - t0, 1)}
     if done.returncode:
-        return {**row, "error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+        said = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        return {**row, "error": " / ".join(said[-6:]) if said else "failed"}
     return {**row, **json.loads((build / f"bitstream-{board}" / "bitstream.json").read_text())}
 
 
