@@ -28,11 +28,12 @@ import os
 import re
 from pathlib import Path
 
+from hw_bnn.dse.devices import get_device
 from hw_bnn.files import building_folder
 from hw_bnn.rtl.board import emit_board, frame_bytes, link_streams
 from hw_bnn.synth.boards import Board, chip_top, clks_per_bit, constraints, line_baud, link_fps, load_board
 from hw_bnn.synth.tools import ToolError, run_tool, tool_version
-from hw_bnn.synth.yosys import ecp5_synth, run_yosys
+from hw_bnn.synth.yosys import _module_totals, ecp5_synth, resources_of, run_yosys
 
 CHIP = "hwbnn_chip"
 RETRY_MARGINS = (0.98, 0.9)  # the clock of a re-run, as a fraction of the lowest Fmax reached
@@ -95,10 +96,29 @@ def utilisation(report: dict) -> dict:
     return {k: v for k, v in report.get("utilization", {}).items() if v.get("used")}
 
 
+def shortfall(cells: dict[str, int], board: Board) -> list[str]:
+    """What a synthesized design (its cell counts) needs beyond the board's chip, as
+    ``"EBR (DP16KD) 262 of 208 (126%)"``; empty where Yosys' counts fit."""
+    dev = get_device(f"lfe5u-{board.device[:-1]}f")
+    res = resources_of(cells, "ecp5")
+    have = {"LUT4": (res["lut_total"], dev.lut), "FF": (res["ff"], dev.ff)}
+    have |= {"EBR (DP16KD)": (res["bram18"], dev.bram18), "MULT18X18D": (res["dsp"], dev.dsp)}
+    return [f"{k} {n:,} of {cap:,} ({100 * n / cap:.0f}%)" for k, (n, cap) in have.items() if n > cap]
+
+
 def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool, timeout=None) -> dict:
     reached = _design(work, board, clock_mhz)
     synth_s, classic = _synth(work, progress)
-    pnr_s, report = _place_and_route(work, board, reached, progress, timeout)
+    try:
+        pnr_s, report = _place_and_route(work, board, reached, progress, timeout)
+    except ToolError as e:
+        if "no BELs remaining" not in str(e):
+            raise
+        cells = _module_totals(json.loads((work / "chip_stat.json").read_text()))[CHIP]
+        needs = shortfall(cells, board) or ["more than the chip holds of a cell type (see the error)"]
+        raise ToolError(
+            f"{board.name}: the design does not fit the LFE5U-{board.device[:-1]}F: it needs {', '.join(needs)}; {e}"
+        ) from e
     fmax, net = core_fmax(report)
     return {
         "clock_mhz": reached,

@@ -94,3 +94,15 @@ def test_the_synth_stage_measures_each_layer_beside_the_estimates(flow_copy):
     assert "## Synthesis (measured)" in (flow_copy.build / "report.md").read_text()
     again = flow.synth(out=out, quiet=True)  # up to date: the saved targets, not re-synthesized
     assert again == res
+
+
+def test_a_design_too_large_for_the_chip_says_by_how_much():
+    """Yosys' ECP5 cell counts against the board's chip: only what exceeds it is named."""
+    from hw_bnn.synth.pnr import shortfall
+
+    b = load_board("ulx3s-25f")  # LFE5U-25F: 24,288 LUT4, 56 EBR, 28 MULT18
+    cells = {"LUT4": 20_000, "CCU2C": 1_000, "TRELLIS_FF": 9_000, "DP16KD": 78, "MULT18X18D": 22}
+    assert shortfall(cells, b) == ["EBR (DP16KD) 78 of 56 (139%)"]
+    cells["CCU2C"] = 3_000  # LUT4 + 2 per carry cell: 26,000
+    assert shortfall(cells, b) == ["LUT4 26,000 of 24,288 (107%)", "EBR (DP16KD) 78 of 56 (139%)"]
+    assert shortfall(cells, load_board("ulx3s-85f")) == []
