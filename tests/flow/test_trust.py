@@ -209,8 +209,10 @@ def test_sigint_leaves_no_temporary_folder(tmp_path):
     out = tmp_path / "b"
     cmd = [sys.executable, "-m", "hw_bnn.cli", "train", "--model", "tcnv-digits-w1a1", "--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (out.is_dir() and any(out.glob(".tmp-train-*"))):
+    # wait for the first epoch's resumable state, so the training loop is running: under load, a
+    # SIGINT sent while the stage was still starting was once lost and the run ended with exit 0
+    deadline = time.time() + 180
+    while time.time() < deadline and not (out / "checkpoint.partial.pt").exists():
         time.sleep(0.05)
     assert any(out.glob(".tmp-train-*")), "the train stage did not start"
     proc.send_signal(signal.SIGINT)
