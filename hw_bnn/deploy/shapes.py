@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hw_bnn.ir.network import steps_json
 from hw_bnn.sim.axissim import axis_params, stream_layout
 
 SHAPES_FILE = "io_shapes.json"
@@ -29,8 +30,7 @@ LENGTH_BITS = 26  # the AXI DMA's buffer length register (c_sg_length_width), it
 
 def _affine(golden) -> dict | None:
     if golden.output_steps is not None:
-        steps = golden.output_steps
-        return {"steps": [{"op": op, "const": np.asarray(c, dtype=np.float32).reshape(-1).tolist()} for op, c in steps]}
+        return {"steps": steps_json(golden.output_steps)}
     if golden.output_scale is None:
         return None
     out = {

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from hw_bnn.files import write_text_atomic
+from hw_bnn.ir.network import STEPS_FORMULA, steps_json
 
 
 def _plt():
@@ -134,8 +135,7 @@ def _read(path: Path):
 
 def _affine(golden):
     if golden.output_steps is not None:
-        steps = [{"op": op, "const": np.asarray(c).reshape(-1).tolist()} for op, c in golden.output_steps]
-        return {"formula": "u = float32(acc), then u = float32(u op c) for each step", "steps": steps}
+        return {"formula": STEPS_FORMULA, "steps": steps_json(golden.output_steps)}
     if golden.output_scale is None:
         return None
     a = {

@@ -30,6 +30,12 @@ from hw_bnn.ir.layers import (
 )
 
 STEP_OPS = {"Mul": np.multiply, "Add": np.add, "Sub": np.subtract, "Div": np.divide}
+STEPS_FORMULA = "u = float32(acc), then u = float32(u op c) for each step"
+
+
+def steps_json(steps) -> list[dict]:
+    """Output steps ``((op, c), ...)`` as JSON: ``[{"op": op, "const": [float32, ...]}, ...]``."""
+    return [{"op": op, "const": np.asarray(c, dtype=np.float32).reshape(-1).tolist()} for op, c in steps]
 
 
 def apply_output_steps(acc: np.ndarray, steps) -> np.ndarray:

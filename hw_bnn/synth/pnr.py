@@ -33,7 +33,7 @@ from hw_bnn.files import building_folder
 from hw_bnn.rtl.board import emit_board, frame_bytes, link_streams
 from hw_bnn.synth.boards import Board, chip_top, clks_per_bit, constraints, line_baud, link_fps, load_board
 from hw_bnn.synth.tools import ToolError, run_tool, tool_version
-from hw_bnn.synth.yosys import _module_totals, ecp5_synth, resources_of, run_yosys
+from hw_bnn.synth.yosys import ecp5_synth, module_totals, resources_of, run_yosys
 
 CHIP = "hwbnn_chip"
 RETRY_MARGINS = (0.98, 0.9)  # the clock of a re-run, as a fraction of the lowest Fmax reached
@@ -114,7 +114,7 @@ def _attempt(work: Path, board: Board, clock_mhz: float, progress: bool, timeout
     except ToolError as e:
         if "no BELs remaining" not in str(e):
             raise
-        cells = _module_totals(json.loads((work / "chip_stat.json").read_text()))[CHIP]
+        cells = module_totals(json.loads((work / "chip_stat.json").read_text()))[CHIP]
         needs = shortfall(cells, board) or ["more than the chip holds of a cell type (see the error)"]
         raise ToolError(
             f"{board.name}: the design does not fit the LFE5U-{board.device[:-1]}F: it needs {', '.join(needs)}; {e}"

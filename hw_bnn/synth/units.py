@@ -43,7 +43,7 @@ from hw_bnn.resources import rtl_kernels_dir
 from hw_bnn.rtl.emit import _instance, _mem_text
 from hw_bnn.rtl.units import RtlUnit, memory_images
 from hw_bnn.synth.tools import ToolError, run_tool, tool_version
-from hw_bnn.synth.yosys import _module_totals, get_target, resources_of
+from hw_bnn.synth.yosys import get_target, module_totals, resources_of
 
 WRAPPER = "hwbnn_unit_top"
 BATCH_TOP = "hwbnn_units_top"
@@ -179,7 +179,7 @@ def _run(units: list[RtlUnit], target: str, kernels: Path) -> list[dict]:
         sources = [*files, *(f"{t}.sv" for t in tops), *([] if one else [f"{BATCH_TOP}.sv"])]
         script = _script(command, sources, WRAPPER if one else BATCH_TOP)
         seconds = run_tool("yosys", ["-q", "-p", script], work, "yosys.log")
-        totals = _module_totals(json.loads((work / "stat.json").read_text()))
+        totals = module_totals(json.loads((work / "stat.json").read_text()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out = []

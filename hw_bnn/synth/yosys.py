@@ -132,7 +132,7 @@ def resources_of(cells: dict[str, int], family: str) -> dict[str, int]:
     return {**res, "lut_total": lut}
 
 
-def _module_totals(stat: dict) -> dict[str, dict[str, int]]:
+def module_totals(stat: dict) -> dict[str, dict[str, int]]:
     """Per module of a ``stat -json``: its leaf cells, its submodules' included (recursively)."""
     local = {name.lstrip("\\"): m.get("num_cells_by_type", {}) for name, m in stat["modules"].items()}
     totals: dict[str, dict[str, int]] = {}
@@ -177,7 +177,7 @@ def _script(target: Target, classic_abc: bool = False) -> list[str]:
 def parse_synthesis(work: Path, project: dict, family: str) -> dict:
     """Per report row (:func:`group_of`) and in total, the resources of a finished synthesis in
     ``work`` (``stat.json``, ``top_cells.json``)."""
-    totals = _module_totals(json.loads((work / "stat.json").read_text()))
+    totals = module_totals(json.loads((work / "stat.json").read_text()))
     top = json.loads((work / "top_cells.json").read_text())["modules"]["hwbnn_top"]
     rows: dict[str, dict[str, int]] = {}
     glue = dict(totals["hwbnn_top"])

@@ -26,7 +26,7 @@ from qonnx.transformation.base import Transformation
 from hw_bnn.compile.graph import add_const, int_dtype, new_name, run_chain, source_info, walk_chain_up
 from hw_bnn.compile.metadata import AFFINE_KEY
 from hw_bnn.errors import CompileError
-from hw_bnn.ir.network import STEP_OPS, apply_output_steps
+from hw_bnn.ir.network import STEP_OPS, STEPS_FORMULA, apply_output_steps, steps_json
 
 
 def fit_affine(acc: np.ndarray, y: np.ndarray):
@@ -161,10 +161,7 @@ class AbsorbOutputChain(Transformation):
             u = np.broadcast_to(apply_output_steps(acc[:, None], steps), y.shape)
             bad = np.flatnonzero(np.any(u != y, axis=0))
             if not bad.size:
-                return {
-                    "formula": "u = float32(acc), then u = float32(u op c) for each step",
-                    "steps": [{"op": op, "const": c.tolist()} for op, c in steps],
-                }
+                return {"formula": STEPS_FORMULA, "steps": steps_json(steps)}
         c = next((c for c, f in enumerate(fits) if f is None), 0) if steps is None else int(bad[0])
         raise CompileError(
             f"output chain [{names}]: channel {c} is not an exact float32 affine of the integer accumulator"
