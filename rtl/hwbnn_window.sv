@@ -32,10 +32,13 @@
 // stepped by constants (S per output pixel or row, H - (HO - 1) * S per image).
 //
 // Pipeline: the bank reads are registered (so they map to block or distributed RAM) into the
-// window register; the output register is loaded with beat j of it, a mux over NB groups of
-// OUT_ELEMS values (conv mode first rotates the banks' pixels into (kh, kw) order and puts in the
-// padding, with one-hot selects; pooling takes the max of group j over the K * K pixels).  The
-// next window is read as the last beat of this one leaves, so one is read every NB cycles.
+// window register; the output register is loaded with beat j of it.  Conv mode, OUT_ELEMS
+// dividing C (a beat within one pixel): a mux over the window register's NB parts, its select a
+// register stepped per beat through the banks in (kh, kw) order, the pad code where the pixel is
+// outside the image; other OUT_ELEMS: the banks' pixels are first rotated into (kh, kw) order,
+// with one-hot selects, padded, then a mux over NB groups.  Pooling takes the max of group j over
+// the K * K pixels.  The next window is read as the last beat of this one leaves, so one is read
+// every NB cycles.
 module hwbnn_window #(
     parameter int H = 4,
     parameter int W = 4,
@@ -170,7 +173,12 @@ module hwbnn_window #(
     wdata = part;
     wdata[(P-1)*IB+:IB] = in_data;
   end
-  wire [AW-1:0] waddr = AW'(32'(wq) * WQ) + wcq;
+  // q * WQ for a slot row of banks q < RQ, as a choice of constants (no multiplier)
+  function automatic logic [AW-1:0] row_word(input logic [RQW-1:0] q);
+    row_word = '0;
+    for (int i = 1; i < RQ; i++) if (32'(q) == i) row_word = AW'(i * WQ);
+  endfunction
+  wire [AW-1:0] waddr = row_word(wq) + wcq;
 
   // ---- the banks
   for (genvar b = 0; b < K; b++) begin : g_row
@@ -178,7 +186,7 @@ module hwbnn_window #(
     wire [RQW-1:0] q = (32'(b) < 32'(tr)) ? ((32'(tq) == RQ - 1) ? '0 : tq + 1'b1) : tq;
     for (genvar c = 0; c < K; c++) begin : g_col
       wire signed [WCW-1:0] cq = (32'(c) < 32'(lr)) ? lq + 1'b1 : lq;
-      wire [AW-1:0] raddr = AW'(32'(q) * WQ + 32'(cq));
+      wire [AW-1:0] raddr = row_word(q) + AW'(cq);
       logic [PB-1:0] mem[D];
       logic [PB-1:0] q_data;
       always_ff @(posedge clk) begin
@@ -206,8 +214,57 @@ module hwbnn_window #(
                      : (grp[i*OB+e*BITS+:BITS] > next_out[e*BITS+:BITS]))
             next_out[e*BITS+:BITS] = grp[i*OB+e*BITS+:BITS];
     end
+  end else if (C % OUT_ELEMS == 0) begin : g_pixel
+    // a beat lies in one pixel: beat (kh, kw, g) is part g of bank ((tr + kh) mod K,
+    // (lr + kw) mod K), a mux over the NB = K * K * G parts of the window register with the
+    // select `bsel` = ((tr + kh) mod K * K + (lr + kw) mod K) * G + g a register (no rotation)
+    localparam int G = C / OUT_ELEMS;  // beats per pixel
+    localparam int GW = (G > 1) ? $clog2(G) : 1;
+    logic [GW-1:0] bg;
+    logic [KW-1:0] bkh, bkw, brow, bcol, blr;
+    logic [TW-1:0] bsel;
+    // (row * K + col) * G + g, as constants chosen by row and col (no multiplier)
+    function automatic logic [TW-1:0] sel_of(input logic [KW-1:0] row, input logic [KW-1:0] col,
+                                             input logic [GW-1:0] g);
+      logic [TW-1:0] r, c;
+      r = '0;
+      c = '0;
+      for (int i = 1; i < K; i++) begin
+        if (32'(row) == i) r = TW'(i * K * G);
+        if (32'(col) == i) c = TW'(i * G);
+      end
+      sel_of = r + c + TW'(g);
+    endfunction
+    function automatic logic [KW-1:0] wrap_inc(input logic [KW-1:0] x);
+      wrap_inc = (32'(x) == K - 1) ? '0 : x + 1'b1;
+    endfunction
+    always_ff @(posedge clk) begin
+      if (issue) begin  // the window read now: its beat 0
+        {bg, bkh, bkw} <= '0;
+        {brow, bcol, blr} <= {tr, lr, lr};
+        bsel <= sel_of(tr, lr, '0);
+      end else if (load) begin
+        if (32'(bg) != G - 1) begin
+          bg <= bg + 1'b1;
+          bsel <= bsel + 1'b1;
+        end else if (32'(bkw) != K - 1) begin
+          bg <= '0;
+          bkw <= bkw + 1'b1;
+          bcol <= wrap_inc(bcol);
+          bsel <= sel_of(brow, wrap_inc(bcol), '0);
+        end else begin
+          bg <= '0;
+          bkw <= '0;
+          bkh <= bkh + 1'b1;
+          brow <= wrap_inc(brow);
+          bcol <= blr;
+          bsel <= sel_of(wrap_inc(brow), blr, '0);
+        end
+      end
+    end
+    assign next_out = (!row_in[bkh] || !col_in[bkw]) ? {OUT_ELEMS{BITS'(PAD_VALUE)}} : rd[bsel*OB+:OB];
   end else begin : g_conv
-    // rows into kh order (bank row (tr + kh) mod K), then columns into kw order (lr + kw) mod K,
+    // a beat across pixels: rows into kh order (bank row (tr + kh) mod K), then columns into kw order (lr + kw) mod K,
     // then the padding
     logic [K*K*PB-1:0] by_row, win;
     always_comb begin

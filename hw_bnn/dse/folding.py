@@ -7,7 +7,7 @@ The model (:mod:`hw_bnn.dse.units`, :mod:`hw_bnn.dse.cost`): unit ``i`` folded t
 **Fewest LUTs for a target** (:func:`fold_for_target`).  ``max_i c_i <= T`` holds exactly when
 every ``c_i <= T``, and the total LUT count is a sum, so without other constraints the problem
 splits per unit: each unit takes its cheapest legal ``(PE, SIMD)`` with ``c_i <= T``.  Enumerating
-each unit's divisor pairs gives the exact optimum.  With a device, the block RAM (and DSP) sums
+each unit's (PE, SIMD) pairs gives the exact optimum.  With a device, the block RAM (and DSP) sums
 must also fit; if the per-unit optimum already fits it is optimal, otherwise an exact dynamic
 program over the units keeps, for each reachable ``(BRAM, DSP)`` total within the device, the least
 LUT total (a multiple-choice knapsack; dominated states are dropped), and the best final state wins.
@@ -22,7 +22,9 @@ transformation, raise SIMD through the divisors of ``MW`` until the target is me
 the divisors of ``MH``.
 
 ``max_parallel`` (every search) restricts PE and SIMD to divisors no larger than it: a smaller
-design space (the benchmark uses it to grow the number of candidate foldings).
+design space (the benchmark uses it to grow the number of candidate foldings).  A convolution's
+SIMD is one a window beat takes whole (:meth:`hw_bnn.dse.units.MVU.simd_options`: it divides the
+input channels ``C``, or ``C`` divides it), as FINN's sliding-window generator requires.
 """
 
 from __future__ import annotations
@@ -66,15 +68,18 @@ class Candidate:
         return self.lut, self.bram18, self.dsp, self.cycles
 
 
-def _allowed(n: int, max_parallel: int | None) -> list[int]:
-    return [d for d in divisors(n) if max_parallel is None or d <= max_parallel]
+def _allowed(n: int | list[int], max_parallel: int | None) -> list[int]:
+    """The divisors of ``n`` (or the options ``n``) up to ``max_parallel``."""
+    options = divisors(n) if isinstance(n, int) else n
+    return [d for d in options if max_parallel is None or d <= max_parallel]
 
 
 def layer_candidates(u: MVU, params: CostParams = DEFAULT_PARAMS, max_parallel: int | None = None) -> list[Candidate]:
-    """Every legal ``(PE, SIMD)`` of unit ``u`` (``PE | MH``, ``SIMD | MW``, both <= ``max_parallel``)."""
+    """Every ``(PE, SIMD)`` the folders choose for unit ``u`` (``PE | MH``, ``SIMD`` one of
+    :meth:`MVU.simd_options`, both <= ``max_parallel``)."""
     out = []
     for pe in _allowed(u.mh, max_parallel):
-        for simd in _allowed(u.mw, max_parallel):
+        for simd in _allowed(u.simd_options(), max_parallel):
             c = layer_cost(u, pe, simd, params)
             out.append(Candidate(pe, simd, c.cycles, c.lut, c.bram18, c.dsp))
     return out
@@ -82,7 +87,7 @@ def layer_candidates(u: MVU, params: CostParams = DEFAULT_PARAMS, max_parallel: 
 
 def count_foldings(layers: list[MVU], max_parallel: int | None = None) -> int:
     """Size of the design space: the product over units of their number of legal (PE, SIMD) pairs."""
-    return math.prod(len(_allowed(u.mh, max_parallel)) * len(_allowed(u.mw, max_parallel)) for u in layers)
+    return math.prod(len(_allowed(u.mh, max_parallel)) * len(_allowed(u.simd_options(), max_parallel)) for u in layers)
 
 
 def target_cycles_from_fps(fps: float, clock_mhz: float) -> int:
@@ -320,13 +325,14 @@ def tradeoff_curve(
 def greedy_setfolding(
     layers: list[MVU], target_cycles: int, max_parallel: int | None = None
 ) -> dict[str, dict[str, int]]:
-    """FINN ``SetFolding``-style baseline: per unit, SIMD up through the divisors of ``MW`` until
+    """FINN ``SetFolding``-style baseline: per unit, SIMD up through its options (the divisors of
+    ``MW``; for a convolution those that divide the input channels or that they divide) until
     ``cycles <= target``, then PE up through the divisors of ``MH``.  A unit that cannot reach the
     target ends at its largest allowed PE and SIMD (as FINN does; the caller sees the cycles)."""
     folding = {}
     for u in layers:
         pe, simd = 1, 1
-        for simd in _allowed(u.mw, max_parallel):
+        for simd in _allowed(u.simd_options(), max_parallel):
             if unit_cycles(u, pe, simd) <= target_cycles:
                 break
         if unit_cycles(u, pe, simd) > target_cycles:

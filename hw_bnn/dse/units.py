@@ -51,6 +51,8 @@ class MVU:
     out_bits: int | None = field(default=None)
     # input pixels a convolution's sliding window reads per frame, one per cycle at most (1: dense)
     in_pixels: int = 1
+    # a convolution's input channels, the values of one pixel of its window (0: dense)
+    in_channels: int = 0
 
     def __post_init__(self):
         if self.kind not in MATRIX_KINDS:
@@ -109,8 +111,29 @@ class MVU:
             raise FoldingError(f"layer {name!r}: a {kernel}x{kernel} kernel does not fit a {in_hw} input (pad {pad})")
         xnor = (weight_bits == 1 and in_bits == 1) if xnor is None else xnor
         return cls(
-            name, "conv", c_out, kernel * kernel * c_in, oh * ow, weight_bits, in_bits, False, xnor, n_thresholds
+            name,
+            "conv",
+            c_out,
+            kernel * kernel * c_in,
+            oh * ow,
+            weight_bits,
+            in_bits,
+            False,
+            xnor,
+            n_thresholds,
+            in_channels=c_in,
         )
+
+    def simd_options(self) -> list[int]:
+        """The SIMDs the folders choose from: the divisors of ``MW``, and for a convolution those a
+        window beat takes whole (``SIMD | C`` : a part of one pixel; ``C | SIMD`` : whole pixels).
+
+        Other divisors are legal in a user's folding, but the RTL window then rotates its whole
+        register of ``K*K*C`` values into ``(kh, kw, c)`` order each window, a mux per value bit
+        (on CNV's 3x3x128 windows of 2-bit codes, 23,610 LUT4 against about 1,000)."""
+        d = divisors(self.mw)
+        c = self.in_channels
+        return [s for s in d if not c or c % s == 0 or s % c == 0]
 
     @property
     def macs(self) -> int:
@@ -161,11 +184,12 @@ def unit_of_layer(layer) -> MVU:
     else:
         top = max(int(layer.in_levels), int(getattr(layer, "pad_value", 0)) if getattr(layer, "pad", 0) else 0)
         in_bits = bits_for_range(0, top)[0]
-    pixels, in_pixels = 1, 1
+    pixels, in_pixels, in_channels = 1, 1, 0
     if layer.kind == "conv":
         oh, ow, _ = layer.out_shape
         pixels = int(oh) * int(ow)
         in_pixels = int(layer.in_shape[0]) * int(layer.in_shape[1])
+        in_channels = int(layer.in_shape[2])
     levels = int(layer.levels)
     return MVU(
         name=layer.name,
@@ -182,6 +206,7 @@ def unit_of_layer(layer) -> MVU:
         acc_signed=acc_signed,
         out_bits=bits_for_range(0, levels)[0] if levels else None,
         in_pixels=in_pixels,
+        in_channels=in_channels,
     )
 
 

@@ -94,7 +94,7 @@ class MeasuredCost:
         keys = []
         for u in units:
             for pe in divisors(u.mh):
-                for simd in divisors(u.mw):
+                for simd in u.simd_options():
                     too_wide = max_parallel is not None and max(pe, simd) > max_parallel
                     if too_wide or pe * simd > self.max_lanes:
                         continue

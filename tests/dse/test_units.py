@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from hw_bnn.dse.folding import fold_for_target, layer_candidates
 from hw_bnn.dse.units import MVU, check_folding, mvu_layers
 from hw_bnn.errors import FoldingError, HwBnnError
 from hw_bnn.ir import ConvLayer, FlattenLayer, IntegerNetwork, MaxPoolLayer, XnorDenseLayer
+from hw_bnn.ir.ranges import divisors
 
 # --- folding legality ----------------------------------------------------------------
 
@@ -74,6 +76,19 @@ def test_mvu_layers_from_hand_built_cnn():
         False,
     )
     assert (u_fc.kind, u_fc.mw, u_fc.mh, u_fc.acc_bits, u_fc.acc_signed) == ("xnor_dense", 36, 10, 7, True)
+    assert (u_conv.in_channels, u_fc.in_channels) == (1, 0)
+
+
+def test_simd_options_take_whole_pixel_parts():
+    # 3x3 window over 12 channels: MW = 108; SIMD must divide 12 or be a multiple of it
+    conv = MVU.conv("c", (8, 8), 12, 16, 3, pad=1)
+    assert conv.simd_options() == [1, 2, 3, 4, 6, 12, 36, 108]
+    assert {9, 18, 27, 54} & set(divisors(conv.mw)) == {9, 18, 27, 54}  # left out, though they divide MW
+    assert MVU.dense("d", 108, 16).simd_options() == divisors(108)
+    # the folders choose only from them
+    folding = fold_for_target([conv], 8 * 8 * 16 * 108 // 9)
+    assert folding["c"]["SIMD"] in conv.simd_options()
+    assert {c.simd for c in layer_candidates(conv)} == set(conv.simd_options())
 
 
 def test_mvu_rejects_bad_shapes():

@@ -16,14 +16,21 @@ FOLDINGS = {
     "b": {"c0_w1a2": {"PE": 4, "SIMD": 2}, "c1_w2a2": {"PE": 5, "SIMD": 8}, "out_acc": {"PE": 1, "SIMD": 4}},
     "c": {"c0": {"PE": 5, "SIMD": 3}},
 }
+# SIMD a proper divisor of the input channels: each window's beat is a part of one pixel
+# (hwbnn_window's pixel mux, parts G = C / SIMD of 2 to 4; stride 2, padding, 2-bit codes)
+PARTS = {
+    "a": {"c1_xnor": {"PE": 2, "SIMD": 3}, "c2_s2": {"PE": 1, "SIMD": 2}},
+    "b": {"c1_w2a2": {"PE": 5, "SIMD": 4}},
+    "c": {"c1_acc": {"SIMD": 1}},
+}
 NETS = {"a": make_cnn_a, "b": make_cnn_b, "c": make_cnn_c}
 
 
 @pytest.mark.parametrize("name", sorted(NETS))
-@pytest.mark.parametrize("folded", [False, True], ids=["parallel", "folded"])
+@pytest.mark.parametrize("folded", [None, "folded", "parts"], ids=["parallel", "folded", "parts"])
 def test_cnn_is_bit_exact(tmp_path, name, folded):
     golden, x = NETS[name]()
-    folding = FOLDINGS[name] if folded else None
+    folding = {"folded": FOLDINGS, "parts": PARTS}[folded][name] if folded else None
     emit_rtl(golden, tmp_path / "rtl", folding)
     free = verify_rtl(golden, tmp_path / "rtl", x[:24])
     assert free["mismatched_images"] == 0, free.get("first_mismatch")
