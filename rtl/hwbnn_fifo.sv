@@ -4,10 +4,12 @@
 // input for its other neuron folds, so each layer's schedule (NF * SF cycles) sets the
 // interval between frames, not the sum of its neighbours'.
 //
-// OUT_REG = 1 (deep FIFOs, whose memory is a block RAM): the beats leave through a two-register
-// slice (head, and a spare that takes one more beat while the consumer waits), so the block
-// RAM's clock-to-out (5.8 ns on an ECP5-6) ends at a register beside it rather than in the
-// consumer's logic.  One beat per cycle still; two beats more room, one cycle more latency.
+// OUT_REG = 1 (deep FIFOs, whose memory is a block RAM): the memory is read synchronously into
+// q, q moves into a register r1 with no logic between them, and r1 into a two-register slice
+// (head, and a spare that takes one more beat while the consumer waits).  So the block RAM's
+// clock-to-out (5.8 ns on an ECP5-6) ends at a register placed beside it, not in a multiplexer
+// or the consumer's logic.  One beat per cycle still; four beats more room, three cycles more
+// latency.
 module hwbnn_fifo #(
     parameter int DEPTH = 2,
     parameter int BITS = 1,
@@ -29,7 +31,6 @@ module hwbnn_fifo #(
   logic [AW:0] count;
 
   wire core_valid = (count != '0);
-  wire [BITS-1:0] core_data = mem[rd];
   logic core_ready;
   wire pop = core_valid && core_ready;
   assign in_ready = (32'(count) < DEPTH);
@@ -50,23 +51,38 @@ module hwbnn_fifo #(
   end
 
   if (OUT_REG) begin : g_slice
-    logic [BITS-1:0] spare;
-    logic spare_valid;
-    assign core_ready = !spare_valid;
+    // q: the memory's registered read; r1: a register loaded from q alone; then the head
+    // (out_data) and the spare, each stage with its valid bit and moving on when the next is free
+    logic [BITS-1:0] q, r1, spare;
+    logic q_valid, r1_valid, spare_valid;
+    wire head_free = !out_valid || out_ready;
+    wire take_r1 = r1_valid && !spare_valid;  // r1 goes to the head, or to the spare
+    wire move_q = q_valid && (!r1_valid || take_r1);
+    assign core_ready = !q_valid || move_q;
     always_ff @(posedge clk) begin
+      if (pop) q <= mem[rd];
+      if (move_q) r1 <= q;
       if (rst) begin
+        q_valid <= 1'b0;
+        r1_valid <= 1'b0;
         out_valid <= 1'b0;
         spare_valid <= 1'b0;
-      end else if (!out_valid || out_ready) begin  // the head moves on (or is empty)
-        out_valid <= spare_valid || core_valid;
-        spare_valid <= 1'b0;
-      end else if (pop) spare_valid <= 1'b1;  // the consumer waits: one more beat in the spare
-      if (!out_valid || out_ready) out_data <= spare_valid ? spare : core_data;
-      else if (pop) spare <= core_data;
+      end else begin
+        if (pop) q_valid <= 1'b1;
+        else if (move_q) q_valid <= 1'b0;
+        if (move_q) r1_valid <= 1'b1;
+        else if (take_r1) r1_valid <= 1'b0;
+        if (head_free) begin  // the head moves on (or is empty)
+          out_valid <= spare_valid || r1_valid;
+          spare_valid <= 1'b0;
+        end else if (take_r1) spare_valid <= 1'b1;  // the consumer waits: one more beat in the spare
+      end
+      if (head_free) out_data <= spare_valid ? spare : r1;
+      else if (take_r1) spare <= r1;
     end
   end else begin : g_direct
     assign core_ready = out_ready;
     assign out_valid = core_valid;
-    assign out_data = core_data;
+    assign out_data = mem[rd];
   end
 endmodule

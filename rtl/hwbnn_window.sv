@@ -147,25 +147,39 @@ module hwbnn_window #(
   logic [K-1:0] rd_row, rd_col;  // one-hot: bank row / column r holds window row / column 0
   logic [K-1:0] row_in, col_in;  // window row kh / column kw is in the image
 
-  // need(oh) and first(oh) + R of the window read next: registers, set with (oh, ih0), so that
-  // the comparisons with `written` are the only arithmetic before `issue` and `in_ready`; the
-  // next row's top ih0 + S is a register too (one carry chain per value on these paths)
+  // need(oh) and first(oh) + R of the window read next: registers, set with (oh, ih0); the next
+  // row's top ih0 + S is a register too.  `rows_ready` (written > need) and `in_ready`
+  // (written < limit) are registers, computed from the next values of the three, so that no
+  // carry chain sits between the handshakes and the line buffer's enables
   logic signed [NW-1:0] limit, need, next_top;
+  logic signed [NW-1:0] written_n, limit_n, need_n;
+  logic rows_ready;
   function automatic logic signed [NW-1:0] limit_of(input logic signed [NW-1:0] top);
     limit_of = (top[NW-1] ? '0 : top) + NW'(R);
   endfunction
   function automatic logic signed [NW-1:0] need_of(input logic last_row, input logic signed [NW-1:0] top);
     need_of = (last_row || top > NW'(H - K)) ? NW'(H - 1) : top + NW'(K - 1);
   endfunction
-  wire rows_ready = written > need;
-  assign in_ready = written < limit;
   wire fire = in_valid && in_ready;
   wire wen = fire && (32'(wp) == P - 1);  // a pixel is complete
   wire row_done = wen && (32'(wx) == W - 1);
   wire load = win_valid && (!out_valid || out_ready);  // the output register takes a beat
   wire last = (32'(beat) == NB - 1);
   wire issue = rows_ready && (!win_valid || (load && last));  // read the next window
-  wire img_done = issue && (32'(oh) == HO - 1) && (32'(ow) == WO - 1);
+  wire row_end = issue && (32'(ow) == WO - 1);  // the last window of an output row is read
+  wire img_done = row_end && (32'(oh) == HO - 1);
+  always_comb begin
+    written_n = written + (row_done ? NW'(1) : NW'(0)) - (img_done ? NW'(H) : NW'(0));
+    limit_n = limit;
+    need_n = need;
+    if (img_done) begin
+      limit_n = limit_of(NW'(-PAD));
+      need_n = need_of(HO == 1, NW'(-PAD));
+    end else if (row_end) begin
+      limit_n = limit_of(next_top);
+      need_n = need_of(32'(oh) == HO - 2, next_top);
+    end
+  end
 
   // the pixel written: the first P - 1 beats held, the last one now
   logic [PB-1:0] wdata;
@@ -299,6 +313,8 @@ module hwbnn_window #(
       next_top <= NW'(S - PAD);
       limit <= limit_of(NW'(-PAD));
       need <= need_of(HO == 1, NW'(-PAD));
+      in_ready <= NW'(0) < limit_of(NW'(-PAD));
+      rows_ready <= NW'(0) > need_of(HO == 1, NW'(-PAD));
       iw0 <= NW'(-PAD);
       tr <= KW'(TOP0 % K);
       tq <= RQW'(TOP0 / K);
@@ -330,7 +346,11 @@ module hwbnn_window #(
           end else wc <= wc + 1'b1;
         end
       end
-      written <= written + (row_done ? NW'(1) : NW'(0)) - (img_done ? NW'(H) : NW'(0));
+      written <= written_n;
+      limit <= limit_n;
+      need <= need_n;
+      in_ready <= written_n < limit_n;
+      rows_ready <= written_n > need_n;
       // reader: the window read moves on to the next output pixel
       if (issue) begin
         for (int k = 0; k < K; k++) begin
@@ -348,15 +368,11 @@ module hwbnn_window #(
             oh <= '0;
             ih0 <= NW'(-PAD);
             next_top <= NW'(S - PAD);
-            limit <= limit_of(NW'(-PAD));
-            need <= need_of(HO == 1, NW'(-PAD));
             {tq, tr} <= slot_add(tq, tr, IMG_Q, IMG_R);
           end else begin
             oh <= oh + 1'b1;
             ih0 <= next_top;
             next_top <= next_top + NW'(S);
-            limit <= limit_of(next_top);
-            need <= need_of(32'(oh) == HO - 2, next_top);
             {tq, tr} <= slot_add(tq, tr, ROW_Q, ROW_R);
           end
         end else begin

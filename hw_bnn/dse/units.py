@@ -130,7 +130,7 @@ class MVU:
 
         Other divisors are legal in a user's folding, but the RTL window then rotates its whole
         register of ``K*K*C`` values into ``(kh, kw, c)`` order each window, a mux per value bit
-        (on CNV's 3x3x128 windows of 2-bit codes, 23,610 LUT4 against about 1,000)."""
+        (on CNV's 3x3x128 windows of 2-bit codes, 23,610 LUT4 against 2,617 on ECP5)."""
         d = divisors(self.mw)
         c = self.in_channels
         return [s for s in d if not c or c % s == 0 or s % c == 0]
