@@ -21,12 +21,17 @@ renamed into place):
 
 Every edge of the graph carries a FIFO (but the one from the input port to a sole reader), then a
 width converter where the reader takes a different number of values per beat.  A stream with
-several readers goes through an eager fork first, so each branch has its own FIFO.  A FIFO holds
-one frame of its stream, plus one frame for every unit that holds a whole frame (a window, a
-dense MVU: :func:`frame_levels`) on the merge's other inputs' paths and not on its own.  That
-keeps branching graphs free of deadlock and at full rate: every unit's output of a frame depends
-on that frame's input alone, and each frame-holding unit delays its output by one frame
-interval, during which the shortcut beside it delivers one frame into the FIFO at the merge.
+several readers goes through an eager fork first, so each branch has its own FIFO
+(:func:`fifo_beats`).  A FIFO into a merge holds one frame of its stream, plus one frame for
+every unit that holds a whole frame (a window, a dense MVU: :func:`frame_levels`) on the merge's
+other inputs' paths and not on its own.  That keeps branching graphs free of deadlock and at full
+rate: every unit's output of a frame depends on that frame's input alone, and each frame-holding
+unit delays its output by one frame interval, during which the shortcut beside it delivers one
+frame into the FIFO at the merge.  A dense MVU's input FIFO holds a frame too: the MVU reads its
+vector during its first neuron fold and re-reads it for the others, while the producer runs a
+frame ahead.  Every other edge feeds a unit that streams (a window keeps its own rows of slack,
+a convolution's MVU reads one window vector at a time): its FIFO holds two of the reader's
+vectors (a convolution's MVU) or :data:`CHAIN_DEPTH` beats.
 
 Data ports of ``hwbnn_top`` are padded to a multiple of 32 bits above 64, so the harness sees
 every one as a Verilator wide signal.
@@ -58,6 +63,7 @@ KERNELS = (
 
 
 OUT_REG_DEPTH = 64  # FIFOs this deep (a block RAM, as synthesis maps them) read through a register slice
+CHAIN_DEPTH = 32  # beats of a FIFO into a streaming unit (distributed RAM)
 
 
 def fifo_depth(out: Stream, frames: int = 1) -> int:
@@ -148,11 +154,25 @@ def fifo_frames(levels: list[int], unit: RtlUnit, src: int, readers: int) -> int
     return 1 + latest - (levels[src] if src >= 0 else 0)
 
 
-def _edge(top: _Top, tag: str, src: tuple, have: Stream, want: Stream, frames: int) -> tuple[str, str, str]:
-    """A stream from its producer to a unit's port: a FIFO of ``frames`` frames (none for 0), then a
+def fifo_beats(levels: list[int], unit: RtlUnit, src: int, readers: int, have: Stream) -> int:
+    """Beats of the FIFO on the edge from ``src`` to ``unit`` carrying ``have`` (0: none): the
+    frames of :func:`fifo_frames` into a merge or a dense MVU; into a convolution's MVU two of its
+    ``MW``-value window vectors; else :data:`CHAIN_DEPTH`; never more than the frames."""
+    frames = fifo_frames(levels, unit, src, readers)
+    if not frames:
+        return 0
+    whole = fifo_depth(have, frames)
+    if len(unit.sources) > 1 or (unit.module == "hwbnn_mvu" and unit.holds_frame):
+        return whole
+    if unit.module == "hwbnn_mvu":
+        return min(whole, max(CHAIN_DEPTH, 2 * -(-unit.params["MW"] // have.elems)))
+    return min(whole, CHAIN_DEPTH)
+
+
+def _edge(top: _Top, tag: str, src: tuple, have: Stream, want: Stream, depth: int) -> tuple[str, str, str]:
+    """A stream from its producer to a unit's port: a FIFO of ``depth`` beats (none for 0), then a
     width converter where the values per beat differ, then sign or zero extension where the bits do."""
-    if frames:
-        depth = fifo_depth(have, frames)
+    if depth:
         fifo = {"DEPTH": depth, "BITS": have.width, **({"OUT_REG": 1} if depth >= OUT_REG_DEPTH else {})}
         src = top.add("hwbnn_fifo", f"fifo_{tag}", fifo, {"in": src}, f"f_{tag}", have.width)
     if have.elems != want.elems:
@@ -166,8 +186,8 @@ def _edge(top: _Top, tag: str, src: tuple, have: Stream, want: Stream, frames: i
 
 def top_level(units: list[RtlUnit], first: Stream) -> str:
     """``hwbnn_top``: the units wired as their ``sources`` say, a fork where a stream has several
-    readers, a FIFO of one frame on every edge (none between the input port and a sole reader),
-    width converters, and a tap on each unit's output."""
+    readers, a FIFO on every edge (:func:`fifo_beats`; none between the input port and a sole
+    reader), width converters, and a tap on each unit's output."""
     last = units[-1].out
     ports = [
         "    input  logic clk,",
@@ -197,8 +217,8 @@ def top_level(units: list[RtlUnit], first: Stream) -> str:
                 if src not in branches:
                     branches[src] = iter(top.fork(f"fork{src + 1}", signals, readers[src], have.width))
                 signals = next(branches[src])
-            frames = fifo_frames(levels, u, src, readers[src])
-            ins[port] = _edge(top, f"{i}{port}", signals, have, u.ins[k], frames)
+            depth = fifo_beats(levels, u, src, readers[src], have)
+            ins[port] = _edge(top, f"{i}{port}", signals, have, u.ins[k], depth)
         outs[i] = (top.add(u.module, f"unit{i}_{u.name}", u.params, ins, f"u{i}", u.out.width), u.out)
         top.lines.append(f"  assign tap{i}_fire = u{i}_valid && u{i}_ready;")
         top.lines.append(f"  assign tap{i}_data = {port_bits(u.out.width)}'(u{i}_data);")
