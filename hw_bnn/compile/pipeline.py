@@ -33,6 +33,7 @@ from qonnx.transformation.general import GiveUniqueNodeNames, SortGraph
 from qonnx.transformation.infer_shapes import InferShapes
 
 from hw_bnn.compile.fixed_config import FixedPointConfig
+from hw_bnn.compile.input_domain import InputDomain, insert_input_domain
 from hw_bnn.compile.lower import lower_to_ir
 from hw_bnn.compile.passes import (
     AbsorbOutputChain,
@@ -158,11 +159,17 @@ def load_onnx(path) -> ModelWrapper:
 
 
 def compile_model(
-    model: ModelWrapper, input_dtype: str = "UINT8", acc_bits: int | None = None, fixed: FixedPointConfig | None = None
+    model: ModelWrapper,
+    input_dtype: str = "UINT8",
+    acc_bits: int | None = None,
+    fixed: FixedPointConfig | None = None,
+    domain: InputDomain | None = None,
 ) -> ModelWrapper:
     """Exported QONNX -> the integer-only graph.  ``acc_bits`` caps the accumulator and
     threshold width: a layer that needs more raises :class:`CompileError` naming it.
-    ``fixed`` sets how real-valued shortcuts become fixed point (networks with residual adds)."""
+    ``fixed`` sets how real-valued shortcuts become fixed point (networks with residual adds).
+    ``domain``: the model's input as a function of the integer pixels (default ``x = p``;
+    :mod:`hw_bnn.compile.input_domain`), absorbed into the first thresholds."""
     fixed = fixed or FixedPointConfig()
     fixed.check()
     from qonnx.util.cleanup import cleanup_model
@@ -175,6 +182,7 @@ def compile_model(
             f"the model must have exactly one input and one output (found inputs {inputs}, "
             f"outputs {[o.name for o in model.graph.output]})"
         )
+    model = insert_input_domain(model, domain or InputDomain())
     for step in compile_steps(input_dtype, fixed):
         model = step.run(model)
     model.graph.name = "hw_bnn_integer"

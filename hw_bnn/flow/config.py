@@ -41,6 +41,7 @@ class FlowConfig:
     part: Annotated[str, Field(min_length=1)] = "xc7z020clg400-1"
     clock_period: Annotated[float, Field(gt=0, le=1000)] = 10.0
     acc_bits: Annotated[int, Field(ge=2, le=64)] | None = None
+    input_domain: str = "pixels"  # the model's input from integer pixels (hw_bnn.compile.input_domain)
     verify_limit: Count | None = None  # cap on images per split for every check (None: every image)
     csim_limit: Annotated[int, Field(ge=0)] | None = None  # cap on C-simulated images per split (None: all)
     rtlsim_limit: Annotated[int, Field(ge=0)] | None = None  # cap on RTL-simulated images per split (None: all)
@@ -61,6 +62,16 @@ class FlowConfig:
     @classmethod
     def _path_str(cls, v):
         return os.fspath(v) if isinstance(v, os.PathLike) else v
+
+    @field_validator("input_domain")
+    @classmethod
+    def _input_domain(cls, v):
+        from hw_bnn.compile.input_domain import InputDomain
+
+        try:
+            return InputDomain.parse(v).spelling()
+        except HwBnnError as e:
+            raise ValueError(str(e)) from None
 
     @field_validator("synth")
     @classmethod
@@ -84,6 +95,12 @@ class FlowConfig:
     @property
     def build(self) -> Path:
         return Path(self.out)
+
+    def domain(self):
+        """The input domain (:class:`hw_bnn.compile.input_domain.InputDomain`)."""
+        from hw_bnn.compile.input_domain import InputDomain
+
+        return InputDomain.parse(self.input_domain)
 
     def fixed_config(self):
         from hw_bnn.compile.fixed_config import FixedPointConfig

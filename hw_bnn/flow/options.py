@@ -121,6 +121,11 @@ FIXED = (
 )
 NO_RTLSIM = Option("no_rtlsim", "skip the RTL simulation stage in this run", None)
 ONNX = Option("onnx", "compile this QONNX file instead of <out>/exported.onnx (no equivalence check)")
+INPUT_DOMAIN = Option(
+    "input_domain",
+    "the model's input x from the integer pixels p: 'pixels' (x = p, default), 'unit' (x = p / 255, "
+    "ToTensor), 'divisor=D', then ':mean=M[,M..]:std=S[,S..]' (Normalize), absorbed exactly into the first thresholds",
+)
 INPUTS = Option(
     "inputs",
     "a .npy array of integer inputs, (N, features) for MLPs or (N, C, H, W) for CNNs, to verify instead of "
@@ -149,7 +154,7 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     "export": ("export the checkpoint to QONNX and check it against PyTorch", (OUT, *COMMON)),
     "compile": (
         "compile the QONNX model into an integer-only graph",
-        (OUT, *COMMON, ONNX, ACC_BITS, *FIXED),
+        (OUT, *COMMON, ONNX, INPUT_DOMAIN, ACC_BITS, *FIXED),
     ),
     "emit": ("write the hls4ml project (hls/)", (OUT, *COMMON, *HLS)),
     "verify": ("golden model vs hls4ml C simulation, bit for bit, on every image", (OUT, *COMMON, INPUTS)),

@@ -124,13 +124,13 @@ def step_export(cfg: FlowConfig) -> None:
 # --- compile ----------------------------------------------------------------------------
 
 
-def compile_onnx(path, out_dir, acc_bits: int | None = None, fixed=None):
+def compile_onnx(path, out_dir, acc_bits: int | None = None, fixed=None, domain=None):
     """Compile one QONNX file into ``integer.onnx`` and ``golden.npz`` in ``out_dir``; returns
-    (the integer graph, the IR)."""
+    (the integer graph, the IR).  ``domain``: :class:`hw_bnn.compile.input_domain.InputDomain`."""
     from hw_bnn.compile.lower import lower_to_ir
     from hw_bnn.compile.pipeline import compile_model, load_onnx
 
-    integer = compile_model(load_onnx(path), acc_bits=acc_bits, fixed=fixed)
+    integer = compile_model(load_onnx(path), acc_bits=acc_bits, fixed=fixed, domain=domain)
     integer.save(str(out_dir / "integer.onnx"))
     golden = lower_to_ir(integer)
     golden.save(out_dir / "golden.npz")
@@ -149,12 +149,15 @@ def check_integer_graph(exported_path, integer, golden, splits: dict) -> dict:
     from hw_bnn.compile.metadata import FIXED_KEY
     from hw_bnn.compile.qonnx_run import run_qonnx
 
+    from hw_bnn.compile.input_domain import domain_of
+
     exported = ModelWrapper(str(exported_path))
     fixed = bool(integer.get_metadata_prop(FIXED_KEY))
+    domain = domain_of(integer)
     res = {}
     for name, s in splits.items():
         x = s.x.astype(np.float32)
-        y_ref = run_qonnx(exported, x, batch_size=2000)
+        y_ref = run_qonnx(exported, domain.to_model(x), batch_size=2000)
         acc_integer = run_qonnx(integer, x, batch_size=2000)
         acc_golden = golden.run(s.x)
         y_integer = golden.apply_output_affine(acc_integer)
@@ -195,10 +198,10 @@ def plan_compile(cfg: FlowConfig, onnx=None) -> StageRun:
     fixed = repr(cfg.fixed_config())
     if onnx is None:
         inputs = {"exported.onnx": cfg.build / "exported.onnx"}
-        settings = (cfg.acc_bits, fixed, cfg.data_dir, cfg.verify_limit)
+        settings = (cfg.acc_bits, fixed, cfg.data_dir, cfg.verify_limit, cfg.input_domain)
     else:
         inputs = {str(Path(onnx).resolve()): Path(onnx)}
-        settings = (cfg.acc_bits, fixed, "unchecked")
+        settings = (cfg.acc_bits, fixed, "unchecked", cfg.input_domain)
     return StageRun(cfg, "compile", settings, COMPILE_OUTPUTS, inputs)
 
 
@@ -211,7 +214,7 @@ def step_compile(cfg: FlowConfig, onnx=None) -> None:
     if skip_if_current(cfg, st):
         return
     with st:
-        integer, golden = compile_onnx(exported, st.tmp, cfg.acc_bits, cfg.fixed_config())
+        integer, golden = compile_onnx(exported, st.tmp, cfg.acc_bits, cfg.fixed_config(), cfg.domain())
         # the build's own model is checked on every split; another file has no data to check on
         res = {} if onnx else check_integer_graph(exported, integer, golden, evaluate_splits(cfg))
         write_text_atomic(st.tmp / "compile_check.json", json.dumps(res, indent=2))

@@ -189,3 +189,33 @@ def test_a_flatten_before_a_per_channel_norm_is_refused_naming_it(tmp_path):
     path = _export(randomise_norms(_NormFirst()), tmp_path / "norm_first.onnx", shape=(1, 1, 4, 4))
     with pytest.raises(CompileError, match=r"\(BipolarQuant\).*\(Reshape \S+ must come after the activation quantizer"):
         compile_model(load_onnx(path))
+
+
+@pytest.mark.parametrize(
+    "name, domain",
+    [
+        ("TFC_1W1A", "unit"),
+        ("SFC_2W2A", "unit:mean=0.1307:std=0.3081"),
+        ("CNV_1W2A", "unit:mean=0.49,0.48,0.45:std=0.25,0.24,0.26"),
+    ],
+)
+def test_a_model_of_unit_inputs_equals_its_export_on_the_pixels(compiled, tmp_path, name, domain):
+    """bnn_pynq models expect ToTensor()-style inputs x = p / 255 (then 2x - 1 in the graph): the
+    integer graph on the pixels p equals the export on x, per-channel Normalize included."""
+    from hw_bnn.compile.input_domain import InputDomain, domain_of
+
+    path, _, _ = compiled(name)
+    dom = InputDomain.parse(domain)
+    integer = compile_model(load_onnx(path), domain=dom)
+    golden = lower_to_ir(integer)
+    shape = CNV_SHAPE if name in CNVS else SHAPE
+    x = np.random.default_rng(1).integers(0, 256, size=(4 if name in CNVS else 32, *shape[1:])).astype(np.float32)
+    y_ref = run_qonnx(load_onnx(path), dom.to_model(x))
+    acc = golden.run(x)
+    assert len(np.unique(y_ref, axis=0)) > 1
+    assert int(np.any(golden.apply_output_affine(acc) != y_ref, axis=1).sum()) == 0
+    assert np.array_equal(run_qonnx(integer, x), acc)
+    assert domain_of(integer) == dom
+    # on the pixels as if they were the model's input, the same graph is not the export
+    as_pixels = lower_to_ir(compile_model(load_onnx(path)))
+    assert np.any(as_pixels.apply_output_affine(as_pixels.run(x)) != y_ref)
