@@ -206,6 +206,7 @@ def write_report(cfg, out_dir=None, compiled_from: Path | None = None) -> dict:
             "io_type": "io_stream" if golden.is_image else "io_parallel",
         },
         "compiled_from": None if own else str(compiled_from),
+        "input_domain": cfg.domain().formula(),
         "training": _read(b / "train_summary.json") if own else None,
         "export_check": _read(b / "export_check.json") if own else None,
         "compile_check": _read(b / "compile_check.json"),
@@ -241,6 +242,8 @@ def _verification_md(r: dict) -> list[str]:
             "",
         ]
     out += _rtlsim_md(r.get("rtlsim"))
+    if r.get("input_domain"):
+        out += [f"Input domain: `{r['input_domain']}` (the model's input x from the integer pixels p).", ""]
     if r.get("compiled_from"):
         out += [f"Compiled from `{r['compiled_from']}` (hw-bnn compile --onnx): not checked against data.", ""]
     out += [

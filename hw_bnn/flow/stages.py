@@ -146,10 +146,9 @@ def check_integer_graph(exported_path, integer, golden, splits: dict) -> dict:
     cost of the fixed-point format) is measured and reported."""
     from qonnx.core.modelwrapper import ModelWrapper
 
+    from hw_bnn.compile.input_domain import domain_of
     from hw_bnn.compile.metadata import FIXED_KEY
     from hw_bnn.compile.qonnx_run import run_qonnx
-
-    from hw_bnn.compile.input_domain import domain_of
 
     exported = ModelWrapper(str(exported_path))
     fixed = bool(integer.get_metadata_prop(FIXED_KEY))
