@@ -25,6 +25,7 @@ Stages (each reads the previous stage's artifact from the build folder --out):
   synth    rtl/ (--synth xc7,ecp5)         -> synth.json, synth.png (Yosys: measured resources per layer)
   report   everything above                -> report.json, report.md, memory.png
   flow     all of the above; stages whose inputs are unchanged are skipped
+  import   --onnx FILE [--inputs x.npy]      your own QONNX model: compile, emit, verify, rtlsim, report
 
 Hardware:
   bitstream --board B                      -> bitstream-<board>/<board>.bit (ECP5: UART link, nextpnr, ecppack)
@@ -102,6 +103,16 @@ def _flow_command(args) -> int:
     from hw_bnn.flow.options import COMMANDS
 
     options = {o.name: getattr(args, o.name) for o in COMMANDS[args.command][1]}
+    if args.command == "import":
+        report = api.import_model(options.pop("onnx"), **options)
+        ic, v, rt = report["import_check"], report["verify"], report.get("rtlsim") or {}
+        print(
+            f"\n{args.onnx}: the export vs the integer graph: {ic['value_mismatches']} value mismatches on "
+            f"{ic['images']} inputs; golden vs C simulation: {v['mismatches']} mismatches"
+            + (f"; golden vs RTL simulation: {rt['mismatches']} mismatches" if rt.get("simulated") else "")
+        )
+        print(f"report: {Path(args.out) / 'report.md'}")
+        return 0 if v["mismatches"] == 0 and not rt.get("mismatches") else 1
     if args.command == "flow":
         report = api.run(**options)
         v = report["verify"]

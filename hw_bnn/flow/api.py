@@ -152,6 +152,36 @@ def compile(out: str | os.PathLike | None = None, **options) -> dict:
     return _read_json(cfg.build / "compile_check.json")
 
 
+def import_model(model, out: str | os.PathLike | None = None, input_shape=None, **options) -> dict:
+    """``hw-bnn import``: a model the project did not make, through compile, emit, the C and RTL
+    simulations and the report on the user's inputs (:mod:`hw_bnn.flow.imported`); the report.
+
+    ``model``: a QONNX file, or a Brevitas module (exported to ``<out>/imported.onnx`` with
+    ``export_qonnx``; give ``input_shape``, batch included).  ``inputs=`` / ``labels=``: arrays or
+    ``.npy`` / ``.npz`` files (default: random pixel images); ``input_domain=`` as for compile."""
+    from hw_bnn.flow import imported
+    from hw_bnn.ir import IntegerNetwork
+
+    if out is None:
+        raise OptionError("import: out= is required")
+    inputs, labels = options.pop("inputs", None), options.pop("labels", None)
+    if not isinstance(model, (str, os.PathLike)):
+        model = imported.export_module(model, input_shape, Path(out) / "imported.onnx")
+    cfg, extra = _configure("import", {"out": out, "onnx": os.fspath(model), **options})
+    with build_session(cfg):
+        onnx = imported.copy_onnx(Path(extra["onnx"]), cfg.build)
+        stages.step_compile(cfg, onnx)
+        x, y, source = imported.user_inputs(IntegerNetwork.load(cfg.build / "golden.npz"), inputs, labels)
+        imported.write_inputs(cfg.build, x, y)
+        imported.check_import(cfg, onnx, source)
+        for s in ("emit", "verify", "rtlsim", "report"):
+            if s == "rtlsim" and cfg.no_rtlsim:
+                cfg.say("[rtlsim] skipped (--no-rtlsim)")
+                continue
+            runner.step(s)(cfg)
+        return _read_json(cfg.build / "report.json")
+
+
 def emit(out: str | os.PathLike | None = None, **options) -> Path:
     """``hw-bnn emit``: write the hls4ml project; its folder (``<out>/hls``)."""
     cfg, _ = _configure("emit", {"out": out, **options})

@@ -101,7 +101,7 @@ def plan_bitstream(cfg: FlowConfig, board: str, settings: dict) -> StageRun:
 def _images(cfg: FlowConfig, n: int):
     """The first ``n`` images (and labels) of the test split, else of the validation split."""
     splits = evaluate_splits(cfg)
-    s = splits.get("test") or splits["val"]
+    s = splits.get("test") or splits.get("val") or splits["inputs"]
     return s.x[:n], s.y[:n]
 
 

@@ -126,6 +126,16 @@ INPUT_DOMAIN = Option(
     "the model's input x from the integer pixels p: 'pixels' (x = p, default), 'unit' (x = p / 255, "
     "ToTensor), 'divisor=D', then ':mean=M[,M..]:std=S[,S..]' (Normalize), absorbed exactly into the first thresholds",
 )
+IMPORT_ONNX = Option("onnx", "the QONNX file to import (Brevitas export_qonnx)", required=True)
+IMPORT_INPUTS = Option(
+    "inputs",
+    "a .npy of integer pixels, (N, features) or (N, C, H, W), or an .npz with x (and labels y); "
+    "default: 16 random images (seed 0)",
+    api_types=(np.ndarray, list, tuple),
+)
+LABELS = Option(
+    "labels", "a .npy of the inputs' integer labels (accuracy in the report)", api_types=(np.ndarray, list, tuple)
+)
 INPUTS = Option(
     "inputs",
     "a .npy array of integer inputs, (N, features) for MLPs or (N, C, H, W) for CNNs, to verify instead of "
@@ -155,6 +165,10 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     "compile": (
         "compile the QONNX model into an integer-only graph",
         (OUT, *COMMON, ONNX, INPUT_DOMAIN, ACC_BITS, *FIXED),
+    ),
+    "import": (
+        "a model of your own (QONNX): compile, emit, C and RTL simulation, report, on your inputs",
+        (OUT, IMPORT_ONNX, IMPORT_INPUTS, LABELS, INPUT_DOMAIN, *COMMON[1:], *HLS, ACC_BITS, *FIXED, NO_RTLSIM),
     ),
     "emit": ("write the hls4ml project (hls/)", (OUT, *COMMON, *HLS)),
     "verify": ("golden model vs hls4ml C simulation, bit for bit, on every image", (OUT, *COMMON, INPUTS)),

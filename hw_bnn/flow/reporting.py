@@ -210,6 +210,7 @@ def write_report(cfg, out_dir=None, compiled_from: Path | None = None) -> dict:
         "training": _read(b / "train_summary.json") if own else None,
         "export_check": _read(b / "export_check.json") if own else None,
         "compile_check": _read(b / "compile_check.json"),
+        "import_check": _read(b / "import_check.json"),
         "verify": verify,
         "verified": verified_artifacts(b, verify),
         "rtlsim": _read(b / "rtlsim.json"),
@@ -244,7 +245,15 @@ def _verification_md(r: dict) -> list[str]:
     out += _rtlsim_md(r.get("rtlsim"))
     if r.get("input_domain"):
         out += [f"Input domain: `{r['input_domain']}` (the model's input x from the integer pixels p).", ""]
-    if r.get("compiled_from"):
+    ic = r.get("import_check")
+    if ic:
+        out += [
+            f"Imported from `{ic['onnx']}` (hw-bnn import): on {ic['images']} inputs ({ic['inputs']}), the export "
+            f"vs the integer graph: {ic['value_mismatches']} value and {ic['decision_mismatches']} decision "
+            f"mismatches; golden vs integer graph: {ic['golden_vs_integer_mismatches']}.",
+            "",
+        ]
+    elif r.get("compiled_from"):
         out += [f"Compiled from `{r['compiled_from']}` (hw-bnn compile --onnx): not checked against data.", ""]
     out += [
         "| split | images | accuracy | golden vs C-sim mismatches | integer vs exported value mismatches |",

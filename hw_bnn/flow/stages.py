@@ -42,13 +42,33 @@ def _test_split(cfg: FlowConfig):
     return load_test_split(cfg.data_dir)
 
 
+INPUTS_FILE = "inputs.npz"  # an imported build's inputs: x (N, *input shape) pixels, y labels (-1: unknown)
+
+
+def imported_splits(build: Path) -> dict | None:
+    """``{"inputs": Split}`` of an imported build (its ``inputs.npz``), else None."""
+    from hw_bnn.train.data import Split
+
+    path = Path(build) / INPUTS_FILE
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as f:
+        x, y = f["x"], f["y"]
+    return {"inputs": Split(x, y, (0, 0, 0))}
+
+
 def evaluate_splits(cfg: FlowConfig) -> dict:
     """The images every check runs on, in the layout the model takes (flat for MLPs, NCHW
     images for CNNs): the validation split, and the test split of ``data_dir`` if given; each
-    cut to ``verify_limit`` images."""
+    cut to ``verify_limit`` images.  An imported build (``hw-bnn import``) has its own inputs
+    instead, one split ``inputs`` (:func:`imported_splits`)."""
     from hw_bnn.train.data import Split, train_val_split
     from hw_bnn.train.recipes import model_input_shape
 
+    limit = cfg.verify_limit or None
+    own = imported_splits(cfg.build)
+    if own is not None:
+        return {k: Split(s.x[:limit], s.y[:limit], s.image_shape) for k, s in own.items()}
     r = cfg.recipe()
     _, val = train_val_split(r.dataset, r.train["val_fraction"], seed=0, data_dir=cfg.data_dir)
     splits = {"val": val}
@@ -60,7 +80,6 @@ def evaluate_splits(cfg: FlowConfig) -> dict:
                 f"the model expects {tuple(val.image_shape)}"
             )
         splits["test"] = test
-    limit = cfg.verify_limit or None
     shape = model_input_shape(r, val.image_shape)
     return {k: Split(s.inputs(shape)[:limit], s.y[:limit], s.image_shape) for k, s in splits.items()}
 
@@ -259,7 +278,7 @@ def step_emit(cfg: FlowConfig) -> None:
         return
     golden = IntegerNetwork.load(gpath)
     with st:
-        tb_inputs = evaluate_splits(cfg)["val"].x[:100]
+        tb_inputs = next(iter(evaluate_splits(cfg).values())).x[:100]
         emit_project(golden, st.tmp / "hls", tb_inputs=tb_inputs, home=cfg.build / "hls", **cfg.hls_settings())
     io = "io_stream" if golden.is_image else "io_parallel"
     par = f"folding of {len(cfg.folding)} layers (PE/SIMD)" if cfg.folding else f"ReuseFactor {cfg.reuse_factor}"
@@ -404,7 +423,9 @@ def step_rtlsim(cfg: FlowConfig) -> dict:
             res.update({"simulated": False, "reason": str(e)})
         else:
             cfg.say("[rtlsim] building the RTL simulation (Verilator)")
-            res.update({"simulated": True, "predicted_interval_cycles": cost.max_cycles})
+            port = project["input"]  # the input port's beats per frame bound the interval too
+            predicted = max(cost.max_cycles, -(-port["frame"] // port["elems"]))
+            res.update({"simulated": True, "predicted_interval_cycles": predicted})
             res["predicted_latency_cycles"] = cost.latency_cycles
             res["splits"] = {
                 k: verify_rtl(golden, st.tmp / "rtl", s.x[: cfg.rtlsim_limit or None], progress=cfg.progress)
@@ -454,6 +475,7 @@ def _say_rtlsim(cfg: FlowConfig, res: dict) -> None:
 
 
 REPORT_INPUTS = (
+    "import_check.json",
     "train_summary.json",
     "export_check.json",
     "compile_check.json",

@@ -275,7 +275,8 @@ def _project(units: list[RtlUnit], first: Stream) -> dict:
             }
             for u in units
         ],
-        "cycles_per_frame": max(u.cycles for u in units),
+        # the slowest unit, or the input port (an image a pixel per beat into a fully parallel MLP)
+        "cycles_per_frame": max(max(u.cycles for u in units), -(-first.frame // first.elems)),
     }
 
 

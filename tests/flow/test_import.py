@@ -1,0 +1,88 @@
+"""``hw-bnn import``: a model the project did not make, through compile, emit, the C and RTL
+simulations and the report, from a QONNX file (the CLI) and from a Brevitas module (the API)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("brevitas_examples.bnn_pynq")
+
+from hw_bnn import flow  # noqa: E402
+from hw_bnn.errors import DataError, OptionError, VerifyError  # noqa: E402
+from tests.compile.test_bnn_pynq import _export, randomise_norms  # noqa: E402
+
+
+def _small_mlp() -> torch.nn.Module:
+    """Brevitas' stock fixed-point quantizers: 4-bit input, 3- and 4-bit weights, a BatchNorm, a
+    2-bit ReLU; random statistics."""
+    from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        QuantIdentity(act_quant=Uint8ActPerTensorFixedPoint, bit_width=4),
+        QuantLinear(16, 8, bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=3),
+        torch.nn.BatchNorm1d(8),
+        QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=2),
+        QuantLinear(8, 4, bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=4),
+    )
+    with torch.no_grad():
+        bn = net[2]
+        bn.running_mean.normal_(0, 0.5), bn.running_var.uniform_(0.2, 2), bn.weight.normal_(), bn.bias.normal_()
+    return net.eval()
+
+
+def test_a_bnn_pynq_tfc_imports_from_the_command_line(tmp_path):
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    torch.manual_seed(0)
+    model, _ = model_with_cfg("TFC_1W1A", pretrained=False)
+    onnx = _export(randomise_norms(model), tmp_path / "tfc.onnx")
+    out = tmp_path / "b"
+    cmd = [sys.executable, "-m", "hw_bnn.cli", "import", "--onnx", str(onnx), "--out", str(out)]
+    done = subprocess.run([*cmd, "--input-domain", "unit", "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "0 value mismatches on 16 inputs; golden vs C simulation: 0 mismatches; golden vs RTL simulation: 0" in (
+        done.stdout
+    )
+    check = json.loads((out / "import_check.json").read_text())
+    assert (check["images"], check["value_mismatches"], check["input_domain"]) == (16, 0, "x = p / 255, p = 0..255")
+    report = (out / "report.md").read_text()
+    assert "Imported from" in report and "Input domain: `x = p / 255" in report
+    rt = json.loads((out / "rtlsim.json").read_text())
+    assert rt["splits"]["inputs"]["interval_cycles"] == rt["predicted_interval_cycles"] == 784  # a pixel a beat
+
+
+def test_a_brevitas_module_imports_from_python_with_labels(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, size=(40, 16))
+    y = x[:, 0] % 4
+    report = flow.import_model(
+        _small_mlp(), out=tmp_path / "b", input_shape=(1, 16), inputs=x, labels=y, input_domain="unit", quiet=True
+    )
+    ic = report["import_check"]
+    assert (ic["images"], ic["value_mismatches"], ic["golden_vs_integer_mismatches"]) == (40, 0, 0)
+    assert report["verify"]["mismatches"] == 0 and report["rtlsim"]["mismatches"] == 0
+    assert report["verify"]["splits"]["inputs"]["accuracy"] == pytest.approx(ic["accuracy_integer"])
+    assert (tmp_path / "b" / "imported.onnx").is_file()
+
+
+def test_import_errors_name_what_is_wrong(tmp_path):
+    with pytest.raises(OptionError, match=r"import: a module needs input_shape="):
+        flow.import_model(_small_mlp(), out=tmp_path / "a")
+    onnx = tmp_path / "m.onnx"
+    from hw_bnn.flow.imported import export_module
+
+    export_module(_small_mlp(), (1, 16), onnx)
+    bad = np.zeros((3, 15), dtype=np.int64)
+    with pytest.raises(VerifyError, match=r"inputs: has shape \(3, 15\); the model takes \(N, 16\)"):
+        flow.import_model(onnx, out=tmp_path / "b", inputs=bad, quiet=True)
+    with pytest.raises(VerifyError, match=r"values must lie in \[0, 255\]"):
+        flow.import_model(onnx, out=tmp_path / "c", inputs=np.full((2, 16), 300), quiet=True)
+    with pytest.raises(DataError, match=r"labels must be 2 integers, one per input"):
+        flow.import_model(onnx, out=tmp_path / "d", inputs=np.ones((2, 16), int), labels=np.ones(3, int), quiet=True)
