@@ -41,6 +41,7 @@ from hw_bnn.compile.passes import (
     AbsorbWeightQuantizers,
     CheckIntegerOnly,
     CheckSupportedOps,
+    GemmAsMatMul,
     IntegerizeLinear,
     LowerConcat,
     LowerFixedPoint,
@@ -87,6 +88,7 @@ def compile_steps(input_dtype: str = "UINT8", fixed: FixedPointConfig | None = N
     fixed = fixed or FixedPointConfig()
     return [
         Once(SetInputDatatype(input_dtype)),  # the integer input domain (8-bit pixels by default)
+        Once(GemmAsMatMul()),  # QuantLinear with a bias: MatMul, then the bias as a chain step
         UntilFixedPoint((SimplifyLayout(),)),  # layout-only ops out of the computation's way
         Once(CheckSupportedOps()),  # refuse what the hardware cannot do, naming the node
         Once(ExtractBiasFromConv()),

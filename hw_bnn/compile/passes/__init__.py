@@ -2,6 +2,7 @@
 
 =================  ==========================================================================
 ``checks``         ``SetInputDatatype``, ``CheckSupportedOps``, ``CheckIntegerOnly``
+``gemm``           ``GemmAsMatMul``: a ``QuantLinear`` with a bias (``Gemm``) -> ``MatMul`` + ``Add``
 ``layout``         ``SimplifyLayout``: Reshape / Flatten / Transpose out of the computation's way
 ``weights``        ``AbsorbWeightQuantizers``: quantized constant weights -> integer weights
 ``chains``         ``AbsorbQuantizerChains``: accumulator -> chain -> quantizer -> thresholds
@@ -18,6 +19,7 @@ from hw_bnn.compile.passes.chains import AbsorbQuantizerChains
 from hw_bnn.compile.passes.checks import CheckIntegerOnly, CheckSupportedOps, SetInputDatatype
 from hw_bnn.compile.passes.concat import LowerConcat
 from hw_bnn.compile.passes.fixed_point import LowerFixedPoint
+from hw_bnn.compile.passes.gemm import GemmAsMatMul
 from hw_bnn.compile.passes.layout import SimplifyLayout
 from hw_bnn.compile.passes.linear import IntegerizeLinear
 from hw_bnn.compile.passes.output import AbsorbOutputChain
@@ -25,5 +27,5 @@ from hw_bnn.compile.passes.weights import AbsorbWeightQuantizers
 
 __all__ = [
     "AbsorbOutputChain", "AbsorbQuantizerChains", "AbsorbWeightQuantizers", "CheckIntegerOnly", "CheckSupportedOps",
-    "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype", "SimplifyLayout",
+    "GemmAsMatMul", "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype", "SimplifyLayout",
 ]  # fmt: skip
