@@ -63,8 +63,8 @@ def export(model, shape, path) -> None:
 def try_one(name: str, out: Path, n_images: int = 16, cnv_images: int = 4) -> str:
     """``hw-bnn import`` of one model on random pixels, inputs x = p / 255 (the models' domain):
     the export vs the integer graph, the C simulation and the RTL simulation, mismatches of each.
-    A CNV is folded to the fewest LUTs at 65,536 cycles per frame (its C simulation compiles in
-    minutes, not hours)."""
+    Each is folded to the fewest LUTs at 4,096 cycles per frame (an MLP) or 65,536 (a CNV), so
+    that its C and RTL simulations compile in minutes, not hours."""
     import hw_bnn.flow as flow
     from hw_bnn.dse.folding import fold_for_target
     from hw_bnn.dse.units import mvu_layers
@@ -74,11 +74,9 @@ def try_one(name: str, out: Path, n_images: int = 16, cnv_images: int = 4) -> st
     onnx_path = out / f"{name}.onnx"
     export(model, shape, onnx_path)
     cnv = name.upper().startswith("CNV")
-    folding = None
-    if cnv:
-        with tempfile.TemporaryDirectory() as tmp:
-            _, golden = compile_onnx(onnx_path, Path(tmp))
-        folding = fold_for_target(mvu_layers(golden), 65536)
+    with tempfile.TemporaryDirectory() as tmp:
+        _, golden = compile_onnx(onnx_path, Path(tmp))
+    folding = fold_for_target(mvu_layers(golden), 65536 if cnv else 4096)
     n = cnv_images if cnv else n_images
     x = np.random.default_rng(0).integers(0, 256, size=(n, *shape[1:]))
     r = flow.import_model(onnx_path, out=out / name, inputs=x, input_domain="unit", folding=folding, quiet=True)

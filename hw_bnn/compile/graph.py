@@ -262,6 +262,22 @@ def walk_chain_up(model: ModelWrapper, tensor: str):
     return sources.pop(), sorted(nodes.values(), key=lambda n: order[n.name])
 
 
+def _in_order(nodes: list, source: str) -> list:
+    """``nodes`` in an order where each reads only ``source``, constants and earlier outputs (a
+    pass may have appended a node to the graph after its readers, as ExtractBiasFromConv does)."""
+    made = {o for n in nodes for o in n.output}
+    have, left, out = {source}, list(nodes), []
+    while left:
+        ready = [n for n in left if all(i in have or i not in made for i in n.input)]
+        if not ready:
+            return list(nodes)  # a cycle: left as it was, for the evaluation to report
+        for n in ready:
+            out.append(n)
+            left.remove(n)
+            have.update(n.output)
+    return out
+
+
 def run_chain(model: ModelWrapper, source: str, nodes: list, output: str, values: np.ndarray) -> np.ndarray:
     """Evaluate ``nodes`` (source -> ... -> output) with qonnx, as the exported model is run.
 
@@ -273,6 +289,7 @@ def run_chain(model: ModelWrapper, source: str, nodes: list, output: str, values
     c = shape[1]
     grid_shape = (len(values), c) + (1,) * (len(shape) - 2)
     grid = np.broadcast_to(values.astype(np.float32).reshape((-1,) + (1,) * (len(shape) - 1)), grid_shape)
+    nodes = _in_order(nodes, source)
     inits = set()
     for n in nodes:
         inits.update(i for i in n.input if model.get_initializer(i) is not None)
