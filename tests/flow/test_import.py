@@ -86,3 +86,35 @@ def test_import_errors_name_what_is_wrong(tmp_path):
         flow.import_model(onnx, out=tmp_path / "c", inputs=np.full((2, 16), 300), quiet=True)
     with pytest.raises(DataError, match=r"labels must be 2 integers, one per input"):
         flow.import_model(onnx, out=tmp_path / "d", inputs=np.ones((2, 16), int), labels=np.ones(3, int), quiet=True)
+
+
+def test_a_briefly_trained_bnn_pynq_tfc_keeps_its_accuracy_in_hardware(tmp_path):
+    """TFC_1W1A, two epochs on the built-in MNIST 5k (x = p / 255), imported on 200 held-out
+    images with labels: PyTorch, the export, the golden model and the C simulation agree."""
+    import importlib.util
+    from pathlib import Path
+
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    from hw_bnn.train.data import train_val_split
+
+    spec = importlib.util.spec_from_file_location(
+        "tfc", Path(__file__).parents[2] / "scripts" / "train_bnn_pynq_tfc.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    torch.manual_seed(0)
+    model, _ = model_with_cfg("TFC_1W1A", pretrained=False)
+    tr, val = train_val_split("mnist5k", 0.1, seed=0)
+    script.train(model, tr.inputs((1, 28, 28)), tr.y, epochs=2)
+    x, y = val.inputs((1, 28, 28))[:200].astype(np.int64), val.y[:200]
+    with torch.no_grad():
+        torch_acc = float((model(torch.tensor(x, dtype=torch.float32) / 255.0).argmax(1).numpy() == y).mean())
+    report = flow.import_model(
+        model, out=tmp_path / "b", input_shape=(1, 1, 28, 28), inputs=x, labels=y, input_domain="unit", quiet=True
+    )
+    assert torch_acc > 0.5  # it learned something
+    assert report["import_check"]["value_mismatches"] == 0
+    assert report["import_check"]["accuracy_exported"] == pytest.approx(torch_acc)
+    assert report["verify"]["mismatches"] == 0 and report["rtlsim"]["mismatches"] == 0
+    assert report["verify"]["splits"]["inputs"]["accuracy"] == pytest.approx(torch_acc)
