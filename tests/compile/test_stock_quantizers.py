@@ -84,7 +84,25 @@ def _refused(tmp_path, net, shape, match: str) -> None:
         compile_model(load_onnx(path))
 
 
-def test_global_average_pooling_is_refused_naming_the_node(tmp_path):
+@pytest.mark.parametrize("size", [4, 7], ids=["4x4 (a power of two)", "7x7"])
+def test_global_average_pooling_compiles(tmp_path, size):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        QuantIdentity(act_quant=A_UNSIGNED, bit_width=4),
+        QuantConv2d(1, 4, 3, padding=1, bias=True, weight_quant=W_TENSOR, weight_bit_width=3),
+        QuantReLU(act_quant=A_UNSIGNED, bit_width=3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        QuantIdentity(act_quant=A_UNSIGNED, bit_width=4),
+        torch.nn.Flatten(),
+        QuantLinear(4, 2, bias=True, weight_quant=W_TENSOR, weight_bit_width=3),
+    )
+    path = _export(net, (1, 1, size, size), tmp_path / "gap.onnx")
+    assert "GlobalAveragePool" in {n.op_type for n in load_onnx(path).graph.node}
+    _equal_on_pixels(path, (1, 1, size, size), n=64)
+
+
+def test_global_average_pooling_into_a_linear_layer_is_refused(tmp_path):
+    """Without a quantizer after the pooling, the linear layer's input is not a code."""
     torch.manual_seed(0)
     net = torch.nn.Sequential(
         QuantIdentity(act_quant=A_UNSIGNED, bit_width=4),
@@ -94,7 +112,12 @@ def test_global_average_pooling_is_refused_naming_the_node(tmp_path):
         torch.nn.Flatten(),
         QuantLinear(4, 2, bias=False, weight_quant=W_TENSOR, weight_bit_width=3),
     )
-    _refused(tmp_path, net, (1, 1, 8, 8), r"node GlobalAveragePool_0 \(op GlobalAveragePool\) is not supported")
+    _refused(
+        tmp_path,
+        net,
+        (1, 1, 8, 8),
+        r"node GlobalAveragePool_0 \(GlobalAveragePool\): its mean goes into MatMul \S+ unquantized; put an activation",
+    )
 
 
 def test_a_learned_float_scale_is_refused_naming_the_node(tmp_path):

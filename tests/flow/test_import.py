@@ -118,3 +118,26 @@ def test_a_briefly_trained_bnn_pynq_tfc_keeps_its_accuracy_in_hardware(tmp_path)
     assert report["import_check"]["accuracy_exported"] == pytest.approx(torch_acc)
     assert report["verify"]["mismatches"] == 0 and report["rtlsim"]["mismatches"] == 0
     assert report["verify"]["splits"]["inputs"]["accuracy"] == pytest.approx(torch_acc)
+
+
+def test_global_average_pooling_reaches_hardware(tmp_path):
+    """AdaptiveAvgPool2d(1) over 7x7 (a division by 49, as the export computes it), then a
+    quantizer: 0 mismatches through the export check, the C and the RTL simulations."""
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+
+    torch.manual_seed(0)
+    a, w = Uint8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint
+    net = torch.nn.Sequential(
+        QuantIdentity(act_quant=a, bit_width=4),
+        QuantConv2d(1, 4, 3, padding=1, bias=True, weight_quant=w, weight_bit_width=3),
+        QuantReLU(act_quant=a, bit_width=3),
+        torch.nn.AdaptiveAvgPool2d(1),
+        QuantIdentity(act_quant=a, bit_width=4),
+        torch.nn.Flatten(),
+        QuantLinear(4, 2, bias=True, weight_quant=w, weight_bit_width=3),
+    )
+    r = flow.import_model(net, out=tmp_path / "b", input_shape=(1, 1, 7, 7), input_domain="unit", quiet=True)
+    assert r["import_check"]["value_mismatches"] == 0
+    assert r["verify"]["mismatches"] == 0 and r["rtlsim"]["mismatches"] == 0
+    assert [row["kind"] for row in r["layers"]].count("conv") == 2  # the 3x3 and the 7x7 sum

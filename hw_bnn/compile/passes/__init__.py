@@ -2,6 +2,7 @@
 
 =================  ==========================================================================
 ``checks``         ``SetInputDatatype``, ``CheckSupportedOps``, ``CheckIntegerOnly``
+``avgpool``        ``GlobalPoolAsConv``: global average pooling -> a sum ``Conv`` and ``Div(H W)``
 ``gemm``           ``GemmAsMatMul``: a ``QuantLinear`` with a bias (``Gemm``) -> ``MatMul`` + ``Add``
 ``layout``         ``SimplifyLayout``: Reshape / Flatten / Transpose out of the computation's way
 ``weights``        ``AbsorbWeightQuantizers``: quantized constant weights -> integer weights
@@ -15,6 +16,7 @@
 :mod:`hw_bnn.compile.pipeline` runs them in order.
 """
 
+from hw_bnn.compile.passes.avgpool import GlobalPoolAsConv
 from hw_bnn.compile.passes.chains import AbsorbQuantizerChains
 from hw_bnn.compile.passes.checks import CheckIntegerOnly, CheckSupportedOps, SetInputDatatype
 from hw_bnn.compile.passes.concat import LowerConcat
@@ -27,5 +29,5 @@ from hw_bnn.compile.passes.weights import AbsorbWeightQuantizers
 
 __all__ = [
     "AbsorbOutputChain", "AbsorbQuantizerChains", "AbsorbWeightQuantizers", "CheckIntegerOnly", "CheckSupportedOps",
-    "GemmAsMatMul", "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype", "SimplifyLayout",
+    "GemmAsMatMul", "GlobalPoolAsConv", "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype", "SimplifyLayout",
 ]  # fmt: skip
