@@ -29,5 +29,6 @@ from hw_bnn.compile.passes.weights import AbsorbWeightQuantizers
 
 __all__ = [
     "AbsorbOutputChain", "AbsorbQuantizerChains", "AbsorbWeightQuantizers", "CheckIntegerOnly", "CheckSupportedOps",
-    "GemmAsMatMul", "GlobalPoolAsConv", "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype", "SimplifyLayout",
+    "GemmAsMatMul", "GlobalPoolAsConv", "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype",
+    "SimplifyLayout",
 ]  # fmt: skip
