@@ -49,17 +49,21 @@ def _equal_on_pixels(path: Path, shape, domain: str = "unit", n: int = 64) -> No
     assert int(np.any(y != y_ref, axis=1).sum()) == 0
 
 
-@pytest.mark.parametrize("w_quant", [W_TENSOR, W_CHANNEL], ids=["per-tensor", "per-channel"])
-def test_quant_linear_with_bias_exports_as_gemm_and_compiles(tmp_path, w_quant):
+def mlp_net(w_quant=W_TENSOR, bias: bool = False) -> torch.nn.Sequential:
+    """16 -> 8 -> 4: a 4-bit input quantizer, 3- and 4-bit weights, a BatchNorm, a 2-bit ReLU."""
     torch.manual_seed(0)
-    net = torch.nn.Sequential(
+    return torch.nn.Sequential(
         QuantIdentity(act_quant=A_UNSIGNED, bit_width=4),
-        QuantLinear(16, 8, bias=True, weight_quant=w_quant, weight_bit_width=3),
+        QuantLinear(16, 8, bias=bias, weight_quant=w_quant, weight_bit_width=3),
         torch.nn.BatchNorm1d(8),
         QuantReLU(act_quant=A_UNSIGNED, bit_width=2),
-        QuantLinear(8, 4, bias=True, weight_quant=w_quant, weight_bit_width=5),
+        QuantLinear(8, 4, bias=bias, weight_quant=w_quant, weight_bit_width=4),
     )
-    path = _export(net, (1, 16), tmp_path / "gemm.onnx")
+
+
+@pytest.mark.parametrize("w_quant", [W_TENSOR, W_CHANNEL], ids=["per-tensor", "per-channel"])
+def test_quant_linear_with_bias_exports_as_gemm_and_compiles(tmp_path, w_quant):
+    path = _export(mlp_net(w_quant, bias=True), (1, 16), tmp_path / "gemm.onnx")
     assert {n.op_type for n in load_onnx(path).graph.node} >= {"Gemm"}  # the export Brevitas makes
     _equal_on_pixels(path, (1, 16))
 
@@ -84,10 +88,10 @@ def _refused(tmp_path, net, shape, match: str) -> None:
         compile_model(load_onnx(path))
 
 
-@pytest.mark.parametrize("size", [4, 7], ids=["4x4 (a power of two)", "7x7"])
-def test_global_average_pooling_compiles(tmp_path, size):
+def gap_net() -> torch.nn.Sequential:
+    """A 3x3 conv with bias, a 3-bit ReLU, AdaptiveAvgPool2d(1), a 4-bit quantizer, a linear layer."""
     torch.manual_seed(0)
-    net = torch.nn.Sequential(
+    return torch.nn.Sequential(
         QuantIdentity(act_quant=A_UNSIGNED, bit_width=4),
         QuantConv2d(1, 4, 3, padding=1, bias=True, weight_quant=W_TENSOR, weight_bit_width=3),
         QuantReLU(act_quant=A_UNSIGNED, bit_width=3),
@@ -96,7 +100,11 @@ def test_global_average_pooling_compiles(tmp_path, size):
         torch.nn.Flatten(),
         QuantLinear(4, 2, bias=True, weight_quant=W_TENSOR, weight_bit_width=3),
     )
-    path = _export(net, (1, 1, size, size), tmp_path / "gap.onnx")
+
+
+@pytest.mark.parametrize("size", [4, 7], ids=["4x4 (a power of two)", "7x7"])
+def test_global_average_pooling_compiles(tmp_path, size):
+    path = _export(gap_net(), (1, 1, size, size), tmp_path / "gap.onnx")
     assert "GlobalAveragePool" in {n.op_type for n in load_onnx(path).graph.node}
     _equal_on_pixels(path, (1, 1, size, size), n=64)
 

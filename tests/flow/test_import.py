@@ -19,19 +19,11 @@ from tests.compile.test_bnn_pynq import _export, randomise_norms  # noqa: E402
 
 
 def _small_mlp() -> torch.nn.Module:
-    """Brevitas' stock fixed-point quantizers: 4-bit input, 3- and 4-bit weights, a BatchNorm, a
-    2-bit ReLU; random statistics."""
-    from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
-    from brevitas.quant import Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+    """Brevitas' stock fixed-point quantizers (tests.compile.test_stock_quantizers.mlp_net), with
+    random BatchNorm statistics."""
+    from tests.compile.test_stock_quantizers import mlp_net
 
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        QuantIdentity(act_quant=Uint8ActPerTensorFixedPoint, bit_width=4),
-        QuantLinear(16, 8, bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=3),
-        torch.nn.BatchNorm1d(8),
-        QuantReLU(act_quant=Uint8ActPerTensorFixedPoint, bit_width=2),
-        QuantLinear(8, 4, bias=False, weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=4),
-    )
+    net = mlp_net()
     with torch.no_grad():
         bn = net[2]
         bn.running_mean.normal_(0, 0.5), bn.running_var.uniform_(0.2, 2), bn.weight.normal_(), bn.bias.normal_()
@@ -123,20 +115,9 @@ def test_a_briefly_trained_bnn_pynq_tfc_keeps_its_accuracy_in_hardware(tmp_path)
 def test_global_average_pooling_reaches_hardware(tmp_path):
     """AdaptiveAvgPool2d(1) over 7x7 (a division by 49, as the export computes it), then a
     quantizer: 0 mismatches through the export check, the C and the RTL simulations."""
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
-    from brevitas.quant import Int8WeightPerTensorFixedPoint, Uint8ActPerTensorFixedPoint
+    from tests.compile.test_stock_quantizers import gap_net
 
-    torch.manual_seed(0)
-    a, w = Uint8ActPerTensorFixedPoint, Int8WeightPerTensorFixedPoint
-    net = torch.nn.Sequential(
-        QuantIdentity(act_quant=a, bit_width=4),
-        QuantConv2d(1, 4, 3, padding=1, bias=True, weight_quant=w, weight_bit_width=3),
-        QuantReLU(act_quant=a, bit_width=3),
-        torch.nn.AdaptiveAvgPool2d(1),
-        QuantIdentity(act_quant=a, bit_width=4),
-        torch.nn.Flatten(),
-        QuantLinear(4, 2, bias=True, weight_quant=w, weight_bit_width=3),
-    )
+    net = gap_net()
     r = flow.import_model(net, out=tmp_path / "b", input_shape=(1, 1, 7, 7), input_domain="unit", quiet=True)
     assert r["import_check"]["value_mismatches"] == 0
     assert r["verify"]["mismatches"] == 0 and r["rtlsim"]["mismatches"] == 0
