@@ -169,16 +169,30 @@ def fifo_beats(levels: list[int], unit: RtlUnit, src: int, readers: int, have: S
     return min(whole, CHAIN_DEPTH)
 
 
+def carried(have: Stream, want: Stream) -> Stream:
+    """The stream a FIFO between ``have`` and ``want`` holds: the wider of the two beats, so that
+    a reader taking more values per beat than its producer gives (an MVU's SIMD behind a PE of
+    1) gets one beat a cycle out of the FIFO while it reads its vector."""
+    return Stream(want.elems, have.bits, have.signed, have.frame) if want.elems > have.elems else have
+
+
+def _dwc(top: _Top, tag: str, src: tuple, have: Stream, want: Stream) -> tuple[tuple, Stream]:
+    dwc = {"IN_ELEMS": have.elems, "OUT_ELEMS": want.elems, "BITS": have.bits}
+    src = top.add("hwbnn_dwc", f"dwc_{tag}", dwc, {"in": src}, f"c_{tag}", want.elems * have.bits)
+    return src, Stream(want.elems, have.bits, have.signed, have.frame)
+
+
 def _edge(top: _Top, tag: str, src: tuple, have: Stream, want: Stream, depth: int) -> tuple[str, str, str]:
-    """A stream from its producer to a unit's port: a FIFO of ``depth`` beats (none for 0), then a
-    width converter where the values per beat differ, then sign or zero extension where the bits do."""
+    """A stream from its producer to a unit's port: a FIFO of ``depth`` beats (none for 0) of
+    :func:`carried`, with a width converter before it (widening) or after it (narrowing) where
+    the values per beat differ, then sign or zero extension where the bits do."""
+    if want.elems > have.elems:
+        src, have = _dwc(top, tag, src, have, want)
     if depth:
         fifo = {"DEPTH": depth, "BITS": have.width, **({"OUT_REG": 1} if depth >= OUT_REG_DEPTH else {})}
         src = top.add("hwbnn_fifo", f"fifo_{tag}", fifo, {"in": src}, f"f_{tag}", have.width)
     if have.elems != want.elems:
-        dwc = {"IN_ELEMS": have.elems, "OUT_ELEMS": want.elems, "BITS": have.bits}
-        src = top.add("hwbnn_dwc", f"dwc_{tag}", dwc, {"in": src}, f"c_{tag}", want.elems * have.bits)
-        have = Stream(want.elems, have.bits, have.signed, have.frame)
+        src, have = _dwc(top, tag, src, have, want)
     if have.bits != want.bits:
         src = top.widen(f"w_{tag}", src, have, want)
     return src
@@ -217,7 +231,7 @@ def top_level(units: list[RtlUnit], first: Stream) -> str:
                 if src not in branches:
                     branches[src] = iter(top.fork(f"fork{src + 1}", signals, readers[src], have.width))
                 signals = next(branches[src])
-            depth = fifo_beats(levels, u, src, readers[src], have)
+            depth = fifo_beats(levels, u, src, readers[src], carried(have, u.ins[k]))
             ins[port] = _edge(top, f"{i}{port}", signals, have, u.ins[k], depth)
         outs[i] = (top.add(u.module, f"unit{i}_{u.name}", u.params, ins, f"u{i}", u.out.width), u.out)
         top.lines.append(f"  assign tap{i}_fire = u{i}_valid && u{i}_ready;")

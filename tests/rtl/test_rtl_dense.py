@@ -63,6 +63,18 @@ def test_mixed_network_is_bit_exact_with_back_pressure(tmp_path, folding):
     assert pressed["mismatched_images"] == 0 and pressed["latency_cycles"] >= free["latency_cycles"]
 
 
+def test_a_reader_wider_than_its_producer_keeps_the_interval(tmp_path):
+    """fc1 gives one value a beat (PE = 1), fc2 reads four (SIMD = 4) in its first neuron fold, a
+    beat a cycle: the FIFO between them holds 4-value beats (the width converter before it), so
+    fc2 takes its NF * SF = 18 cycles (24 with the FIFO before the converter)."""
+    golden = mixed_network(2, shared_input=False)
+    folding = {"fc1": {"PE": 1, "SIMD": 12}, "fc2": {"PE": 1, "SIMD": 4}, "fc3": {"PE": 1, "SIMD": 3}}
+    emit_rtl(golden, tmp_path / "rtl", folding)
+    res = verify_rtl(golden, tmp_path / "rtl", random_inputs(3, n=16))
+    assert res["mismatched_images"] == 0
+    assert res["interval_cycles"] == predicted_interval(golden, folding) == 18
+
+
 def corrupt_one_weight(golden, x):
     """A copy of ``golden`` with one weight of fc2 changed, (i, j, new value), chosen so that the
     outputs on ``x`` change."""
