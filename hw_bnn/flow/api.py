@@ -159,14 +159,23 @@ def import_model(model, out: str | os.PathLike | None = None, input_shape=None, 
     ``model``: a QONNX file, or a Brevitas module (exported to ``<out>/imported.onnx`` with
     ``export_qonnx``; give ``input_shape``, batch included).  ``inputs=`` / ``labels=``: arrays or
     ``.npy`` / ``.npz`` files (default: random pixel images); ``input_domain=`` as for compile."""
+    import tempfile
+
     from hw_bnn.flow import imported
-    from hw_bnn.ir import IntegerNetwork
 
     if out is None:
         raise OptionError("import: out= is required")
     inputs, labels = options.pop("inputs", None), options.pop("labels", None)
-    if not isinstance(model, (str, os.PathLike)):
-        model = imported.export_module(model, input_shape, Path(out) / "imported.onnx")
+    with tempfile.TemporaryDirectory(prefix="hw-bnn-import-") as tmp:
+        if not isinstance(model, (str, os.PathLike)):  # exported outside the build until it is checked
+            model = imported.export_module(model, input_shape, Path(tmp) / "imported.onnx")
+        return _import_checked(model, out, inputs, labels, options)
+
+
+def _import_checked(model, out, inputs, labels, options: dict) -> dict:
+    from hw_bnn.flow import imported
+    from hw_bnn.ir import IntegerNetwork
+
     cfg, extra = _configure("import", {"out": out, "onnx": os.fspath(model), **options})
     with build_session(cfg):
         onnx = imported.copy_onnx(Path(extra["onnx"]), cfg.build)

@@ -31,8 +31,9 @@ RANDOM_IMAGES = 16  # images of random pixels when the user gives none
 
 
 def export_module(module, input_shape, path: Path) -> Path:
-    """A Brevitas module exported with ``export_qonnx`` (``dynamo=False``) to ``path``, written
-    in a temporary file first; ``input_shape`` the model's input, batch included."""
+    """A Brevitas module exported with ``export_qonnx`` (``dynamo=False``) to ``path`` (written in
+    a temporary file first); ``input_shape`` the model's input, batch included.  The build keeps
+    it as ``imported.onnx`` (:func:`copy_onnx`)."""
     import torch
     from brevitas.export import export_qonnx
 

@@ -67,6 +67,9 @@ def test_a_brevitas_module_imports_from_python_with_labels(tmp_path):
 def test_import_errors_name_what_is_wrong(tmp_path):
     with pytest.raises(OptionError, match=r"import: a module needs input_shape="):
         flow.import_model(_small_mlp(), out=tmp_path / "a")
+    with pytest.raises(OptionError, match=r"import: unknown option 'reuse_factr'"):
+        flow.import_model(_small_mlp(), out=tmp_path / "a", input_shape=(1, 16), reuse_factr=2)
+    assert not (tmp_path / "a").exists()  # the export waited for the options to be checked
     onnx = tmp_path / "m.onnx"
     from hw_bnn.flow.imported import export_module
 
