@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
     tr, val = train_val_split("mnist5k", 0.1, seed=0)
     train(model, tr.inputs((1, 28, 28)), tr.y, args.epochs)
     with torch.no_grad():
-        acc = (model(torch.tensor(val.inputs((1, 28, 28)), dtype=torch.float32) / 255.0).argmax(1).numpy() == val.y)
+        acc = model(torch.tensor(val.inputs((1, 28, 28)), dtype=torch.float32) / 255.0).argmax(1).numpy() == val.y
     print(f"PyTorch: validation accuracy {acc.mean():.4f} on {len(val.y)} images", flush=True)
     out = Path(args.out)
     report = flow.import_model(
