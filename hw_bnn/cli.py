@@ -100,7 +100,7 @@ def _list_models() -> None:
 def _flow_command(args) -> int:
     """A flow command: the Python API function of the same name, with the parsed options."""
     import hw_bnn.flow as api
-    from hw_bnn.flow.options import COMMANDS
+    from hw_bnn.flow.options import API_FUNCTION, COMMANDS
 
     options = {o.name: getattr(args, o.name) for o in COMMANDS[args.command][1]}
     if args.command == "import":
@@ -127,7 +127,7 @@ def _flow_command(args) -> int:
             print(f"golden vs RTL simulation (Verilator): {rt['mismatches']} mismatches")
         print(f"report: {Path(args.out) / 'report.md'}")
         return 0 if v["mismatches"] == 0 and not rt.get("mismatches") else 1
-    result = getattr(api, args.command)(**options)
+    result = getattr(api, API_FUNCTION.get(args.command, args.command))(**options)
     if args.command == "compile" and args.onnx:
         print(f"[compile] {args.onnx} -> {Path(args.out) / 'integer.onnx'} ({result['layers']} integer layers)")
     if args.command == "rtlsim":

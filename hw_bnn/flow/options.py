@@ -154,6 +154,9 @@ BOARD = Option(
 CLOCK_MHZ = Option("clock_mhz", "core clock to aim for in MHz (default: the board file's target_mhz, 100)", float)
 OUT_OR_MODEL = Option("out", "build folder (default: build/<model>)")
 
+# the Python API's function of a command, where its name is not the command's
+API_FUNCTION = {"flow": "run", "import": "import_model"}
+
 # command -> (one-line help, its options in the order of its --help)
 COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     "flow": (

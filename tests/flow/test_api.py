@@ -9,7 +9,7 @@ import pytest
 import hw_bnn.flow as flow
 from hw_bnn.cli import build_parser, main
 from hw_bnn.errors import HwBnnError, OptionError
-from hw_bnn.flow.options import COMMANDS
+from hw_bnn.flow.options import API_FUNCTION, COMMANDS
 
 MODEL = "tcnv-digits-w1a1"
 
@@ -25,7 +25,7 @@ def test_every_cli_option_is_an_api_keyword():
     for command, (_, options) in COMMANDS.items():
         dests = [a.dest for a in subs[command]._actions if a.dest != "help"]
         assert dests == [o.name for o in options], command
-        assert callable(getattr(flow, "run" if command == "flow" else command))
+        assert callable(getattr(flow, API_FUNCTION.get(command, command)))
 
 
 def test_bad_option_name_is_a_clear_error(tmp_path):

@@ -207,7 +207,10 @@ def test_leftovers_of_a_killed_run_are_removed(cnv):
 
 def test_sigint_leaves_no_temporary_folder(tmp_path):
     out = tmp_path / "b"
-    cmd = [sys.executable, "-m", "hw_bnn.cli", "train", "--model", "tcnv-digits-w1a1", "--out", str(out)]
+    # 1,000 epochs: the run is still training when the signal comes, however fast the machine (with
+    # the recipe's few epochs a loaded CI machine once finished, exit 0, between poll and signal)
+    cmd = [sys.executable, "-m", "hw_bnn.cli", "train", "--model", "tcnv-digits-w1a1", "--epochs", "1000"]
+    cmd += ["--out", str(out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # wait for the first epoch's resumable state, so the training loop is running: under load, a
     # SIGINT sent while the stage was still starting was once lost and the run ended with exit 0
