@@ -211,7 +211,10 @@ def test_sigint_leaves_no_temporary_folder(tmp_path):
     # the recipe's few epochs a loaded CI machine once finished, exit 0, between poll and signal)
     cmd = [sys.executable, "-m", "hw_bnn.cli", "train", "--model", "tcnv-digits-w1a1", "--epochs", "1000"]
     cmd += ["--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # the child gets SIGINT's default action: a shell running the suite in the background (a CI
+    # job, `make test &`) starts it with SIGINT ignored, and Python keeps an ignored SIGINT ignored
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     # wait for the first epoch's resumable state, so the training loop is running: under load, a
     # SIGINT sent while the stage was still starting was once lost and the run ended with exit 0
     deadline = time.time() + 180
