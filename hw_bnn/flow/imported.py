@@ -97,14 +97,13 @@ def user_inputs(golden, inputs, labels) -> tuple[np.ndarray, np.ndarray, str]:
 
 def write_inputs(build: Path, x: np.ndarray, y: np.ndarray) -> None:
     """``inputs.npz``, written whole or not at all."""
-    fd, tmp = tempfile.mkstemp(dir=build, prefix=".tmp-inputs-", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, x=x, y=y)
-        os.replace(tmp, build / INPUTS_FILE)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    import io
+
+    from hw_bnn.files import write_bytes_atomic
+
+    buf = io.BytesIO()
+    np.savez(buf, x=x, y=y)
+    write_bytes_atomic(build / INPUTS_FILE, buf.getvalue())
 
 
 def check_import(cfg, onnx: Path, source: str) -> dict:
