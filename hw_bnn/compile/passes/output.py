@@ -35,23 +35,26 @@ def fit_affine(acc: np.ndarray, y: np.ndarray):
     The slope estimated from the end points is off by a few ulps (the outputs are rounded),
     so the float32 neighbours around it are tried."""
     acc32 = acc.astype(np.float32)
+    probe = np.unique(np.linspace(0, len(acc) - 1, min(len(acc), 512)).astype(np.int64))  # a cheap first test
     s0 = np.float32((float(y[-1]) - float(y[0])) / (float(acc[-1]) - float(acc[0])))
     candidates = [s0]
     up = down = s0
     for _ in range(64):
         up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
         candidates += [up, down]
+    i0 = int(np.argmin(np.abs(acc32)))  # where y - acc * s is closest to the bias
     for s in candidates:
-        prod = (acc32 * s).astype(np.float32)
-        i = int(np.argmin(np.abs(prod)))  # where y[i] - prod[i] is closest to the bias
-        b0 = np.float32(y[i] - prod[i])
+        b0 = np.float32(y[i0] - np.float32(acc32[i0] * s))
         bs = [b0]
         up = down = b0
         for _ in range(4):
             up, down = np.nextafter(up, np.float32(np.inf)), np.nextafter(down, np.float32(-np.inf))
             bs += [up, down]
+        prod_probe = (acc32[probe] * s).astype(np.float32)
         for b in bs:
-            if np.array_equal((prod + b).astype(np.float32), y):
+            if np.array_equal((prod_probe + b).astype(np.float32), y[probe]) and np.array_equal(
+                ((acc32 * s).astype(np.float32) + b).astype(np.float32), y
+            ):
                 return s, b
     return None
 
