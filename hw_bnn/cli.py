@@ -106,9 +106,14 @@ def _flow_command(args) -> int:
     if args.command == "import":
         report = api.import_model(options.pop("onnx"), **options)
         ic, v, rt = report["import_check"], report["verify"], report.get("rtlsim") or {}
+        t = ic.get("float_scales")
+        export = (
+            f"the export vs the integer semantics (float scales): {t['near_ties']} near-ties, all proven"
+            if t
+            else f"the export vs the integer graph: {ic['value_mismatches']} value mismatches"
+        )
         print(
-            f"\n{args.onnx}: the export vs the integer graph: {ic['value_mismatches']} value mismatches on "
-            f"{ic['images']} inputs; golden vs C simulation: {v['mismatches']} mismatches"
+            f"\n{args.onnx}: {export} on {ic['images']} inputs; golden vs C simulation: {v['mismatches']} mismatches"
             + (f"; golden vs RTL simulation: {rt['mismatches']} mismatches" if rt.get("simulated") else "")
         )
         print(f"report: {Path(args.out) / 'report.md'}")

@@ -1,5 +1,5 @@
 """Graph helpers shared by the compiler passes: names, constants, attributes, datatypes,
-power-of-two checks, weight matrices, integer sources and the elementwise chains after them.
+scale checks, weight matrices, integer sources and the elementwise chains after them.
 
 An *integer source* is a tensor whose values the hardware holds as integers, with a known
 domain ``[lo, hi]`` (:func:`source_info`): the integer model input, an XNOR popcount
@@ -54,7 +54,7 @@ SUPPORTED = ELEMENTWISE | QUANTIZERS | LINEAR | CODE_PATH | {"MultiThreshold", "
 __all__ = [
     "CODE_PATH", "ELEMENTWISE", "FIXED_OPS", "HW_DOMAIN", "LINEAR", "QONNX_DOMAIN", "QUANTIZERS", "SUPPORTED",
     "add_const", "attrs", "int_dtype", "is_graph_input", "is_pow2", "is_residual_add", "is_xnor_conv", "n_minus",
-    "new_name", "pad_value", "remove_dead", "require_pow2", "run_chain", "scalar", "set_attr", "source_info",
+    "new_name", "pad_value", "remove_dead", "check_scale", "run_chain", "scalar", "set_attr", "source_info",
     "spatial_pad", "str_attr", "walk_chain_up", "weight_matrix",
 ]  # fmt: skip
 
@@ -122,16 +122,21 @@ def is_pow2(v) -> bool:
     return bool(np.all(v > 0) and np.all(np.frexp(v)[0] == 0.5))
 
 
-def require_pow2(v, node, what: str) -> None:
+def check_scale(model: ModelWrapper, v, node, what: str) -> None:
     """A power-of-two scale keeps the exported float sums exact (they equal the integer sums
-    times the scale); any other scale is a CompileError naming ``node``."""
-    if not is_pow2(v):
+    times the scale).  Any other positive scale is allowed and recorded in the metadata
+    (:func:`hw_bnn.compile.metadata.record_float_scale`): the integer graph then computes the
+    model's integer semantics, which the export equals up to proven rounding ties."""
+    from hw_bnn.compile.metadata import record_float_scale
+
+    if np.any(np.asarray(v, dtype=np.float64) <= 0) or not np.all(np.isfinite(v)):
         shown = np.asarray(v).reshape(-1)[:4]
         raise CompileError(
-            f"node {node.name} ({node.op_type}): {what} {', '.join(f'{x:g}' for x in shown)} is not a power of "
-            f"two; the exported float graph would round its sums and the integer graph could not equal it "
-            f"(train with power-of-two or constant scales)"
+            f"node {node.name} ({node.op_type}): {what} {', '.join(f'{x:g}' for x in shown)} "
+            "must be positive and finite"
         )
+    if not is_pow2(v):
+        record_float_scale(model, v, node, what)
 
 
 # -- padding ---------------------------------------------------------------------------------

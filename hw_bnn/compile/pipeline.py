@@ -3,9 +3,11 @@
 :func:`compile_steps` is the whole compiler as one list.  A :class:`Once` step is a qonnx
 ``model.transform`` (the pass is applied until it reports no change, then qonnx cleans the
 graph up); an :class:`UntilFixedPoint` step applies its passes in turn, inferring shapes after
-every change, until none of them changes anything.  Every scale on the way (weights,
-activations, input) must be a power of two: then the exported float graph computes its sums
-without rounding, exactly as the integer graph does (other scales are refused naming the node).
+every change, until none of them changes anything.  With power-of-two scales (weights,
+activations, input) the exported float graph computes its sums without rounding, exactly as the
+integer graph does.  Other scales (learned float scales) are recorded in the metadata; the integer
+graph then computes the model's integer semantics, and the export equals it up to rounding ties
+that :mod:`hw_bnn.compile.near_ties` proves one by one.
 
 The integer graph is executable by qonnx ``execute_onnx`` (batched: :func:`hw_bnn.compile.qonnx_run.run_qonnx`) and is
 lowered to the IR by :func:`hw_bnn.compile.lower.lower_to_ir`.  Its hardware layers:

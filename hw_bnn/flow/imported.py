@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hw_bnn.errors import DataError, OptionError
-from hw_bnn.flow.stages import INPUTS_FILE, check_integer_graph, imported_splits
+from hw_bnn.flow.stages import INPUTS_FILE, check_integer_graph, imported_splits, near_tie_summary
 
 CHECK_FILE = "import_check.json"
 RANDOM_IMAGES = 16  # images of random pixels when the user gives none
@@ -119,10 +119,16 @@ def check_import(cfg, onnx: Path, source: str) -> dict:
     res = check_integer_graph(onnx, integer, golden, imported_splits(cfg.build))["inputs"]
     res = {"onnx": str(onnx), "inputs": source, "input_domain": cfg.domain().formula(), **res}
     write_text_atomic(cfg.build / CHECK_FILE, json.dumps(res, indent=2))
-    cfg.say(
-        f"[import] {onnx}: the export vs the integer graph on {res['images']} inputs ({source}): "
-        f"{res['value_mismatches']} value and {res['decision_mismatches']} decision mismatches"
-    )
+    if res.get("float_scales"):
+        cfg.say(
+            f"[import] {onnx}: float scales, the integer semantics against the export on "
+            + near_tie_summary({"inputs": res})
+        )
+    else:
+        cfg.say(
+            f"[import] {onnx}: the export vs the integer graph on {res['images']} inputs ({source}): "
+            f"{res['value_mismatches']} value and {res['decision_mismatches']} decision mismatches"
+        )
     return res
 
 

@@ -286,12 +286,47 @@ def _verification_md(r: dict) -> list[str]:
                 f"| {name} | {e['images']} | {e['decision_mismatches']} | {e['accuracy_exported']:.4f} "
                 f"| {e['accuracy_integer']:.4f} |"
             )
+    out += float_scales_md({**({"inputs": ic} if ic else {}), **cc})
     t = r.get("training") or {}
     if t:
         line = f"Training: validation accuracy {t['val_acc']:.4f} ({t['val_images']} images)"
         if "test_acc" in t:
             line += f", test accuracy {t['test_acc']:.4f} ({t['test_images']} images)"
         out += ["", line + "."]
+    return out
+
+
+def float_scales_md(checks: dict) -> list[str]:
+    """Scales that are not powers of two: the hardware computes the integer semantics, and each
+    difference from the float export is a proven rounding tie (per checked split)."""
+    rows = {k: e["float_scales"] for k, e in checks.items() if e.get("float_scales")}
+    if not rows:
+        return []
+    nodes = next(iter(rows.values()))["nodes"]
+    out = [
+        "",
+        "Float scales (not powers of two) at "
+        + ", ".join(f"`{n['node']}` ({n['what']})" for n in nodes)
+        + ": the hardware, integer.onnx and the golden model compute the model's integer semantics (exact "
+        "accumulators, then the scales in float32). Each image where a code or the class differs from the float "
+        "export is proven a rounding tie (the exact value within the float32 rounding bound of a boundary; "
+        "docs/import.md):",
+        "",
+        "| split | images | output values differ | decisions differ | near-ties (in codes), all proven | first |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, t in rows.items():
+        f = t.get("first")
+        first = (
+            "-"
+            if not f
+            else f"image {f['image']} at `{f['at']}`"
+            + (f" element {f['element']}: exact {f['exact']:.9g} ± {f['bound']:.2g}" if "element" in f else "")
+        )
+        out.append(
+            f"| {k} | {t['images']} | {t['value_differences']} | {t['decision_differences']} "
+            f"| {t['near_ties']} ({t['code_differences']}) | {first} |"
+        )
     return out
 
 

@@ -159,18 +159,22 @@ def compile_onnx(path, out_dir, acc_bits: int | None = None, fixed=None, domain=
 def check_integer_graph(exported_path, integer, golden, splits: dict) -> dict:
     """integer.onnx (qonnx) vs exported.onnx (qonnx) vs golden: values and decisions, per split.
 
-    Without shortcuts the integer graph equals the exported one exactly (a value mismatch is
-    an error).  With fixed-point shortcuts it computes what the hardware computes: it must
-    equal the golden model exactly, and its agreement with the float exported model (the
+    The integer graph must equal the golden model exactly.  With power-of-two scales and no
+    shortcuts it equals the exported one exactly too (a value mismatch is an error).  With
+    scales that are not powers of two (``hw_bnn.float_scales``) it computes the model's integer
+    semantics, and every difference from the export must be a proven float rounding tie
+    (:func:`hw_bnn.compile.near_ties.compare_with_export`).  With fixed-point shortcuts it
+    computes what the hardware computes, and its agreement with the float exported model (the
     cost of the fixed-point format) is measured and reported."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     from hw_bnn.compile.input_domain import domain_of
-    from hw_bnn.compile.metadata import FIXED_KEY
+    from hw_bnn.compile.metadata import FIXED_KEY, float_scales
     from hw_bnn.compile.qonnx_run import run_qonnx
 
     exported = ModelWrapper(str(exported_path))
     fixed = bool(integer.get_metadata_prop(FIXED_KEY))
+    scales = [] if fixed else float_scales(integer)
     domain = domain_of(integer)
     res = {}
     for name, s in splits.items():
@@ -190,7 +194,9 @@ def check_integer_graph(exported_path, integer, golden, splits: dict) -> dict:
             "accuracy_integer": float((y_integer.argmax(1) == s.y).mean()),
             "fixed_point": fixed,
         }
-        if len(golden_mm) or (len(value_mm) and not fixed):
+        if scales and not len(golden_mm):
+            res[name]["float_scales"] = _near_ties(exported, integer, golden, domain.to_model(x), x, scales)
+        if len(golden_mm) or (len(value_mm) and not fixed and not scales):
             i = int((list(golden_mm) + list(value_mm))[0])
             raise CompileError(
                 f"integer.onnx differs from {'the golden model' if len(golden_mm) else 'exported.onnx'} on split "
@@ -198,6 +204,13 @@ def check_integer_graph(exported_path, integer, golden, splits: dict) -> dict:
                 f"(first: image {i})"
             )
     return res
+
+
+def _near_ties(exported, integer, golden, x_model, x, scales: list) -> dict:
+    """The float export against the integer semantics, every difference proven a rounding tie."""
+    from hw_bnn.compile.near_ties import compare_with_export
+
+    return {"nodes": scales, **compare_with_export(exported, integer, golden, x_model, x)}
 
 
 COMPILE_OUTPUTS = ["integer.onnx", "golden.npz", "compile_check.json"]
@@ -252,11 +265,26 @@ def _say_compiled(cfg: FlowConfig, n: int, res: dict, onnx) -> None:
             f"[compile] integer.onnx is integer-only with fixed-point shortcuts ({n} layers); "
             f"vs float exported.onnx: {parts}"
         )
+    elif any(v.get("float_scales") for v in res.values()):
+        cfg.say(f"[compile] integer.onnx is integer-only ({n} layers), float scales: {near_tie_summary(res)}")
     else:
         parts = ", ".join(
             f"{k}: {v['images']} images, {v['value_mismatches']} value mismatches" for k, v in res.items()
         )
         cfg.say(f"[compile] integer.onnx is integer-only ({n} layers); equals exported.onnx ({parts})")
+
+
+def near_tie_summary(res: dict) -> str:
+    """One line per check of a model with float scales: what differed from the export, all proven."""
+    parts = []
+    for k, v in res.items():
+        t = v["float_scales"]
+        parts.append(
+            f"{k}: {t['images']} images, {t['value_differences']} output values and "
+            f"{t['decision_differences']} decisions differ from exported.onnx, {t['near_ties']} near-ties "
+            f"({t['code_differences']} in codes), each proven a float rounding tie"
+        )
+    return "; ".join(parts)
 
 
 # --- emit, verify, report ---------------------------------------------------------------

@@ -49,11 +49,11 @@ def test_float_model(capsys, tmp_path):
     assert code == 2 and "node MatMul_" in err and "not quantized" in err
 
 
-def test_weight_scale_that_is_not_a_power_of_two(capsys, tmp_path):
+def test_weight_scale_that_is_not_positive(capsys, tmp_path):
     b = GraphBuilder()
     w = b.node(
         "Quant",
-        [b.const(np.random.default_rng(0).normal(size=(4, 3))), b.const(0.3), b.const(0.0), b.const(2.0)],
+        [b.const(np.random.default_rng(0).normal(size=(4, 3))), b.const(-0.3), b.const(0.0), b.const(2.0)],
         domain="qonnx.custom_op.general",
         signed=1,
         narrow=0,
@@ -63,7 +63,7 @@ def test_weight_scale_that_is_not_a_power_of_two(capsys, tmp_path):
     path = tmp_path / "w2.onnx"
     b.model("x", [1, 4], y).save(str(path))
     code, err = _run(capsys, "compile", "--out", str(tmp_path / "b"), "--onnx", str(path))
-    assert code == 2 and "node Quant_" in err and "weight scale 0.3 is not a power of two" in err
+    assert code == 2 and "node Quant_" in err and "weight scale -0.3 must be positive and finite" in err
 
 
 def test_non_bipolar_weight_values(capsys, tmp_path):

@@ -125,3 +125,22 @@ def test_global_average_pooling_reaches_hardware(tmp_path):
     assert r["import_check"]["value_mismatches"] == 0
     assert r["verify"]["mismatches"] == 0 and r["rtlsim"]["mismatches"] == 0
     assert [row["kind"] for row in r["layers"]].count("conv") == 2  # the 3x3 and the 7x7 sum
+
+
+def test_learned_float_scales_reach_hardware_with_their_near_tie(tmp_path):
+    """Brevitas' *Float quantizers: the C and RTL simulations equal the integer semantics bit
+    for bit, on inputs that include an image where the float export rounds across a quantizer
+    boundary; the report proves it a rounding tie."""
+    from tests.compile.test_float_scales import TIE_IMAGE, float_mlp, pixels
+    from tests.compile.test_stock_quantizers import randomise
+
+    x = pixels(TIE_IMAGE + 4)[TIE_IMAGE - 3 :].astype(np.int64)
+    r = flow.import_model(
+        randomise(float_mlp()), out=tmp_path / "b", input_shape=(1, 256), inputs=x, input_domain="unit", quiet=True
+    )
+    ties = r["import_check"]["float_scales"]
+    assert [n["what"] for n in ties["nodes"]] == ["weight scale", "weight scale", "activation scale"]
+    assert (ties["images"], ties["code_differences"], ties["first"]["image"]) == (7, 1, 3)
+    assert r["import_check"]["golden_vs_integer_mismatches"] == 0
+    assert r["verify"]["mismatches"] == 0 and r["rtlsim"]["mismatches"] == 0
+    assert "proven a rounding tie" in (tmp_path / "b" / "report.md").read_text()

@@ -10,7 +10,9 @@ or the integer input times a scalar).  With ``K`` the fan-in and ``colsum(W)`` t
 * otherwise the integer product ``acc = op(codes, W)`` and
   ``y = op(alpha code + beta, W) = alpha acc + beta colsum(W)``.
 
-``alpha`` must be a power of two, so the exported float sums are exact and equal ``y``; the
+With a power-of-two ``alpha`` the exported float sums are exact and equal ``y``; with any other
+(a learned float scale, recorded in the metadata) the correction computes the model's integer
+semantics, which the export equals up to rounding ties (:mod:`hw_bnn.compile.near_ties`).  The
 correction after the integer op is then absorbed by the next chain.
 """
 
@@ -27,12 +29,12 @@ from hw_bnn.compile.graph import (
     QONNX_DOMAIN,
     add_const,
     attrs,
+    check_scale,
     int_dtype,
     is_graph_input,
     n_minus,
     new_name,
     pad_value,
-    require_pow2,
     set_attr,
     spatial_pad,
     weight_matrix,
@@ -109,8 +111,9 @@ class IntegerizeLinear(Transformation):
     * otherwise the integer product ``acc = op(codes, W)`` and ``y = alpha acc + beta colsum(W)``.
 
     Padding moves to the code domain: a border value ``v`` becomes the code
-    ``(v - beta) / alpha`` (an error naming the node if it is not a code).  ``alpha`` must be a
-    power of two, so the exported float sums are exact and equal to ``y``.
+    ``(v - beta) / alpha`` (an error naming the node if it is not a code).  With a power-of-two
+    ``alpha`` the exported float sums are exact and equal ``y``; other scales are recorded
+    (:func:`hw_bnn.compile.graph.check_scale`).
     """
 
     def apply(self, model):
@@ -135,13 +138,13 @@ class IntegerizeLinear(Transformation):
 
     @staticmethod
     def _check(model, lin, w, info: dict, pad_nodes: list) -> None:
-        """Integer weights, a power-of-two ``alpha``, padding right before a Conv, no branching."""
+        """Integer weights, a positive ``alpha``, padding right before a Conv, no branching."""
         if not np.all(w == np.round(w)):
             raise CompileError(
                 f"node {lin.name} ({lin.op_type}): weights '{lin.input[1]}' are float, not integers; the model "
                 f"is not quantized (train it with quantized QuantLinear / QuantConv2d weights)"
             )
-        require_pow2(info["alpha"], info["node"] or lin, "activation scale")
+        check_scale(model, info["alpha"], info["node"] or lin, "activation scale")
         if any(n is not info["path"][-1] for n in pad_nodes) or (pad_nodes and lin.op_type != "Conv"):
             raise CompileError(f"node {pad_nodes[0].name} (Pad): padding must come right before a Conv")
         for n in info["path"]:

@@ -6,7 +6,7 @@ import numpy as np
 from onnx import helper
 from qonnx.transformation.base import Transformation
 
-from hw_bnn.compile.graph import LINEAR, QUANTIZERS, add_const, attrs, int_dtype, new_name, require_pow2, scalar
+from hw_bnn.compile.graph import LINEAR, QUANTIZERS, add_const, attrs, check_scale, int_dtype, new_name, scalar
 from hw_bnn.errors import CompileError
 
 
@@ -59,9 +59,11 @@ def _scale_after(model, q, lin, s: np.ndarray, n_out: int) -> None:
 
 class AbsorbWeightQuantizers(Transformation):
     """BipolarQuant / Quant on a constant weight -> the integer weight as an initializer
-    (datatype BIPOLAR or INTb).  A scale other than 1 (per tensor or per output channel, a
-    power of two) becomes a Mul after the MatMul / Conv, where the next chain absorbs it:
-    ``op(x, s * W_int) = s * op(x, W_int)``, exact because ``s`` is a power of two."""
+    (datatype BIPOLAR or INTb).  A scale other than 1 (per tensor or per output channel)
+    becomes a Mul after the MatMul / Conv, where the next chain absorbs it:
+    ``op(x, s * W_int) = s * op(x, W_int)``, which the export computes exactly when ``s`` is a
+    power of two; another ``s`` is recorded, and the integer graph then computes the model's
+    integer semantics (:mod:`hw_bnn.compile.near_ties`)."""
 
     def apply(self, model):
         for q in list(model.graph.node):
@@ -75,7 +77,7 @@ class AbsorbWeightQuantizers(Transformation):
             lin = consumers[0]
             if s is None:
                 raise CompileError(f"node {q.name} ({q.op_type}): the weight scale must be a constant")
-            require_pow2(s, q, "weight scale")
+            check_scale(model, s, q, "weight scale")
             w_int, dt = _integer_weights(model, q, w, s)
             lin.input[1] = add_const(model, f"{lin.name}_weights", w_int, dt)
             if not np.all(s == 1.0):
