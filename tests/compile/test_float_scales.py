@@ -123,3 +123,35 @@ def test_a_negative_scale_is_refused_naming_the_node(tmp_path):
     model.set_initializer(q.input[1], -model.get_initializer(q.input[1]))
     with pytest.raises(CompileError, match=r"node \S+ \(Quant\): weight scale -\S+ must be positive and finite"):
         compile_model(model, domain=DOMAIN)
+
+
+def test_a_quantized_bias_folds_into_the_chain(tmp_path):
+    """``bias_quant=Int32Bias`` (the bias quantized to the input scale times the weight scale)
+    exports as a Quant on the bias constant: its float32 value joins the chain."""
+    from brevitas.quant import Int32Bias
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        QuantIdentity(act_quant=brevitas_quant.Int8ActPerTensorFloat, bit_width=8, return_quant_tensor=True),
+        QuantLinear(
+            32,
+            8,
+            bias=True,
+            weight_quant=brevitas_quant.Int8WeightPerTensorFloat,
+            weight_bit_width=4,
+            bias_quant=Int32Bias,
+        ),
+        torch.nn.BatchNorm1d(8),
+        QuantReLU(act_quant=brevitas_quant.Uint8ActPerTensorFloat, bit_width=4, return_quant_tensor=True),
+        QuantLinear(8, 3, bias=True, weight_quant=brevitas_quant.Int8WeightPerTensorFloat, bias_quant=Int32Bias),
+    )
+    path = _export(net, (1, 32), tmp_path / "m.onnx")
+    quantized = [n for n in load_onnx(path).graph.node if n.op_type == "Quant"]
+    assert len(quantized) == 6  # two activations, two weights, two biases
+    integer = compile_model(load_onnx(path), domain=DOMAIN)
+    golden = lower_to_ir(integer)
+    x = pixels(512, (32,))
+    assert np.array_equal(run_qonnx(integer, x), golden.run(x))
+    res = compare_with_export(load_onnx(path), integer, golden, DOMAIN.to_model(x), x)
+    assert res["images"] == 512 and res["quantizers_compared"] == 2
+    assert not {n.op_type for n in integer.graph.node} & {"Quant", "BipolarQuant"}

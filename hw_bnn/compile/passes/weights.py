@@ -57,6 +57,19 @@ def _scale_after(model, q, lin, s: np.ndarray, n_out: int) -> None:
     model.graph.node.insert(idx + 1, helper.make_node("Mul", [mid, sname], [out], name=f"{lin.name}_wscale"))
 
 
+def _fold_constant(model, q) -> None:
+    """A quantizer of a constant that is no layer's weights (a quantized bias) -> its output
+    value, computed by qonnx as the export computes it, as a float32 initializer."""
+    from qonnx.core.onnx_exec import execute_node
+    from qonnx.util.basic import get_preferred_onnx_opset
+
+    ctx = {i: model.get_initializer(i) for i in q.input if i}
+    ctx[q.output[0]] = None
+    execute_node(q, ctx, model.graph, get_preferred_onnx_opset())
+    model.set_initializer(q.output[0], np.asarray(ctx[q.output[0]], dtype=np.float32))
+    model.graph.node.remove(q)
+
+
 class AbsorbWeightQuantizers(Transformation):
     """BipolarQuant / Quant on a constant weight -> the integer weight as an initializer
     (datatype BIPOLAR or INTb).  A scale other than 1 (per tensor or per output channel)
@@ -72,6 +85,9 @@ class AbsorbWeightQuantizers(Transformation):
             w = model.get_initializer(q.input[0]).astype(np.float32)
             s = model.get_initializer(q.input[1])
             consumers = model.find_consumers(q.output[0])
+            if consumers and not any(c.op_type in LINEAR and c.input[1] == q.output[0] for c in consumers):
+                _fold_constant(model, q)  # a quantized bias (Brevitas' Int32Bias): its float32 value
+                return model, True
             if len(consumers) != 1 or consumers[0].op_type not in LINEAR or consumers[0].input[1] != q.output[0]:
                 raise CompileError(f"node {q.name} ({q.op_type} on weights): expected one MatMul or Conv consumer")
             lin = consumers[0]
