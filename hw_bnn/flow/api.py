@@ -158,7 +158,8 @@ def import_model(model, out: str | os.PathLike | None = None, input_shape=None, 
 
     ``model``: a QONNX file, or a Brevitas module (exported to ``<out>/imported.onnx`` with
     ``export_qonnx``; give ``input_shape``, batch included).  ``inputs=`` / ``labels=``: arrays or
-    ``.npy`` / ``.npz`` files (default: random pixel images); ``input_domain=`` as for compile."""
+    ``.npy`` / ``.npz`` files (default: random pixel images), or ``data_dir=`` a folder whose test
+    set (with its labels) to use instead; ``input_domain=`` as for compile."""
     import tempfile
 
     from hw_bnn.flow import imported
@@ -180,7 +181,8 @@ def _import_checked(model, out, inputs, labels, options: dict) -> dict:
     with build_session(cfg):
         onnx = imported.copy_onnx(Path(extra["onnx"]), cfg.build)
         stages.step_compile(cfg, onnx)
-        x, y, source = imported.user_inputs(IntegerNetwork.load(cfg.build / "golden.npz"), inputs, labels)
+        golden = IntegerNetwork.load(cfg.build / "golden.npz")
+        x, y, source = imported.user_inputs(golden, inputs, labels, cfg.data_dir)
         imported.write_inputs(cfg.build, x, y)
         imported.check_import(cfg, onnx, source)
         for s in ("emit", "verify", "rtlsim", "report"):

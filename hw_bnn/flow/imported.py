@@ -71,10 +71,29 @@ def _array(value, what: str):
     return data, None
 
 
-def user_inputs(golden, inputs, labels) -> tuple[np.ndarray, np.ndarray, str]:
+def _test_set(data_dir, golden) -> tuple[np.ndarray, np.ndarray]:
+    """(pixels, labels) of the test set in ``data_dir``, in the model's input shape."""
+    from hw_bnn.train.data import load_test_split
+
+    split = load_test_split(Path(data_dir))
+    want = int(np.prod(golden.input_shape))
+    if split.x.shape[1] != want:
+        raise DataError(
+            f"{data_dir}: its test images have {split.x.shape[1]} values {tuple(split.image_shape)}; "
+            f"the model takes {tuple(golden.input_shape)} ({want} values)"
+        )
+    return split.inputs(golden.input_shape), split.y
+
+
+def user_inputs(golden, inputs, labels, data_dir=None) -> tuple[np.ndarray, np.ndarray, str]:
     """(pixels checked against the golden model, labels or -1, where they came from)."""
     from hw_bnn.sim.verify import check_inputs
 
+    if data_dir is not None and (inputs is not None or labels is not None):
+        raise OptionError("import: give --inputs (with --labels) or --data-dir, not both")
+    if data_dir is not None:
+        x, y = _test_set(data_dir, golden)
+        return check_inputs(x, golden, str(data_dir)), y.astype(np.int64), f"{data_dir} (test set)"
     x, y_npz = _array(inputs, "inputs")
     y, _ = _array(labels, "labels")
     y = y if y is not None else y_npz

@@ -133,6 +133,11 @@ IMPORT_INPUTS = Option(
     "default: 16 random images (seed 0)",
     api_types=(np.ndarray, list, tuple),
 )
+IMPORT_DATA_DIR = Option(
+    "data_dir",
+    "instead of --inputs: the test set of this folder (MNIST / Fashion-MNIST IDX t10k-*, or CIFAR-10 "
+    "test_batch) with its labels, in the model's input shape",
+)
 LABELS = Option(
     "labels", "a .npy of the inputs' integer labels (accuracy in the report)", api_types=(np.ndarray, list, tuple)
 )
@@ -171,7 +176,8 @@ COMMANDS: dict[str, tuple[str, tuple[Option, ...]]] = {
     ),
     "import": (
         "a model of your own (QONNX): compile, emit, C and RTL simulation, report, on your inputs",
-        (OUT, IMPORT_ONNX, IMPORT_INPUTS, LABELS, INPUT_DOMAIN, *COMMON[1:], *HLS, ACC_BITS, *FIXED, NO_RTLSIM),
+        (OUT, IMPORT_ONNX, IMPORT_INPUTS, LABELS, IMPORT_DATA_DIR, INPUT_DOMAIN, *COMMON[1:], *HLS, ACC_BITS, *FIXED)
+        + (NO_RTLSIM,),
     ),
     "emit": ("write the hls4ml project (hls/)", (OUT, *COMMON, *HLS)),
     "verify": ("golden model vs hls4ml C simulation, bit for bit, on every image", (OUT, *COMMON, INPUTS)),

@@ -64,6 +64,31 @@ def test_a_brevitas_module_imports_from_python_with_labels(tmp_path):
     assert (tmp_path / "b" / "imported.onnx").is_file()
 
 
+def _idx_test_set(folder, n: int, side: int):
+    """An IDX ``t10k`` test set of ``n`` random ``side`` x ``side`` images, labels ``0..3``."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, arr in (
+        ("t10k-images-idx3-ubyte", rng.integers(0, 256, (n, side, side), dtype=np.uint8)),
+        ("t10k-labels-idx1-ubyte", rng.integers(0, 4, n, dtype=np.uint8)),
+    ):
+        head = bytes([0, 0, 8, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+        (folder / name).write_bytes(head + arr.tobytes())
+    return folder
+
+
+def test_a_data_dir_gives_the_test_set_and_its_labels(tmp_path):
+    data = _idx_test_set(tmp_path / "data", 12, 4)  # 4x4 images: the 16 inputs of the MLP
+    report = flow.import_model(
+        _small_mlp(), out=tmp_path / "b", input_shape=(1, 16), data_dir=data, input_domain="unit", quiet=True
+    )
+    ic = report["import_check"]
+    assert (ic["images"], ic["value_mismatches"], ic["inputs"]) == (12, 0, f"{data} (test set)")
+    labels = np.frombuffer((data / "t10k-labels-idx1-ubyte").read_bytes()[8:], dtype=np.uint8)
+    assert np.array_equal(np.load(tmp_path / "b" / "inputs.npz")["y"], labels)
+    assert report["verify"]["mismatches"] == 0 and report["verify"]["splits"]["inputs"]["accuracy"] >= 0
+
+
 def test_import_errors_name_what_is_wrong(tmp_path):
     with pytest.raises(OptionError, match=r"import: a module needs input_shape="):
         flow.import_model(_small_mlp(), out=tmp_path / "a")
@@ -79,6 +104,11 @@ def test_import_errors_name_what_is_wrong(tmp_path):
         flow.import_model(onnx, out=tmp_path / "b", inputs=bad, quiet=True)
     with pytest.raises(VerifyError, match=r"values must lie in \[0, 255\]"):
         flow.import_model(onnx, out=tmp_path / "c", inputs=np.full((2, 16), 300), quiet=True)
+    with pytest.raises(OptionError, match=r"import: give --inputs \(with --labels\) or --data-dir, not both"):
+        flow.import_model(onnx, out=tmp_path / "e", inputs=np.ones((2, 16), int), data_dir=tmp_path, quiet=True)
+    mnist = _idx_test_set(tmp_path / "mnist", 2, 28)
+    with pytest.raises(DataError, match=r"its test images have 784 values \(1, 28, 28\); the model takes \(16,\)"):
+        flow.import_model(onnx, out=tmp_path / "f", data_dir=mnist, quiet=True)
     with pytest.raises(DataError, match=r"labels must be 2 integers, one per input"):
         flow.import_model(onnx, out=tmp_path / "d", inputs=np.ones((2, 16), int), labels=np.ones(3, int), quiet=True)
 
