@@ -39,7 +39,7 @@ from hw_bnn.errors import CompileError
 
 U32 = 2.0**-24  # float32 unit roundoff
 U64 = 2.0**-53
-SOURCES = {"MatMul", "Conv", "Gemm", "GlobalAveragePool"}  # what a quantizer's chain starts from
+SOURCES = {"MatMul", "Conv", "Gemm", "GlobalAveragePool", "AveragePool"}  # what a quantizer's chain starts from
 
 
 def gamma(n: int, u: float = U32) -> float:
@@ -49,7 +49,7 @@ def gamma(n: int, u: float = U32) -> float:
 
 def chain_between(model, tensor: str):
     """(the linear node, the elementwise nodes) that compute ``tensor`` from one linear node's
-    output (MatMul, Conv, Gemm or GlobalAveragePool), in graph order; or (None, None)."""
+    output (MatMul, Conv, Gemm or an average pooling), in graph order; or (None, None)."""
     nodes, stack, seen, source = {}, [tensor], set(), None
     while stack:
         t = stack.pop()
@@ -91,14 +91,15 @@ def exact_output(model, lin, ctx: dict, images):
     import torch
 
     x = torch.from_numpy(np.asarray(ctx[lin.input[0]][images], dtype=np.float64))
-    if lin.op_type == "GlobalAveragePool":
-        hw = int(np.prod(x.shape[2:]))
-        y = x.sum(dim=(2, 3), keepdim=True) / hw
-        s = x.abs().sum(dim=(2, 3), keepdim=True) / hw
-        return y.numpy(), s.numpy(), np.ones_like(y.numpy()), np.zeros_like(y.numpy()), hw
+    a = attrs(lin)
+    if lin.op_type in ("GlobalAveragePool", "AveragePool"):  # weights 1 / k^2 over each window
+        kernel = list(x.shape[2:]) if lin.op_type == "GlobalAveragePool" else list(a["kernel_shape"])
+        strides = list(a.get("strides", kernel)) if lin.op_type == "AveragePool" else [1, 1]
+        y = torch.nn.functional.avg_pool2d(x, kernel, strides)
+        s = torch.nn.functional.avg_pool2d(x.abs(), kernel, strides)
+        return y.numpy(), s.numpy(), np.ones_like(y.numpy()), np.zeros_like(y.numpy()), int(np.prod(kernel))
     w = torch.from_numpy(np.asarray(ctx[lin.input[1]], dtype=np.float64))
     b = torch.from_numpy(np.asarray(ctx[lin.input[2]], dtype=np.float64)) if len(lin.input) > 2 else None
-    a = attrs(lin)
     if lin.op_type == "Conv":
         kw = {
             "stride": tuple(a.get("strides", [1, 1])),

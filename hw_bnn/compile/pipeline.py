@@ -41,10 +41,10 @@ from hw_bnn.compile.passes import (
     AbsorbOutputChain,
     AbsorbQuantizerChains,
     AbsorbWeightQuantizers,
+    AvgPoolAsConv,
     CheckIntegerOnly,
     CheckSupportedOps,
     GemmAsMatMul,
-    GlobalPoolAsConv,
     IntegerizeLinear,
     LowerConcat,
     LowerFixedPoint,
@@ -92,7 +92,7 @@ def compile_steps(input_dtype: str = "UINT8", fixed: FixedPointConfig | None = N
     return [
         Once(SetInputDatatype(input_dtype)),  # the integer input domain (8-bit pixels by default)
         Once(GemmAsMatMul()),  # QuantLinear with a bias: MatMul, then the bias as a chain step
-        Once(GlobalPoolAsConv()),  # global average pooling: a sum Conv, then Div(H W)
+        Once(AvgPoolAsConv()),  # average pooling: a sum Conv, then Div(window size)
         UntilFixedPoint((SimplifyLayout(),)),  # layout-only ops out of the computation's way
         Once(CheckSupportedOps()),  # refuse what the hardware cannot do, naming the node
         Once(ExtractBiasFromConv()),

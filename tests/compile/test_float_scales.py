@@ -155,3 +155,20 @@ def test_a_quantized_bias_folds_into_the_chain(tmp_path):
     res = compare_with_export(load_onnx(path), integer, golden, DOMAIN.to_model(x), x)
     assert res["images"] == 512 and res["quantizers_compared"] == 2
     assert not {n.op_type for n in integer.graph.node} & {"Quant", "BipolarQuant"}
+
+
+def test_average_pooling_with_float_scales(tmp_path):
+    """AvgPool2d(2) between float-scale quantizers: the pooled mean's rounding is bounded like a
+    linear layer's (weights 1/4), every difference proven."""
+    from tests.compile.test_stock_quantizers import avgpool_net
+
+    net = avgpool_net(
+        torch.nn.AvgPool2d(2), brevitas_quant.Int8WeightPerTensorFloat, brevitas_quant.Uint8ActPerTensorFloat
+    )
+    path = _export(net, (1, 1, 8, 8), tmp_path / "m.onnx")
+    integer = compile_model(load_onnx(path), domain=DOMAIN)
+    golden = lower_to_ir(integer)
+    x = pixels(256, (1, 8, 8))
+    assert np.array_equal(run_qonnx(integer, x), golden.run(x))
+    res = compare_with_export(load_onnx(path), integer, golden, DOMAIN.to_model(x), x)
+    assert res["images"] == 256 and res["quantizers_compared"] == 4

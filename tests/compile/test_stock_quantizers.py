@@ -114,6 +114,39 @@ def test_global_average_pooling_compiles(tmp_path, size):
     _equal_on_pixels(path, (1, 1, size, size), n=64)
 
 
+def avgpool_net(pool: torch.nn.Module, w_quant=W_TENSOR, a_quant=A_UNSIGNED) -> torch.nn.Sequential:
+    """An 8x8 input, a 3x3 conv, a 3-bit ReLU, ``pool``, a 4-bit quantizer, a 3x3 conv, a
+    linear layer."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        QuantIdentity(act_quant=a_quant, bit_width=4),
+        QuantConv2d(1, 4, 3, padding=1, bias=True, weight_quant=w_quant, weight_bit_width=3),
+        QuantReLU(act_quant=a_quant, bit_width=3),
+        pool,
+        QuantIdentity(act_quant=a_quant, bit_width=4),
+        QuantConv2d(4, 4, 3, padding=1, bias=False, weight_quant=w_quant, weight_bit_width=3),
+        QuantReLU(act_quant=a_quant, bit_width=2),
+        torch.nn.Flatten(),
+        QuantLinear(4 * 4 * 4, 3, bias=True, weight_quant=w_quant, weight_bit_width=3),
+    )
+
+
+def test_average_pooling_over_windows_compiles(tmp_path):
+    """AvgPool2d(2) on 8x8 maps: a 2x2 sum convolution of stride 2, then Div(4), exactly."""
+    path = _export(avgpool_net(torch.nn.AvgPool2d(2)), (1, 1, 8, 8), tmp_path / "avg.onnx")
+    assert "AveragePool" in {n.op_type for n in load_onnx(path).graph.node}
+    _equal_on_pixels(path, (1, 1, 8, 8), n=64)
+
+
+def test_padded_average_pooling_is_refused(tmp_path):
+    _refused(
+        tmp_path,
+        avgpool_net(torch.nn.AvgPool2d(3, stride=2, padding=1)),
+        (1, 1, 8, 8),
+        r"node AveragePool_0 \(AveragePool\): padding \[1, 1, 1, 1\] and ceil_mode are not supported",
+    )
+
+
 def test_global_average_pooling_into_a_linear_layer_is_refused(tmp_path):
     """Without a quantizer after the pooling, the linear layer's input is not a code."""
     torch.manual_seed(0)

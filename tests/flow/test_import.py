@@ -174,3 +174,14 @@ def test_learned_float_scales_reach_hardware_with_their_near_tie(tmp_path):
     assert r["import_check"]["golden_vs_integer_mismatches"] == 0
     assert r["verify"]["mismatches"] == 0 and r["rtlsim"]["mismatches"] == 0
     assert "proven a rounding tie" in (tmp_path / "b" / "report.md").read_text()
+
+
+def test_average_pooling_over_windows_reaches_hardware(tmp_path):
+    """AvgPool2d(2): a 2x2 sum convolution of stride 2 in hardware, 0 mismatches everywhere."""
+    from tests.compile.test_stock_quantizers import avgpool_net, randomise
+
+    net = randomise(avgpool_net(torch.nn.AvgPool2d(2)))
+    r = flow.import_model(net, out=tmp_path / "b", input_shape=(1, 1, 8, 8), input_domain="unit", quiet=True)
+    assert r["import_check"]["value_mismatches"] == 0
+    assert r["verify"]["mismatches"] == 0 and r["rtlsim"]["mismatches"] == 0
+    assert [row["kind"] for row in r["layers"]].count("conv") == 3  # two 3x3 and the 2x2 sum

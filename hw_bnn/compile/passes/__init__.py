@@ -2,7 +2,7 @@
 
 =================  ==========================================================================
 ``checks``         ``SetInputDatatype``, ``CheckSupportedOps``, ``CheckIntegerOnly``
-``avgpool``        ``GlobalPoolAsConv``: global average pooling -> a sum ``Conv`` and ``Div(H W)``
+``avgpool``        ``AvgPoolAsConv``: average pooling (global or k x k) -> a sum ``Conv`` and a ``Div``
 ``gemm``           ``GemmAsMatMul``: a ``QuantLinear`` with a bias (``Gemm``) -> ``MatMul`` + ``Add``
 ``layout``         ``SimplifyLayout``: Reshape / Flatten / Transpose out of the computation's way
 ``weights``        ``AbsorbWeightQuantizers``: quantized constant weights -> integer weights
@@ -16,7 +16,7 @@
 :mod:`hw_bnn.compile.pipeline` runs them in order.
 """
 
-from hw_bnn.compile.passes.avgpool import GlobalPoolAsConv
+from hw_bnn.compile.passes.avgpool import AvgPoolAsConv
 from hw_bnn.compile.passes.chains import AbsorbQuantizerChains
 from hw_bnn.compile.passes.checks import CheckIntegerOnly, CheckSupportedOps, SetInputDatatype
 from hw_bnn.compile.passes.concat import LowerConcat
@@ -29,6 +29,6 @@ from hw_bnn.compile.passes.weights import AbsorbWeightQuantizers
 
 __all__ = [
     "AbsorbOutputChain", "AbsorbQuantizerChains", "AbsorbWeightQuantizers", "CheckIntegerOnly", "CheckSupportedOps",
-    "GemmAsMatMul", "GlobalPoolAsConv", "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype",
+    "GemmAsMatMul", "AvgPoolAsConv", "IntegerizeLinear", "LowerConcat", "LowerFixedPoint", "SetInputDatatype",
     "SimplifyLayout",
 ]  # fmt: skip
