@@ -114,8 +114,8 @@ module hwbnn_mvu #(
       .BANK_WORDS(W_BANK_WORDS)
   ) weights (
       .clk (clk),
-      .en  (issue),
-      .addr(waddr),
+      .en  (1'b1),  // waddr holds between issues: the read W_LAT after an issue is its step's, and
+      .addr(waddr),  // `issue`, which follows the input's valid, drives no block RAM across the chip
       .data(wl)
   );
 
@@ -164,7 +164,7 @@ module hwbnn_mvu #(
       valid[1] <= issue;
       for (int k = 2; k <= ACC_STAGE; k++) valid[k] <= valid[k-1];
     end
-    if (issue) xs[1] <= x;
+    xs[1] <= x;  // taken by the stage only when valid[1] says a step was issued
     for (int k = 2; k <= W_LAT; k++) xs[k] <= xs[k-1];
     first[1] <= (sf == '0);
     last[1] <= last_sf;

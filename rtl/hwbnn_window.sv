@@ -168,6 +168,18 @@ module hwbnn_window #(
   wire issue = rows_ready && (!win_valid || (load && last));  // read the next window
   wire row_end = issue && (32'(ow) == WO - 1);  // the last window of an output row is read
   wire img_done = row_end && (32'(oh) == HO - 1);
+  // in_ready and rows_ready next: every comparison the three registers can need, of registers
+  // only (written or written + 1, less H after an image; the limit and need now, of the next
+  // row, or of the next image's first); the late handshakes (row_done, row_end, img_done) only
+  // select among them, so no carry chain follows them
+  wire signed [NW-1:0] w_1 = written + NW'(1), w_h = written - NW'(H), w_h1 = written + NW'(1 - H);
+  wire signed [NW-1:0] limit_row = limit_of(next_top), need_row = need_of(32'(oh) == HO - 2, next_top);
+  localparam logic signed [NW-1:0] LimitImg = limit_of(NW'(-PAD)), NeedImg = need_of(HO == 1, NW'(-PAD));
+  wire [1:0] ready_same = {w_1 < limit, written < limit}, rows_same = {w_1 > need, written > need};
+  wire [1:0] ready_row = {w_1 < limit_row, written < limit_row}, rows_row = {w_1 > need_row, written > need_row};
+  wire [1:0] ready_img = {w_h1 < LimitImg, w_h < LimitImg}, rows_img = {w_h1 > NeedImg, w_h > NeedImg};
+  wire in_ready_n = img_done ? ready_img[row_done] : row_end ? ready_row[row_done] : ready_same[row_done];
+  wire rows_ready_n = img_done ? rows_img[row_done] : row_end ? rows_row[row_done] : rows_same[row_done];
   always_comb begin
     written_n = written + (row_done ? NW'(1) : NW'(0)) - (img_done ? NW'(H) : NW'(0));
     limit_n = limit;
@@ -211,23 +223,42 @@ module hwbnn_window #(
     end
   end
 
-  // ---- the beat the output register takes
-  logic [OB-1:0] next_out;
+  // ---- the beat the output register takes (POOL: the register holds the window's parts)
+  logic [OB-1:0] next_out, out_q;
+  logic [OB-1:0] pool_out;
   if (POOL) begin : g_pool
-    // group `beat` of every pixel of the window, then their max per channel
-    logic [K*K*OB-1:0] grp;
+    // group `beat` of every pixel of the window into a register (the block RAM's slow
+    // clock-to-out then ends there), then their max per channel as a tree of K * K - 1
+    // comparisons in log2(K * K) levels, into the consumer's register
+    localparam int LEVELS = $clog2(K * K);
+    logic [K*K*OB-1:0] grp, grp_q;
     always_comb begin
       grp = '0;
       for (int i = 0; i < K * K; i++)
         for (int g = 0; g < NB; g++)
           if (32'(beat) == g) grp[i*OB+:OB] = rd[i*PB+g*OB+:OB];
-      next_out = grp[OB-1:0];
-      for (int i = 1; i < K * K; i++)
-        for (int e = 0; e < OUT_ELEMS; e++)
-          if (SIGNED ? ($signed(grp[i*OB+e*BITS+:BITS]) > $signed(next_out[e*BITS+:BITS]))
-                     : (grp[i*OB+e*BITS+:BITS] > next_out[e*BITS+:BITS]))
-            next_out[e*BITS+:BITS] = grp[i*OB+e*BITS+:BITS];
     end
+    function automatic logic [OB-1:0] window_max(input logic [K*K*OB-1:0] v_in);
+      logic [K*K*OB-1:0] v;
+      logic [BITS-1:0] a, b;
+      int n;
+      v = v_in;
+      n = K * K;
+      for (int lvl = 0; lvl < LEVELS; lvl++) begin  // v[i] = max(v[2 i], v[2 i + 1])
+        for (int i = 0; i < K * K; i++)
+          if (2 * i < n)
+            for (int e = 0; e < OUT_ELEMS; e++) begin
+              a = v[2*i*OB+e*BITS+:BITS];
+              b = (2 * i + 1 < n) ? v[(2*i+1)*OB+e*BITS+:BITS] : a;
+              v[i*OB+e*BITS+:BITS] = (SIGNED ? ($signed(b) > $signed(a)) : (b > a)) ? b : a;
+            end
+        n = (n + 1) / 2;
+      end
+      window_max = v[OB-1:0];
+    endfunction
+    always_ff @(posedge clk) if (load) grp_q <= grp;
+    assign pool_out = window_max(grp_q);
+    assign next_out = '0;
   end else if (C % OUT_ELEMS == 0) begin : g_pixel
     // a beat lies in one pixel: beat (kh, kw, g) is part g of bank ((tr + kh) mod K,
     // (lr + kw) mod K), a mux over the NB = K * K * G parts of the window register with the
@@ -277,6 +308,7 @@ module hwbnn_window #(
       end
     end
     assign next_out = (!row_in[bkh] || !col_in[bkw]) ? {OUT_ELEMS{BITS'(PAD_VALUE)}} : rd[bsel*OB+:OB];
+    assign pool_out = '0;
   end else begin : g_conv
     // a beat across pixels: rows into kh order (bank row (tr + kh) mod K), then columns into kw order (lr + kw) mod K,
     // then the padding
@@ -296,6 +328,7 @@ module hwbnn_window #(
       next_out = '0;
       for (int g = 0; g < NB; g++) if (32'(beat) == g) next_out = win[g*OB+:OB];
     end
+    assign pool_out = '0;
   end
 
   always_ff @(posedge clk) begin
@@ -349,8 +382,8 @@ module hwbnn_window #(
       written <= written_n;
       limit <= limit_n;
       need <= need_n;
-      in_ready <= written_n < limit_n;
-      rows_ready <= written_n > need_n;
+      in_ready <= in_ready_n;
+      rows_ready <= rows_ready_n;
       // reader: the window read moves on to the next output pixel
       if (issue) begin
         for (int k = 0; k < K; k++) begin
@@ -389,6 +422,7 @@ module hwbnn_window #(
         beat <= last ? '0 : beat + 1'b1;
       end else if (out_ready) out_valid <= 1'b0;
     end
-    if (load) out_data <= next_out;
+    if (load) out_q <= next_out;
   end
+  assign out_data = POOL ? pool_out : out_q;
 endmodule
