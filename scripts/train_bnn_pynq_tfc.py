@@ -41,26 +41,18 @@ def train(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, see
     model.eval()
 
 
-def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--out", default="build/bnn-pynq-tfc")
-    args = ap.parse_args(argv)
-
-    from brevitas_examples.bnn_pynq.models import model_with_cfg
-
+def train_and_import(model: torch.nn.Module, out: Path, epochs: int) -> dict:
+    """Train ``model`` on the 4,500 training images of the MNIST 5k, print its held-out accuracy,
+    then ``hw-bnn import`` it on the 500 held-out images with their labels; the report."""
     import hw_bnn.flow as flow
     from hw_bnn.train.data import train_val_split
 
-    torch.manual_seed(0)
-    model, _ = model_with_cfg("TFC_1W1A", pretrained=False)
     tr, val = train_val_split("mnist5k", 0.1, seed=0)
-    train(model, tr.inputs((1, 28, 28)), tr.y, args.epochs)
+    train(model, tr.inputs((1, 28, 28)), tr.y, epochs)
     with torch.no_grad():
         acc = model(torch.tensor(val.inputs((1, 28, 28)), dtype=torch.float32) / 255.0).argmax(1).numpy() == val.y
     print(f"PyTorch: validation accuracy {acc.mean():.4f} on {len(val.y)} images", flush=True)
-    out = Path(args.out)
-    report = flow.import_model(
+    return flow.import_model(
         model,
         out=out,
         input_shape=(1, 1, 28, 28),
@@ -69,6 +61,19 @@ def main(argv: list[str]) -> int:
         input_domain="unit",
         quiet=True,
     )
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--out", default="build/bnn-pynq-tfc")
+    args = ap.parse_args(argv)
+
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    torch.manual_seed(0)
+    model, _ = model_with_cfg("TFC_1W1A", pretrained=False)
+    report = train_and_import(model, Path(args.out), args.epochs)
     ic, v, rt = report["import_check"], report["verify"], report["rtlsim"]
     print(
         f"hw-bnn import: export vs integer graph {ic['value_mismatches']} value mismatches, accuracy "

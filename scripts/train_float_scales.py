@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from train_bnn_pynq_tfc import train
+from train_bnn_pynq_tfc import train_and_import
 
 
 def float_scale_mlp() -> torch.nn.Module:
@@ -90,25 +90,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--out", default="build/float-scales-mlp")
     args = ap.parse_args(argv)
 
-    import hw_bnn.flow as flow
-    from hw_bnn.train.data import train_val_split
-
-    model = float_scale_mlp()
-    tr, val = train_val_split("mnist5k", 0.1, seed=0)
-    train(model, tr.inputs((1, 28, 28)), tr.y, args.epochs)
-    with torch.no_grad():
-        acc = model(torch.tensor(val.inputs((1, 28, 28)), dtype=torch.float32) / 255.0).argmax(1).numpy() == val.y
-    print(f"PyTorch: validation accuracy {acc.mean():.4f} on {len(val.y)} images", flush=True)
-    out = Path(args.out)
-    report = flow.import_model(
-        model,
-        out=out,
-        input_shape=(1, 1, 28, 28),
-        inputs=val.inputs((1, 28, 28)).astype(np.int64),
-        labels=val.y,
-        input_domain="unit",
-        quiet=True,
-    )
+    report = train_and_import(float_scale_mlp(), Path(args.out), args.epochs)
     ic, v, rt = report["import_check"], report["verify"], report["rtlsim"]
     print("float scales at " + ", ".join(f"{n['node']} ({n['what']})" for n in ic["float_scales"]["nodes"]))
     print(_line("held-out", ic["float_scales"]))
@@ -117,7 +99,7 @@ def main(argv: list[str]) -> int:
         f"golden vs C simulation {v['mismatches']} mismatches, golden vs RTL simulation {rt['mismatches']} "
         f"({rt['splits']['inputs']['interval_cycles']} cycles per frame)"
     )
-    ties = test_set_ties(out)
+    ties = test_set_ties(Path(args.out))
     if ties is not None:
         print(_line("official 10k test set", ties) + f"; accuracy {ties['accuracy']:.4f}")
     return 0 if v["mismatches"] == 0 and rt["mismatches"] == 0 else 1
