@@ -185,3 +185,17 @@ def test_average_pooling_over_windows_reaches_hardware(tmp_path):
     assert r["import_check"]["value_mismatches"] == 0
     assert r["verify"]["mismatches"] == 0 and r["rtlsim"]["mismatches"] == 0
     assert [row["kind"] for row in r["layers"]].count("conv") == 3  # two 3x3 and the 2x2 sum
+
+
+@pytest.mark.parametrize("seed", [0, 1], ids=["mlp", "cnn"])
+def test_random_float_scale_models_reach_hardware(tmp_path, seed):
+    """The property test's float-scale models (tests.compile.test_stock_random): integer semantics
+    = golden = C simulation = RTL simulation, every difference from the export proven."""
+    from tests.compile.test_stock_quantizers import randomise
+    from tests.compile.test_stock_random import FLOAT, random_model
+
+    model, shape = random_model(seed, FLOAT)
+    r = flow.import_model(randomise(model), out=tmp_path / "b", input_shape=shape, input_domain="unit", quiet=True)
+    ic = r["import_check"]
+    assert ic["golden_vs_integer_mismatches"] == 0 and ic["float_scales"]["images"] == 16
+    assert r["verify"]["mismatches"] == 0 and r["rtlsim"]["mismatches"] == 0
