@@ -238,22 +238,20 @@ module hwbnn_window #(
         for (int g = 0; g < NB; g++)
           if (32'(beat) == g) grp[i*OB+:OB] = rd[i*PB+g*OB+:OB];
     end
+    // level l of the tree: the n(l) = ceil(K * K / 2^l) values v[i] = max(v[2 i], v[2 i + 1]) of
+    // level l - 1 (an odd one out passes); all bounds are constants, so the loops unroll
     function automatic logic [OB-1:0] window_max(input logic [K*K*OB-1:0] v_in);
       logic [K*K*OB-1:0] v;
-      logic [BITS-1:0] a, b;
-      int n;
       v = v_in;
-      n = K * K;
-      for (int lvl = 0; lvl < LEVELS; lvl++) begin  // v[i] = max(v[2 i], v[2 i + 1])
-        for (int i = 0; i < K * K; i++)
-          if (2 * i < n)
-            for (int e = 0; e < OUT_ELEMS; e++) begin
-              a = v[2*i*OB+e*BITS+:BITS];
-              b = (2 * i + 1 < n) ? v[(2*i+1)*OB+e*BITS+:BITS] : a;
-              v[i*OB+e*BITS+:BITS] = (SIGNED ? ($signed(b) > $signed(a)) : (b > a)) ? b : a;
-            end
-        n = (n + 1) / 2;
-      end
+      for (int lvl = 1; lvl <= LEVELS; lvl++)
+        for (int i = 0; i < (K * K + (1 << lvl) - 1) >> lvl; i++)
+          for (int e = 0; e < OUT_ELEMS; e++)
+            if (2 * i + 1 < (K * K + (1 << (lvl - 1)) - 1) >> (lvl - 1))
+              if (SIGNED ? ($signed(v[(2*i+1)*OB+e*BITS+:BITS]) > $signed(v[2*i*OB+e*BITS+:BITS]))
+                         : (v[(2*i+1)*OB+e*BITS+:BITS] > v[2*i*OB+e*BITS+:BITS]))
+                v[i*OB+e*BITS+:BITS] = v[(2*i+1)*OB+e*BITS+:BITS];
+              else v[i*OB+e*BITS+:BITS] = v[2*i*OB+e*BITS+:BITS];
+            else v[i*OB+e*BITS+:BITS] = v[2*i*OB+e*BITS+:BITS];
       window_max = v[OB-1:0];
     endfunction
     always_ff @(posedge clk) if (load) grp_q <= grp;
