@@ -173,7 +173,8 @@ module hwbnn_window #(
   // row, or of the next image's first); the late handshakes (row_done, row_end, img_done) only
   // select among them, so no carry chain follows them
   wire signed [NW-1:0] w_1 = written + NW'(1), w_h = written - NW'(H), w_h1 = written + NW'(1 - H);
-  wire signed [NW-1:0] limit_row = limit_of(next_top), need_row = need_of(32'(oh) == HO - 2, next_top);
+  // limit_row / need_row: of the next output row (top next_top), registers set with next_top
+  logic signed [NW-1:0] limit_row, need_row;
   localparam logic signed [NW-1:0] LimitImg = limit_of(NW'(-PAD)), NeedImg = need_of(HO == 1, NW'(-PAD));
   wire [1:0] ready_same = {w_1 < limit, written < limit}, rows_same = {w_1 > need, written > need};
   wire [1:0] ready_row = {w_1 < limit_row, written < limit_row}, rows_row = {w_1 > need_row, written > need_row};
@@ -188,8 +189,8 @@ module hwbnn_window #(
       limit_n = limit_of(NW'(-PAD));
       need_n = need_of(HO == 1, NW'(-PAD));
     end else if (row_end) begin
-      limit_n = limit_of(next_top);
-      need_n = need_of(32'(oh) == HO - 2, next_top);
+      limit_n = limit_row;
+      need_n = need_row;
     end
   end
 
@@ -342,6 +343,8 @@ module hwbnn_window #(
       ow <= '0;
       ih0 <= NW'(-PAD);
       next_top <= NW'(S - PAD);
+      limit_row <= limit_of(NW'(S - PAD));
+      need_row <= need_of(HO == 2, NW'(S - PAD));
       limit <= limit_of(NW'(-PAD));
       need <= need_of(HO == 1, NW'(-PAD));
       in_ready <= NW'(0) < limit_of(NW'(-PAD));
@@ -399,11 +402,15 @@ module hwbnn_window #(
             oh <= '0;
             ih0 <= NW'(-PAD);
             next_top <= NW'(S - PAD);
+            limit_row <= limit_of(NW'(S - PAD));
+            need_row <= need_of(HO == 2, NW'(S - PAD));
             {tq, tr} <= slot_add(tq, tr, IMG_Q, IMG_R);
           end else begin
             oh <= oh + 1'b1;
             ih0 <= next_top;
             next_top <= next_top + NW'(S);
+            limit_row <= limit_of(next_top + NW'(S));
+            need_row <= need_of(32'(oh) + 1 == HO - 2, next_top + NW'(S));
             {tq, tr} <= slot_add(tq, tr, ROW_Q, ROW_R);
           end
         end else begin
