@@ -39,14 +39,24 @@ CHIP = "hwbnn_chip"
 RETRY_MARGINS = (0.98, 0.9)  # the clock of a re-run, as a fraction of the lowest Fmax reached
 
 
+PLL_STEP_MHZ = 0.25  # how far the request steps down while ecppll's nearest clock lies above it
+
+
 def _pll(work: Path, board: Board, clock_mhz: float) -> float:
-    """``hwbnn_pll.v`` from ecppll for ``clock_mhz``; returns the frequency it reaches."""
-    args = ["-i", str(board.clock["mhz"]), "-o", f"{clock_mhz:g}", "-n", "hwbnn_pll", "-f", "hwbnn_pll.v"]
-    run_tool("ecppll", args, work, "ecppll.log")
-    said = re.search(r"clkout0 frequency: ([0-9.]+) MHz", (work / "ecppll.log").read_text())
-    if not said:
-        raise ToolError(f"ecppll did not say the frequency it reached; see {work / 'ecppll.log'}")
-    return float(said.group(1))
+    """``hwbnn_pll.v`` from ecppll for ``clock_mhz``; returns the frequency it reaches, at or
+    below ``clock_mhz`` (ecppll picks the nearest it can make, which may lie above: the request
+    then steps down by :data:`PLL_STEP_MHZ`)."""
+    ask = clock_mhz
+    while True:
+        args = ["-i", str(board.clock["mhz"]), "-o", f"{ask:g}", "-n", "hwbnn_pll", "-f", "hwbnn_pll.v"]
+        run_tool("ecppll", args, work, "ecppll.log")
+        said = re.search(r"clkout0 frequency: ([0-9.]+) MHz", (work / "ecppll.log").read_text())
+        if not said:
+            raise ToolError(f"ecppll did not say the frequency it reached; see {work / 'ecppll.log'}")
+        reached = float(said.group(1))
+        if reached <= clock_mhz + 1e-9 or ask <= PLL_STEP_MHZ:
+            return reached
+        ask -= PLL_STEP_MHZ
 
 
 def _design(work: Path, board: Board, clock_mhz: float) -> float:
