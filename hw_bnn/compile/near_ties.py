@@ -207,13 +207,14 @@ def _not_a_tie(img: int, where: str, detail: str) -> CompileError:
     )
 
 
-def prove_code(exported, q, ctx_f: dict, img: int, e: int, c_f: int, c_i: int) -> dict:
+def prove_code(exported, q, ctx_f: dict, img: int, e: int, c_f: int, c_i: int, base: int = 0) -> dict:
     """The proof that quantizer ``q``'s codes ``c_f`` (export) and ``c_i`` (integer graph) at
-    flat element ``e`` of image ``img`` differ by rounding (module docstring), or CompileError."""
+    flat element ``e`` of image ``img`` of the batch ``ctx_f`` (image ``base + img`` of the set)
+    differ by rounding (module docstring), or CompileError."""
     where = f"node {q.name} ({q.op_type}) element {e}"
     lin, chain = chain_between(exported, q.input[0])
     if lin is None:
-        raise _not_a_tie(img, where, "its input is not an elementwise chain of one linear layer's output")
+        raise _not_a_tie(base + img, where, "its input is not an elementwise chain of one linear layer's output")
     y, s, wsum, babs, k = exact_output(exported, lin, ctx_f, [img])
     bound = rounding_bound(s, wsum, babs, k, _input_beta(exported, lin)).reshape(-1)[e]
     ye = float(y.reshape(-1)[e])
@@ -221,7 +222,7 @@ def prove_code(exported, q, ctx_f: dict, img: int, e: int, c_f: int, c_i: int) -
     v = chain_at(exported, lin, chain + [q], q.output[0], [ye - bound, ye + bound], [channel, channel])
     k_lo, k_hi = sorted(int(c) for c in _codes(exported, q, v))
     proof = {
-        "image": img,
+        "image": base + img,
         "at": q.name,
         "element": e,
         "layer": lin.name,
@@ -233,7 +234,7 @@ def prove_code(exported, q, ctx_f: dict, img: int, e: int, c_f: int, c_i: int) -
     }
     if k_lo == k_hi or not (k_lo <= c_f <= k_hi and k_lo <= c_i <= k_hi):
         raise _not_a_tie(
-            img,
+            base + img,
             where,
             f"the exact value {ye:.9g} of {lin.name}'s output, +-{bound:.3g}, gives codes {k_lo}..{k_hi}; "
             f"export {c_f}, integer {c_i}",
@@ -308,8 +309,8 @@ def compare_with_export(exported, integer, golden, x_model, x_int, batch_size: i
         o_i = golden.apply_output_affine(ctx_i[integer.graph.output[0].name]).reshape(n, -1)
         first = _first_differences(exported, integer, pairs, ctx_f, ctx_i, n)
         for img, (q, e, c_f, c_i) in sorted(first.items()):
-            proof = prove_code(exported, q, ctx_f, img, e, c_f, c_i)
-            res["first"] = res["first"] or {**proof, "image": start + img}
+            proof = prove_code(exported, q, ctx_f, img, e, c_f, c_i, start)
+            res["first"] = res["first"] or proof
         clean = np.array([i for i in range(n) if i not in first], dtype=np.int64)
         out = check_outputs(exported, ctx_f, clean, o_f, o_i, start)
         res["first"] = res["first"] or out["first"]
