@@ -175,7 +175,9 @@ module hwbnn_window #(
   wire signed [NW-1:0] w_1 = written + NW'(1), w_h = written - NW'(H), w_h1 = written + NW'(1 - H);
   // limit_row / need_row: of the next output row (top next_top), registers set with next_top
   logic signed [NW-1:0] limit_row, need_row;
+  // of an image's first output row (top -PAD) and its second (top S - PAD)
   localparam logic signed [NW-1:0] LimitImg = limit_of(NW'(-PAD)), NeedImg = need_of(HO == 1, NW'(-PAD));
+  localparam logic signed [NW-1:0] LimitRow1 = limit_of(NW'(S - PAD)), NeedRow1 = need_of(HO == 2, NW'(S - PAD));
   wire [1:0] ready_same = {w_1 < limit, written < limit}, rows_same = {w_1 > need, written > need};
   wire [1:0] ready_row = {w_1 < limit_row, written < limit_row}, rows_row = {w_1 > need_row, written > need_row};
   wire [1:0] ready_img = {w_h1 < LimitImg, w_h < LimitImg}, rows_img = {w_h1 > NeedImg, w_h > NeedImg};
@@ -186,8 +188,8 @@ module hwbnn_window #(
     limit_n = limit;
     need_n = need;
     if (img_done) begin
-      limit_n = limit_of(NW'(-PAD));
-      need_n = need_of(HO == 1, NW'(-PAD));
+      limit_n = LimitImg;
+      need_n = NeedImg;
     end else if (row_end) begin
       limit_n = limit_row;
       need_n = need_row;
@@ -243,16 +245,15 @@ module hwbnn_window #(
     // level l - 1 (an odd one out passes); all bounds are constants, so the loops unroll
     function automatic logic [OB-1:0] window_max(input logic [K*K*OB-1:0] v_in);
       logic [K*K*OB-1:0] v;
+      logic [BITS-1:0] a, b;
       v = v_in;
       for (int lvl = 1; lvl <= LEVELS; lvl++)
         for (int i = 0; i < (K * K + (1 << lvl) - 1) >> lvl; i++)
-          for (int e = 0; e < OUT_ELEMS; e++)
-            if (2 * i + 1 < (K * K + (1 << (lvl - 1)) - 1) >> (lvl - 1))
-              if (SIGNED ? ($signed(v[(2*i+1)*OB+e*BITS+:BITS]) > $signed(v[2*i*OB+e*BITS+:BITS]))
-                         : (v[(2*i+1)*OB+e*BITS+:BITS] > v[2*i*OB+e*BITS+:BITS]))
-                v[i*OB+e*BITS+:BITS] = v[(2*i+1)*OB+e*BITS+:BITS];
-              else v[i*OB+e*BITS+:BITS] = v[2*i*OB+e*BITS+:BITS];
-            else v[i*OB+e*BITS+:BITS] = v[2*i*OB+e*BITS+:BITS];
+          for (int e = 0; e < OUT_ELEMS; e++) begin
+            a = v[2*i*OB+e*BITS+:BITS];
+            b = (2 * i + 1 < (K * K + (1 << (lvl - 1)) - 1) >> (lvl - 1)) ? v[(2*i+1)*OB+e*BITS+:BITS] : a;
+            v[i*OB+e*BITS+:BITS] = (SIGNED ? ($signed(b) > $signed(a)) : (b > a)) ? b : a;
+          end
       window_max = v[OB-1:0];
     endfunction
     always_ff @(posedge clk) if (load) grp_q <= grp;
@@ -343,12 +344,12 @@ module hwbnn_window #(
       ow <= '0;
       ih0 <= NW'(-PAD);
       next_top <= NW'(S - PAD);
-      limit_row <= limit_of(NW'(S - PAD));
-      need_row <= need_of(HO == 2, NW'(S - PAD));
-      limit <= limit_of(NW'(-PAD));
-      need <= need_of(HO == 1, NW'(-PAD));
-      in_ready <= NW'(0) < limit_of(NW'(-PAD));
-      rows_ready <= NW'(0) > need_of(HO == 1, NW'(-PAD));
+      limit_row <= LimitRow1;
+      need_row <= NeedRow1;
+      limit <= LimitImg;
+      need <= NeedImg;
+      in_ready <= NW'(0) < LimitImg;
+      rows_ready <= NW'(0) > NeedImg;
       iw0 <= NW'(-PAD);
       tr <= KW'(TOP0 % K);
       tq <= RQW'(TOP0 / K);
@@ -402,8 +403,8 @@ module hwbnn_window #(
             oh <= '0;
             ih0 <= NW'(-PAD);
             next_top <= NW'(S - PAD);
-            limit_row <= limit_of(NW'(S - PAD));
-            need_row <= need_of(HO == 2, NW'(S - PAD));
+            limit_row <= LimitRow1;
+            need_row <= NeedRow1;
             {tq, tr} <= slot_add(tq, tr, IMG_Q, IMG_R);
           end else begin
             oh <= oh + 1'b1;

@@ -38,7 +38,7 @@ def _check_requantized(model, n) -> None:
         )
 
 
-def _window(model, n, h: int, w: int) -> tuple[list, list]:
+def _window(n, h: int, w: int) -> tuple[list, list]:
     """(kernel, strides) of the pooling node ``n`` on an ``h x w`` map, or CompileError."""
     if n.op_type == "GlobalAveragePool":
         return [h, w], [1, 1]
@@ -69,7 +69,7 @@ class AvgPoolAsConv(Transformation):
                 raise CompileError(f"node {n.name} ({n.op_type}): needs a 4-D input of known shape (got {shape})")
             _check_requantized(model, n)
             _, c, h, w = (int(v) for v in shape)
-            kernel, strides = _window(model, n, h, w)
+            kernel, strides = _window(n, h, w)
             weights = np.zeros((c, c, *kernel), dtype=np.float32)
             weights[np.arange(c), np.arange(c)] = 1.0
             wname = add_const(model, f"{n.name}_ones", weights)
