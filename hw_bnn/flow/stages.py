@@ -87,7 +87,7 @@ def evaluate_splits(cfg: FlowConfig) -> dict:
 # --- train, export ----------------------------------------------------------------------
 
 
-TRAIN_OUTPUTS = ["checkpoint.pt", "train_log.csv", "train_summary.json", "train_curve.png"]
+TRAIN_OUTPUTS = ["checkpoint.pt", "train_log.csv", "train_speed.json", "train_summary.json", "train_curve.png"]
 
 
 def plan_train(cfg: FlowConfig) -> StageRun:
@@ -114,6 +114,9 @@ def step_train(cfg: FlowConfig) -> None:
     msg = f"[train] {r.name}: validation accuracy {summary['val_acc']:.4f} on {summary['val_images']} images"
     if "test_acc" in summary:
         msg += f", test accuracy {summary['test_acc']:.4f} on {summary['test_images']} images"
+    speed = json.loads((cfg.build / "train_speed.json").read_text())
+    if speed:
+        msg += "; " + ", ".join(f"{p} {v['images_per_s']:,.0f} images/s" for p, v in speed.items())
     cfg.say(msg)
 
 

@@ -191,6 +191,8 @@ class FPReLU(nn.Module):
     ``sign(FPReLU(y) - alpha)`` may be +1 on an interval only.  The compiler refuses such a
     channel where it absorbs the chain into thresholds (the error names the node and the
     channel); the fixed-point shortcut (which computes FPReLU itself) takes any slopes.
+    ``train.fprelu_monotone: true`` keeps every channel foldable: after each optimizer step
+    :meth:`clamp_monotone` sets ``a_c, b_c >= 0``.
 
     Export: ``Greater(x, 0)``, ``Mul(a)``, ``Mul(b)``, ``Where`` -- a small elementwise
     graph over one input, which the compiler evaluates as a whole."""
@@ -203,6 +205,12 @@ class FPReLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = [1, -1] + [1] * (x.dim() - 2)
         return torch.where(x > 0, x * self.pos.view(shape), x * self.neg.view(shape))
+
+    @torch.no_grad()
+    def clamp_monotone(self) -> None:
+        """``a_c, b_c >= 0``: a non-decreasing function in every channel."""
+        self.pos.clamp_(min=0.0)
+        self.neg.clamp_(min=0.0)
 
 
 def make_nonlin(kind: str, channels: int) -> nn.Module:

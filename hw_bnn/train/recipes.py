@@ -189,6 +189,14 @@ def _choice(*allowed: str) -> type:
     return Annotated[str, AfterValidator(check)]
 
 
+class AugmentSettings(Strict):
+    """The ``train.augment`` block: a random affine map per image and epoch (hw_bnn.train.augment)."""
+
+    shift: Annotated[float, Field(ge=0, le=8)] = 0.0  # pixels, each direction
+    rotate: Annotated[float, Field(ge=0, le=45)] = 0.0  # degrees
+    scale: Annotated[float, Field(ge=0, le=0.5)] = 0.0  # zoom 1 +- scale
+
+
 class TrainSettings(Strict):
     """The ``train:`` block; :data:`TRAIN_DEFAULTS` are its defaults."""
 
@@ -202,13 +210,21 @@ class TrainSettings(Strict):
     in_dropout: Dropout = 0.0
     hidden_dropout: Dropout = 0.0
     # the AdamBNN recipe (Liu et al. 2021); see hw_bnn.train.trainer
-    optimizer: _choice("adam", "sgd") = "adam"  # sgd: momentum 0.9
+    optimizer: _choice("adam", "adamw", "sgd") = "adam"  # sgd: momentum 0.9; adamw: decoupled weight decay
     two_step: bool = False  # step 1: real weights, binary activations; step 2: binary weights too
     step1_epochs: EpochsOrZero = 0  # epochs of step 1 (two_step only; 0: the same as epochs)
     step1_weight_decay: NonNegative = 5e-6  # weight decay of step 1 (step 2 uses weight_decay, normally 0)
     teacher: _choice("none", "float") = "none"  # float: distribution loss from a real-valued teacher of the same shape
     teacher_epochs: EpochsOrZero = 0  # epochs of the teacher's own training (0: the same as epochs)
     kd_weight: Annotated[float, Field(ge=0, le=1)] = 1.0  # loss = kd * KL(teacher || student) + (1 - kd) * CE
+    # regularisation and optimisation (hw_bnn.train.optim, hw_bnn.train.augment)
+    augment: AugmentSettings = AugmentSettings()  # random shifts, rotations and zooms of the images
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = 0.0  # CE against (1 - e) onehot + e / K
+    warmup_epochs: EpochsOrZero = 0  # linear warm-up of the learning rate, then lr_schedule
+    grad_clip: NonNegative = 0.0  # clip the gradients' global L2 norm to this (0: off)
+    latent_clip: Annotated[float, Field(gt=0, le=16, allow_inf_nan=False)] = 1.0  # binary weights: clip to +-this
+    ema: Annotated[float, Field(ge=0, lt=1)] = 0.0  # moving average of the weights, kept if it validates better
+    fprelu_monotone: bool = False  # FPReLU slopes clamped to >= 0 after each step (foldable thresholds)
 
 
 TRAIN_DEFAULTS = TrainSettings().model_dump()

@@ -33,25 +33,27 @@ Loss of a student phase (``step1``, ``step2``, ``train``), logits ``s`` of the s
   ``q = softmax(s)``.  (ReActNet writes ``-1/N sum p log q``, the soft cross-entropy: it
   differs from ``KL`` by the teacher's entropy, a constant, so the gradient is the same.)
 
-Weight decay (L2 added to the gradient, ``g += wd * w``, as ``torch.optim.Adam`` / ``SGD``
-do) applies to the latent weights of the convolutions and linear layers only (the
-parameters named ``weight`` of 2 or 4 dimensions), as in the ReActNet / AdamBNN code; norms,
-RSign shifts, RPReLU / FPReLU parameters and the output TensorNorm get none.
-
-Optimizer (``optimizer``): ``adam`` (``torch.optim.Adam``, default betas) or ``sgd``
-(``torch.optim.SGD``, momentum 0.9); the learning rate is ``lr * f(step / total_steps)``
-with ``f`` from ``lr_schedule`` (cosine, linear or constant), per phase.
+Optimizer (``optimizer``: ``adam``, ``adamw`` or ``sgd``), weight decay (the latent conv /
+linear weights only), the learning-rate schedule with ``warmup_epochs``, label smoothing and
+the moving average of the weights (``ema``) are :mod:`hw_bnn.train.optim`'s; each phase has
+its own optimizer and schedule.  ``augment`` draws a random affine map per training image
+and epoch (:mod:`hw_bnn.train.augment`); ``grad_clip`` clips the gradients' global L2 norm.
 
 After every optimizer step of a phase with binary weights (``step2`` / ``train``) the latent
-weights are clipped to [-1, 1] (the clipping range of the sign's straight-through
-estimator); real weights (``teacher``, ``step1``) are left alone.
+weights are clipped to ``[-latent_clip, latent_clip]`` (1: the clipping range of the sign's
+straight-through estimator); real weights (``teacher``, ``step1``) are left alone.
+``fprelu_monotone`` clamps every FPReLU slope to ``>= 0`` after each step.  With
+``ema`` the phase ends with the average weights when they validate at least as well as the
+last ones (``<phase>_ema`` in the summary says which, with both accuracies).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,29 +62,17 @@ import numpy as np
 
 from hw_bnn.errors import ExportError, RecipeError
 from hw_bnn.files import write_bytes_atomic
+from hw_bnn.train.augment import Augment
 from hw_bnn.train.data import Split, train_val_split
+from hw_bnn.train.layers import FPReLU
 from hw_bnn.train.networks import build_model
+from hw_bnn.train.optim import LR_SCHEDULES, OPTIMIZERS, WeightEMA, decay_param_names, lr_factor, make_optimizer
 from hw_bnn.train.progress import EpochProgress, progress_mode
 from hw_bnn.train.recipes import Recipe, model_input_shape
 
-OPTIMIZERS = ("adam", "sgd")
 TEACHERS = ("none", "float")
-LR_SCHEDULES = ("cosine", "linear", "constant")
-SGD_MOMENTUM = 0.9
 LOG_FIELDS = ["phase", "epoch", "phase_epoch", "loss", "val_acc", "lr"]
 EVAL_BATCH = 250  # images per forward pass when evaluating or computing the teacher's logits
-
-
-def lr_factor(schedule: str, step: int, total: int) -> float:
-    """``f(step / total)``: 1 (constant), ``1 - t`` (linear) or ``(1 + cos(pi t)) / 2`` (cosine)."""
-    if schedule == "constant":
-        return 1.0
-    frac = min(step / max(total, 1), 1.0)
-    if schedule == "linear":
-        return 1.0 - frac
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * frac))
-    raise RecipeError(f"unknown lr_schedule {schedule!r} (cosine, linear or constant)")
 
 
 def _seed_all(seed: int) -> None:
@@ -227,30 +217,6 @@ def distribution_loss(student_logits, teacher_logits, targets=None, kd_weight: f
     return kd_weight * kl + (1.0 - kd_weight) * F.cross_entropy(student_logits, targets)
 
 
-def decay_param_names(model) -> set[str]:
-    """The latent conv / linear weights: the only parameters that get weight decay."""
-    return {n for n, p in model.named_parameters() if n.endswith("weight") and p.dim() in (2, 4)}
-
-
-def make_optimizer(model, recipe: Recipe, weight_decay: float):
-    """The recipe's optimizer over ``model``'s parameters: weight decay ``weight_decay`` on the
-    conv / linear weights, none on the others (two parameter groups, in that order)."""
-    import torch
-
-    t = recipe.train
-    decay = decay_param_names(model)
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if n in decay], "weight_decay": weight_decay},
-        {"params": [p for n, p in model.named_parameters() if n not in decay], "weight_decay": 0.0},
-    ]
-    kind = t.get("optimizer", "adam")
-    if kind == "adam":
-        return torch.optim.Adam(groups, lr=t["lr"])
-    if kind == "sgd":
-        return torch.optim.SGD(groups, lr=t["lr"], momentum=SGD_MOMENTUM)
-    raise RecipeError(f"{recipe.where}: train.optimizer {kind!r} is not supported (allowed: {', '.join(OPTIMIZERS)})")
-
-
 def load_matching(model, state_dict, what: str = "weights") -> dict:
     """Load the entries of ``state_dict`` whose name and shape match ``model``'s; warn about
     the rest.  Returns ``{"loaded": n, "missing": [...], "unexpected": [...], "mismatched": [...]}``."""
@@ -291,7 +257,7 @@ class TrainingRun:
     already finished (``done``) and the log rows so far."""
 
     recipe: Recipe
-    x: object  # float32 tensor (N, *input_shape)
+    x: object  # float32 tensor (N, C, H, W): the pixels, before any augmentation
     y: object  # int64 tensor (N,)
     val: Split
     input_shape: tuple
@@ -299,11 +265,21 @@ class TrainingRun:
     progress: bool = True
     done: dict = field(default_factory=dict)
     log_rows: list = field(default_factory=list)
+    speed: dict = field(default_factory=dict)  # phase -> training throughput (train_speed.json)
+
+    @property
+    def augment(self) -> Augment:
+        return Augment.from_settings(self.recipe.train.get("augment"))
+
+    def batch(self, idx, generator):
+        """The network inputs of the training images ``idx`` (augmented when the recipe says so)."""
+        return self.augment(self.x[idx], generator).reshape(len(idx), *self.input_shape)
 
 
 @dataclass
 class PhaseState:
-    """The resumable state of a phase: model, optimizer, schedule, shuffling generator."""
+    """The resumable state of a phase: model, optimizer, schedule, shuffling and augmentation
+    generator, the moving average of the weights (or None)."""
 
     model: object
     opt: object
@@ -311,17 +287,32 @@ class PhaseState:
     gen: object
     start_epoch: int
     init_report: dict | None
+    ema: WeightEMA | None = None
 
 
-def _teacher_logits(run: TrainingRun):
-    """The fixed teacher's (eval mode) logits for every training image, computed once."""
-    import torch
+class Teacher:
+    """The fixed real-valued teacher (eval mode, no gradient).  Without augmentation its logits
+    for every training image are computed once; with it, on each augmented batch."""
 
-    teacher = build_model(run.recipe, run.input_shape, weights="float", acts="float")
-    teacher.load_state_dict(run.done["teacher"]["state_dict"])
-    teacher.eval()
-    with torch.no_grad():
-        return torch.cat([teacher(run.x[i : i + EVAL_BATCH]) for i in range(0, len(run.x), EVAL_BATCH)])
+    def __init__(self, run: TrainingRun):
+        import torch
+
+        self.model = build_model(run.recipe, run.input_shape, weights="float", acts="float")
+        self.model.load_state_dict(run.done["teacher"]["state_dict"])
+        self.model.eval()
+        self.cached = None
+        if not run.augment.active:
+            with torch.no_grad():
+                flat = run.x.reshape(len(run.x), *run.input_shape)
+                self.cached = torch.cat([self.model(flat[i : i + EVAL_BATCH]) for i in range(0, len(flat), EVAL_BATCH)])
+
+    def logits(self, idx, xb):
+        import torch
+
+        if self.cached is not None:
+            return self.cached[idx]
+        with torch.no_grad():
+            return self.model(xb)
 
 
 def _start_phase(phase: Phase, run: TrainingRun, resume, total_steps: int) -> PhaseState:
@@ -339,9 +330,11 @@ def _start_phase(phase: Phase, run: TrainingRun, resume, total_steps: int) -> Ph
             model, run.done[phase.init_from]["state_dict"], f"{phase.name}: init from {phase.init_from}"
         )
     opt = make_optimizer(model, run.recipe, phase.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(t["lr_schedule"], s, total_steps))
+    warmup = int(t.get("warmup_epochs", 0)) * math.ceil(len(run.x) / int(t["batch_size"]))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(t["lr_schedule"], s, total_steps, warmup))
     gen = torch.Generator().manual_seed(seed)
-    st = PhaseState(model, opt, sched, gen, 0, init_report)
+    ema = WeightEMA(model, t["ema"]) if t.get("ema", 0.0) else None
+    st = PhaseState(model, opt, sched, gen, 0, init_report, ema)
     if resume is not None:
         model.load_state_dict(resume["state_dict"])
         opt.load_state_dict(resume["optimizer"])
@@ -350,37 +343,49 @@ def _start_phase(phase: Phase, run: TrainingRun, resume, total_steps: int) -> Ph
         torch.set_rng_state(resume["torch_rng"])
         st.start_epoch = resume["epoch"]
         st.init_report = resume.get("init_report", init_report)
+        if ema is not None:
+            ema.load_state_dict(resume["ema"])
     return st
 
 
-def _train_epoch(phase: Phase, run: TrainingRun, st: PhaseState, teacher_logits, bar: EpochProgress) -> float:
-    """One pass over the shuffled training images; the mean loss.  After each step of a phase
-    with binary weights the latent weights are clipped to [-1, 1] (the sign's STE range)."""
+def _train_epoch(phase: Phase, run: TrainingRun, st: PhaseState, teacher: Teacher | None, bar: EpochProgress) -> float:
+    """One pass over the shuffled (and augmented) training images; the mean loss.  After each
+    step of a phase with binary weights the latent weights are clipped to ``+-latent_clip``."""
     import torch
+    import torch.nn.functional as F
 
     t = run.recipe.train
     bs = int(t["batch_size"])
     kd_weight = float(t.get("kd_weight", 1.0))
-    loss_fn = torch.nn.CrossEntropyLoss()
+    smoothing, grad_clip = float(t.get("label_smoothing", 0.0)), float(t.get("grad_clip", 0.0))
+    bound = float(t.get("latent_clip", 1.0))
     latent = [p for n, p in st.model.named_parameters() if n in decay_param_names(st.model)]
+    fprelus = [m for m in st.model.modules() if isinstance(m, FPReLU)] if t.get("fprelu_monotone") else []
     st.model.train()
     perm = torch.randperm(len(run.x), generator=st.gen)
     loss_sum, seen = 0.0, 0
     for i in range(0, len(perm), bs):
         idx = perm[i : i + bs]
-        out = st.model(run.x[idx])
-        if teacher_logits is not None:
-            loss = distribution_loss(out, teacher_logits[idx], run.y[idx], kd_weight)
+        xb = run.batch(idx, st.gen)
+        out = st.model(xb)
+        if teacher is not None:
+            loss = distribution_loss(out, teacher.logits(idx, xb), run.y[idx], kd_weight)
         else:
-            loss = loss_fn(out, run.y[idx])
+            loss = F.cross_entropy(out, run.y[idx], label_smoothing=smoothing)
         st.opt.zero_grad()
         loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(st.model.parameters(), grad_clip)
         st.opt.step()
         st.sched.step()
         if phase.clamp:
             with torch.no_grad():
                 for p in latent:
-                    p.clamp_(-1.0, 1.0)
+                    p.clamp_(-bound, bound)
+        for m in fprelus:
+            m.clamp_monotone()
+        if st.ema is not None:
+            st.ema.update(st.model)
         loss_sum += loss.item() * len(idx)
         seen += len(idx)
         bar.step()
@@ -403,20 +408,37 @@ def _save_partial(phase: Phase, run: TrainingRun, st: PhaseState, epoch: int) ->
         "log": run.log_rows,
         "epoch": epoch,
         "init_report": st.init_report,
+        "ema": st.ema.state_dict() if st.ema is not None else None,
     }
     write_bytes_atomic(run.partial, _torch_bytes(state))
 
 
+def _keep_average(phase: Phase, run: TrainingRun, st: PhaseState) -> dict:
+    """With ``ema``: load the average weights into the model when they validate at least as
+    well as the last ones; returns both accuracies and which were kept."""
+    last = {k: v.clone() for k, v in st.model.state_dict().items()}
+    last_acc = evaluate(st.model, run.val)
+    st.model.load_state_dict(st.ema.state_dict())
+    ema_acc = evaluate(st.model, run.val)
+    if ema_acc < last_acc:
+        st.model.load_state_dict(last)
+    return {"last_val_acc": last_acc, "ema_val_acc": ema_acc, "kept": "ema" if ema_acc >= last_acc else "last"}
+
+
 def _run_phase(phase: Phase, run: TrainingRun, resume, epoch_offset: int):
     """Train one phase (resuming from ``resume`` when it is this phase's partial state);
-    returns (model, the report of its initialisation from an earlier phase or None)."""
-    teacher_logits = _teacher_logits(run) if phase.distill else None
+    returns (model, its report: ``init`` from an earlier phase, ``ema``).  Its throughput goes
+    to ``run.speed``."""
+    teacher = Teacher(run) if phase.distill else None
     steps_per_epoch = math.ceil(len(run.x) / int(run.recipe.train["batch_size"]))
     st = _start_phase(phase, run, resume, phase.epochs * steps_per_epoch)
     desc = f"train {run.recipe.name}" + (f" {phase.label}" if phase.label else "")
     bar = EpochProgress(desc, phase.epochs, steps_per_epoch, st.start_epoch, progress_mode(run.progress))
+    train_seconds = 0.0
     for epoch in range(st.start_epoch, phase.epochs):
-        loss = _train_epoch(phase, run, st, teacher_logits, bar)
+        t0 = time.perf_counter()
+        loss = _train_epoch(phase, run, st, teacher, bar)
+        train_seconds += time.perf_counter() - t0
         val_acc = evaluate(st.model, run.val)
         row = {
             "phase": phase.name,
@@ -430,7 +452,17 @@ def _run_phase(phase: Phase, run: TrainingRun, resume, epoch_offset: int):
         bar.epoch_done(epoch + 1, loss, val_acc)
         _save_partial(phase, run, st, epoch + 1)
     bar.close()
-    return st.model, st.init_report
+    report = {"init": st.init_report}
+    if train_seconds:
+        images = (phase.epochs - st.start_epoch) * len(run.x)
+        run.speed[phase.name] = {
+            "images": images,
+            "seconds": round(train_seconds, 2),
+            "images_per_s": round(images / train_seconds, 1),
+        }
+    if st.ema is not None:
+        report["ema"] = _keep_average(phase, run, st)
+    return st.model, report
 
 
 # --------------------------------------------------------------------------------------
@@ -455,7 +487,7 @@ def _load_partial(path: Path, recipe: Recipe, phases: list[Phase]) -> dict | Non
     return st
 
 
-def _summary(model, phases, run: TrainingRun, train_split: Split, test_split, init_reports: dict) -> dict:
+def _summary(model, phases, run: TrainingRun, train_split: Split, test_split, reports: dict) -> dict:
     summary = {
         "val_acc": evaluate(model, run.val),
         "val_images": len(run.val),
@@ -471,7 +503,7 @@ def _summary(model, phases, run: TrainingRun, train_split: Split, test_split, in
     summary["phases"] = [
         {"name": ph.name, "epochs": ph.epochs, "weights": ph.weights, "acts": ph.acts} for ph in phases
     ]
-    summary.update(init_reports)
+    summary.update(reports)
     return summary
 
 
@@ -499,7 +531,10 @@ def train(
     for each earlier phase ``<phase>_val_acc`` (and ``<phase>_test_acc``), e.g.
     ``teacher_val_acc``, ``step1_val_acc``; ``phases`` (name and epochs of each); and
     ``step2_init`` (how many entries of step 1's state_dict step 2 loaded, and any that did
-    not match) for two-step recipes."""
+    not match) for two-step recipes; with ``ema``, ``<phase>_ema`` (both validation accuracies
+    and which weights were kept).  The training throughput of each phase (images per second,
+    without the per-epoch validation) goes to ``train_speed.json``, not to the checkpoint:
+    the same seed gives the same checkpoint bytes."""
     import torch
 
     phases = training_phases(recipe)  # raises on bad settings before any data is read
@@ -511,7 +546,7 @@ def train(
     state = _load_partial(partial, recipe, phases)
     run = TrainingRun(
         recipe,
-        torch.from_numpy(train_split.inputs(input_shape).astype(np.float32)),
+        torch.from_numpy(train_split.inputs(train_split.image_shape).astype(np.float32)),
         torch.from_numpy(train_split.y),
         val_split,
         input_shape,
@@ -521,7 +556,7 @@ def train(
         list(state["log"]) if state else [],
     )
 
-    init_reports: dict = {}
+    reports: dict = {}
     model = None
     epoch_offset = 0
     for ph in phases:
@@ -529,7 +564,7 @@ def train(
             epoch_offset += ph.epochs
             continue
         resume = state if state is not None and state["phase"] == ph.name else None
-        model, init_report = _run_phase(ph, run, resume, epoch_offset)
+        model, report = _run_phase(ph, run, resume, epoch_offset)
         epoch_offset += ph.epochs
         if ph is not phases[-1]:
             run.done[ph.name] = {
@@ -538,10 +573,11 @@ def train(
             }
             if test_split is not None:
                 run.done[ph.name]["test_acc"] = evaluate(model, test_split)
-        if init_report is not None:
-            init_reports[f"{ph.name}_init"] = init_report
+        for key, value in report.items():
+            if value is not None:
+                reports[f"{ph.name}_{key}"] = value
 
-    summary = _summary(model, phases, run, train_split, test_split, init_reports)
+    summary = _summary(model, phases, run, train_split, test_split, reports)
     ck = {
         "recipe": recipe.to_dict(),
         "state_dict": model.state_dict(),
@@ -550,6 +586,7 @@ def train(
         "summary": summary,
     }
     write_bytes_atomic(out_dir / "train_log.csv", _log_csv(run.log_rows))
+    write_bytes_atomic(out_dir / "train_speed.json", json.dumps(run.speed, indent=1).encode())
     write_bytes_atomic(out_dir / "checkpoint.pt", _torch_bytes(ck))
     partial.unlink(missing_ok=True)
     return summary

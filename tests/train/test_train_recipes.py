@@ -110,7 +110,7 @@ def test_phases_of_each_recipe():
 @pytest.mark.parametrize(
     "key, value, allowed",
     [
-        ("optimizer", "foo", "adam, sgd"),
+        ("optimizer", "foo", "adam, adamw, sgd"),
         ("teacher", "bar", "none, float"),
         ("lr_schedule", "step", "cosine, linear, constant"),
     ],
