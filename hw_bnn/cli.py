@@ -187,6 +187,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("hw-bnn: interrupted; completed stages are kept, re-run to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``hw-bnn zoo | head``): not an error
+        sys.stdout = None
+        return 0
     except Exception as e:
         if args.debug:
             raise

@@ -104,8 +104,9 @@ def _human(n: float) -> str:
 
 
 def render(rows: list[dict], layers: bool = False) -> str:
+    nw = max([18, *(len(r["name"]) for r in rows)])
     hdr = (
-        f"{'network':18s} {'arch':8s} {'bits':5s} {'weights':>8s} {'memory':>10s} {'binary MACs':>11s} "
+        f"{'network':{nw}s} {'arch':8s} {'bits':5s} {'weights':>8s} {'memory':>10s} {'binary MACs':>11s} "
         f"{'int MACs':>9s} {'absorbed':>8s}  recorded accuracy"
     )
     out = [hdr, "-" * len(hdr)]
@@ -113,7 +114,7 @@ def render(rows: list[dict], layers: bool = False) -> str:
         rec = r["recorded"]
         acc = f"{rec['accuracy']:.4f} ({rec.get('measured_on', '?')})" if "accuracy" in rec else "-"
         out.append(
-            f"{r['name']:18s} {r['arch']:8s} {r['bits']:5s} {_human(r['weights']):>8s} "
+            f"{r['name']:{nw}s} {r['arch']:8s} {r['bits']:5s} {_human(r['weights']):>8s} "
             f"{r['weight_memory_bits'] / 8192:>7.1f}KiB {_human(r['binary_macs']):>11s} "
             f"{_human(r['integer_macs']):>9s} {_human(r['folded_float_parameters']):>8s}  {acc}"
         )
