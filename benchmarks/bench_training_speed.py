@@ -95,10 +95,16 @@ def main(argv=None) -> int:
     for name in args.models:
         from hw_bnn.train.recipes import load_recipe
 
-        rows = {v: measure(name, v, args.steps, args.warmup) for v in args.variants}
+        image_input = load_recipe(name).arch != "fc"
+        rows = {
+            v: measure(name, v, args.steps, args.warmup) for v in args.variants if image_input or v != "channels_last"
+        }
         base = rows[args.variants[0]]["images_per_s"]
         cells = []
         for v in args.variants:
+            if v not in rows:
+                cells.append("n/a (no image layout)")
+                continue
             ips = rows[v]["images_per_s"]
             extra = f", first step {rows[v]['compile_s']:.0f} s" if v == "compile" else ""
             cells.append(f"{ips:,.0f} ({ips / base:.2f}x{extra})")
