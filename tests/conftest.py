@@ -20,12 +20,13 @@ def mnist_test_dir():
 
 @pytest.fixture(scope="session")
 def tfc_flow(tmp_path_factory):
-    """TFC-w1a1 trained for 2 epochs, taken through every stage of the flow once.
+    """TFC-w1a1 trained for 10 epochs (2 s: the recipe's batch of 256 and 5 warm-up epochs need
+    more than 2 to leave chance), taken through every stage of the flow once.
 
     Returns (FlowConfig, report dict).  Later tests reuse its build folder (the hls4ml
     C simulation is compiled once per session)."""
     out = tmp_path_factory.mktemp("flow") / "tfc"
-    cfg = FlowConfig(model="tfc-w1a1", out=str(out), epochs=2, progress=False)
+    cfg = FlowConfig(model="tfc-w1a1", out=str(out), epochs=10, progress=False)
     report = run_flow(cfg)
     return cfg, report
 
