@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def measure(name: str, variant: str, steps: int, warmup: int) -> dict:
-    """{images_per_s, compile_s} of ``steps`` timed training steps of recipe ``name``."""
+def measure(r, variant: str, steps: int, warmup: int) -> dict:
+    """{images_per_s, compile_s} of ``steps`` timed training steps of recipe ``r``."""
     import torch
     import torch.nn.functional as F
 
@@ -37,9 +37,8 @@ def measure(name: str, variant: str, steps: int, warmup: int) -> dict:
     from hw_bnn.train.data import train_val_split
     from hw_bnn.train.networks import build_model
     from hw_bnn.train.optim import make_optimizer
-    from hw_bnn.train.recipes import load_recipe, model_input_shape
+    from hw_bnn.train.recipes import model_input_shape
 
-    r = load_recipe(name)
     split, _ = train_val_split(r.dataset, 0.1, seed=0)
     shape = model_input_shape(r, split.image_shape)
     torch.manual_seed(0)
@@ -87,17 +86,17 @@ def main(argv=None) -> int:
 
     import torch
 
+    from hw_bnn.train.recipes import load_recipe
+
     torch.set_num_threads(args.threads)
     cap = torch.backends.cpu.get_cpu_capability()
     print(f"torch {torch.__version__}, {args.threads} threads, CPU capability {cap}, {args.steps} timed steps\n")
     print("| recipe | batch | " + " | ".join(f"{v} (images/s)" for v in args.variants) + " |")
     print("| --- | --- |" + " --- |" * len(args.variants))
     for name in args.models:
-        from hw_bnn.train.recipes import load_recipe
-
-        image_input = load_recipe(name).arch != "fc"
+        r = load_recipe(name)
         rows = {
-            v: measure(name, v, args.steps, args.warmup) for v in args.variants if image_input or v != "channels_last"
+            v: measure(r, v, args.steps, args.warmup) for v in args.variants if r.arch != "fc" or v != "channels_last"
         }
         base = rows[args.variants[0]]["images_per_s"]
         cells = []
@@ -108,7 +107,7 @@ def main(argv=None) -> int:
             ips = rows[v]["images_per_s"]
             extra = f", first step {rows[v]['compile_s']:.0f} s" if v == "compile" else ""
             cells.append(f"{ips:,.0f} ({ips / base:.2f}x{extra})")
-        print(f"| {name} | {load_recipe(name).train['batch_size']} | " + " | ".join(cells) + " |", flush=True)
+        print(f"| {name} | {r.train['batch_size']} | " + " | ".join(cells) + " |", flush=True)
     return 0
 
 

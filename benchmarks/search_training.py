@@ -30,13 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-AXES = {  # flag -> recipe train key
-    "lr": "lr",
-    "weight_decay": "weight_decay",
-    "augment": "augment",
-    "label_smoothing": "label_smoothing",
-    "batch_size": "batch_size",
-}
+AXES = ("lr", "weight_decay", "augment", "label_smoothing", "batch_size")  # flags named as the train keys
 
 
 def augment_of(strength: float) -> dict:
@@ -84,9 +78,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write every run here")
     args = ap.parse_args(argv)
 
+    settings_grid = grid(args)
+    axes = list(settings_grid[0])
     jobs = [
         {"model": args.model, "epochs": args.epochs, "seed": seed, "settings": settings}
-        for settings in grid(args)
+        for settings in settings_grid
         for seed in args.seeds
     ]
     t0 = time.time()
@@ -100,8 +96,8 @@ def main(argv=None) -> int:
         rows.setdefault(json.dumps(run["settings"], sort_keys=True), []).append(run)
     table = sorted(rows.values(), key=lambda rs: -sum(r["val_acc"] for r in rs) / len(rs))
     print(f"{args.model}, {args.epochs} epochs, seeds {args.seeds}: validation accuracy (500 images), best first")
-    print("| " + " | ".join(grid(args)[0]) + " | val acc (mean) | seconds |")
-    print("|" + " --- |" * (len(grid(args)[0]) + 2))
+    print("| " + " | ".join(axes) + " | val acc (mean) | seconds |")
+    print("|" + " --- |" * (len(axes) + 2))
     for rs in table:
         mean = sum(r["val_acc"] for r in rs) / len(rs)
         cells = [str(v) for v in rs[0]["settings"].values()]

@@ -56,6 +56,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -267,7 +268,7 @@ class TrainingRun:
     log_rows: list = field(default_factory=list)
     speed: dict = field(default_factory=dict)  # phase -> training throughput (train_speed.json)
 
-    @property
+    @cached_property
     def augment(self) -> Augment:
         return Augment.from_settings(self.recipe.train.get("augment"))
 
@@ -413,16 +414,17 @@ def _save_partial(phase: Phase, run: TrainingRun, st: PhaseState, epoch: int) ->
     write_bytes_atomic(run.partial, _torch_bytes(state))
 
 
-def _keep_average(phase: Phase, run: TrainingRun, st: PhaseState) -> dict:
+def _keep_average(run: TrainingRun, st: PhaseState) -> dict:
     """With ``ema``: load the average weights into the model when they validate at least as
     well as the last ones; returns both accuracies and which were kept."""
     last = {k: v.clone() for k, v in st.model.state_dict().items()}
     last_acc = evaluate(st.model, run.val)
     st.model.load_state_dict(st.ema.state_dict())
     ema_acc = evaluate(st.model, run.val)
-    if ema_acc < last_acc:
+    kept = "ema" if ema_acc >= last_acc else "last"
+    if kept == "last":
         st.model.load_state_dict(last)
-    return {"last_val_acc": last_acc, "ema_val_acc": ema_acc, "kept": "ema" if ema_acc >= last_acc else "last"}
+    return {"last_val_acc": last_acc, "ema_val_acc": ema_acc, "kept": kept}
 
 
 def _run_phase(phase: Phase, run: TrainingRun, resume, epoch_offset: int):
@@ -461,7 +463,7 @@ def _run_phase(phase: Phase, run: TrainingRun, resume, epoch_offset: int):
             "images_per_s": round(images / train_seconds, 1),
         }
     if st.ema is not None:
-        report["ema"] = _keep_average(phase, run, st)
+        report["ema"] = _keep_average(run, st)
     return st.model, report
 
 
