@@ -11,7 +11,11 @@
 //
 // A frame is C values in C / PE beats of PE; value i of beat b belongs to channel (b * PE + i) % CH.
 // PARAM_FILE ($readmemh): CH words {Z * 2**SF, N, P, G} (G in the low G_BITS bits, then P and N in
-// S_BITS each, then Z * 2**SF in Z_BITS; two's complement).  One register stage.
+// S_BITS each, then Z * 2**SF in Z_BITS; two's complement).
+//
+// Three register stages, so that no clock period holds more than one of the subtraction, the
+// multiply-add and the rounding with saturation: (1) t and the slope it selects, (2) p, (3) y.
+// The stages advance together (en) whenever the last one is empty or being read.
 module hwbnn_fixed_chain #(
     parameter int C = 4,
     parameter int CH = 4,
@@ -53,39 +57,62 @@ module hwbnn_fixed_chain #(
   initial $readmemh(PARAM_FILE, prom);
 
   logic [BW-1:0] beat;
-  assign in_ready = !out_valid || out_ready;
+  logic [2:0] v;  // a value in stage 1, 2, 3
+  logic en;
+  assign en = !v[2] || out_ready;
+  assign in_ready = en;
+  assign out_valid = v[2];
 
-  function automatic logic [WIDTH-1:0] chain(input logic [IN_BITS-1:0] raw, input int ch);
-    logic [WORD-1:0] w;
-    logic signed [T_BITS-1:0] x, t;
-    logic signed [P_BITS-1:0] p;
+  logic signed [T_BITS-1:0] t1[PE];
+  logic signed [S_BITS-1:0] s1[PE];
+  logic signed [Z_BITS-1:0] z1[PE];
+  logic signed [P_BITS-1:0] p2[PE];
+
+  // stage 1: t = x * 2**SHIFT - G[c], and the slope on t's side of the breakpoint
+  always_ff @(posedge clk) begin
+    if (en) begin
+      for (int i = 0; i < PE; i++) begin
+        logic [WORD-1:0] w;
+        logic signed [T_BITS-1:0] x, t;
+        w = prom[(32'(beat) * PE + i) % CH];
+        x = IN_SIGNED ? T_BITS'($signed(in_data[i*IN_BITS+:IN_BITS])) : T_BITS'({1'b0, in_data[i*IN_BITS+:IN_BITS]});
+        t = (x <<< SHIFT) - T_BITS'($signed(w[0+:G_BITS]));
+        t1[i] <= t;
+        s1[i] <= $signed(t >= 0 ? w[G_BITS+:S_BITS] : w[G_BITS+S_BITS+:S_BITS]);
+        z1[i] <= $signed(w[G_BITS+2*S_BITS+:Z_BITS]);
+      end
+    end
+  end
+
+  // stage 2: p = t * slope + Z * 2**SF
+  always_ff @(posedge clk) begin
+    if (en) for (int i = 0; i < PE; i++) p2[i] <= P_BITS'(t1[i]) * P_BITS'(s1[i]) + P_BITS'(z1[i]);
+  end
+
+  // stage 3: y = overflow(round(p / 2**SF))
+  function automatic logic [WIDTH-1:0] round_overflow(input logic signed [P_BITS-1:0] p);
     logic signed [QW-1:0] q;
     logic inc;
-    w = prom[ch];
-    x = IN_SIGNED ? T_BITS'($signed(raw)) : T_BITS'({1'b0, raw});
-    t = (x <<< SHIFT) - T_BITS'($signed(w[0+:G_BITS]));
-    p = P_BITS'(t) * P_BITS'($signed(t >= 0 ? w[G_BITS+:S_BITS] : w[G_BITS+S_BITS+:S_BITS]))
-        + P_BITS'($signed(w[G_BITS+2*S_BITS+:Z_BITS]));
     q = QW'(p >>> SF);  // floor
     inc = 1'b0;
     if (SF > 0 && ROUND == 1) inc = p[HALF];
     if (SF > 0 && ROUND == 2) inc = p[HALF] && ((p & BELOW) != 0 || q[0]);
     q = q + QW'(inc);
     if (SAT) q = (q > HI) ? HI : ((q < LO) ? LO : q);
-    chain = q[WIDTH-1:0];
+    return q[WIDTH-1:0];
   endfunction
+
+  always_ff @(posedge clk) begin
+    if (en) for (int i = 0; i < PE; i++) out_data[i*WIDTH+:WIDTH] <= round_overflow(p2[i]);
+  end
 
   always_ff @(posedge clk) begin
     if (rst) begin
       beat <= '0;
-      out_valid <= 1'b0;
-    end else begin
-      if (out_valid && out_ready) out_valid <= 1'b0;
-      if (in_valid && in_ready) begin
-        for (int i = 0; i < PE; i++) out_data[i*WIDTH+:WIDTH] <= chain(in_data[i*IN_BITS+:IN_BITS], (32'(beat) * PE + i) % CH);
-        beat <= (32'(beat) == NB - 1) ? '0 : beat + 1'b1;
-        out_valid <= 1'b1;
-      end
+      v <= '0;
+    end else if (en) begin
+      v <= {v[1:0], in_valid};
+      if (in_valid) beat <= (32'(beat) == NB - 1) ? '0 : beat + 1'b1;
     end
   end
 endmodule

@@ -24,10 +24,11 @@ width converter where the reader takes a different number of values per beat.  A
 several readers goes through an eager fork first, so each branch has its own FIFO
 (:func:`fifo_beats`).  A FIFO into a merge holds one frame of its stream, plus one frame for
 every unit that holds a whole frame (a window, a dense MVU: :func:`frame_levels`) on the merge's
-other inputs' paths and not on its own.  That keeps branching graphs free of deadlock and at full
-rate: every unit's output of a frame depends on that frame's input alone, and each frame-holding
-unit delays its output by one frame interval, during which the shortcut beside it delivers one
-frame into the FIFO at the merge.  A dense MVU's input FIFO holds a frame too: the MVU reads its
+other inputs' paths and not on its own, plus a beat for every register stage those paths have
+beyond one per unit (:func:`extra_stages`: the fixed-point chain has three).  That keeps
+branching graphs free of deadlock and at full rate: every unit's output of a frame depends on
+that frame's input alone, and each frame-holding unit delays its output by one frame interval,
+during which the shortcut beside it delivers one frame into the FIFO at the merge.  A dense MVU's input FIFO holds a frame too: the MVU reads its
 vector during its first neuron fold and re-reads it for the others, while the producer runs a
 frame ahead.  Every other edge feeds a unit that streams (a window keeps its own rows of slack,
 a convolution's MVU reads one window vector at a time): its FIFO holds two of the reader's
@@ -79,6 +80,17 @@ def frame_levels(units: list[RtlUnit]) -> list[int]:
         before = max((levels[s] for s in u.sources if s >= 0), default=0)
         levels.append(before + int(u.holds_frame))
     return levels
+
+
+def extra_stages(units: list[RtlUnit]) -> list[int]:
+    """Per unit, the most register stages beyond one per unit (``latency - 1``) on a path from
+    the input to its output: a merge's FIFO on a shorter path holds that many beats more, so that
+    the deeper pipeline on its other input does not stall the stream."""
+    extra: list[int] = []
+    for u in units:
+        before = max((extra[s] for s in u.sources if s >= 0), default=0)
+        extra.append(before + u.latency - 1)
+    return extra
 
 
 def port_bits(width: int) -> int:
@@ -154,15 +166,19 @@ def fifo_frames(levels: list[int], unit: RtlUnit, src: int, readers: int) -> int
     return 1 + latest - (levels[src] if src >= 0 else 0)
 
 
-def fifo_beats(levels: list[int], unit: RtlUnit, src: int, readers: int, have: Stream) -> int:
+def fifo_beats(levels: list[int], extra: list[int], unit: RtlUnit, src: int, readers: int, have: Stream) -> int:
     """Beats of the FIFO on the edge from ``src`` to ``unit`` carrying ``have`` (0: none): the
-    frames of :func:`fifo_frames` into a merge or a dense MVU; into a convolution's MVU two of its
+    frames of :func:`fifo_frames` into a merge (and the :func:`extra_stages` its other inputs'
+    paths have beyond this one's) or into a dense MVU; into a convolution's MVU two of its
     ``MW``-value window vectors; else :data:`CHAIN_DEPTH`; never more than the frames."""
     frames = fifo_frames(levels, unit, src, readers)
     if not frames:
         return 0
     whole = fifo_depth(have, frames)
-    if len(unit.sources) > 1 or (unit.module == "hwbnn_mvu" and unit.holds_frame):
+    if len(unit.sources) > 1:
+        stages = lambda s: extra[s] if s >= 0 else 0  # noqa: E731
+        return whole + max(stages(s) for s in unit.sources) - stages(src)
+    if unit.module == "hwbnn_mvu" and unit.holds_frame:
         return whole
     if unit.module == "hwbnn_mvu":
         return min(whole, max(CHAIN_DEPTH, 2 * -(-unit.params["MW"] // have.elems)))
@@ -221,7 +237,7 @@ def top_level(units: list[RtlUnit], first: Stream) -> str:
     top.lines.append(f"  assign s_data = in_data[{first.width - 1}:0];")
     outs = {-1: (_signals("s"), first)}
     branches: dict = {}
-    levels = frame_levels(units)
+    levels, extra = frame_levels(units), extra_stages(units)
     readers = {src: sum(u.sources.count(src) for u in units) for src in range(-1, len(units))}
     for i, u in enumerate(units):
         ins = {}
@@ -231,7 +247,7 @@ def top_level(units: list[RtlUnit], first: Stream) -> str:
                 if src not in branches:
                     branches[src] = iter(top.fork(f"fork{src + 1}", signals, readers[src], have.width))
                 signals = next(branches[src])
-            depth = fifo_beats(levels, u, src, readers[src], carried(have, u.ins[k]))
+            depth = fifo_beats(levels, extra, u, src, readers[src], carried(have, u.ins[k]))
             ins[port] = _edge(top, f"{i}{port}", signals, have, u.ins[k], depth)
         outs[i] = (top.add(u.module, f"unit{i}_{u.name}", u.params, ins, f"u{i}", u.out.width), u.out)
         top.lines.append(f"  assign tap{i}_fire = u{i}_valid && u{i}_ready;")

@@ -71,6 +71,7 @@ class RtlUnit:
     layer: str | None = None  # the golden layer whose output this unit's tap is (None: none)
     sources: tuple = ()
     holds_frame: bool = False  # it takes a whole input frame before its first output (a window, a dense MVU)
+    latency: int = 1  # register stages from an input beat to its output beat
 
     @property
     def inp(self) -> Stream:
