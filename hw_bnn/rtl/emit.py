@@ -28,9 +28,9 @@ other inputs' paths and not on its own, plus a beat for every register stage tho
 beyond one per unit (:func:`extra_stages`: the fixed-point chain has three).  That keeps
 branching graphs free of deadlock and at full rate: every unit's output of a frame depends on
 that frame's input alone, and each frame-holding unit delays its output by one frame interval,
-during which the shortcut beside it delivers one frame into the FIFO at the merge.  A dense MVU's input FIFO holds a frame too: the MVU reads its
-vector during its first neuron fold and re-reads it for the others, while the producer runs a
-frame ahead.  Every other edge feeds a unit that streams (a window keeps its own rows of slack,
+during which the shortcut beside it delivers one frame into the FIFO at the merge.  A dense
+MVU's input FIFO holds a frame too: the MVU reads its vector during its first neuron fold and
+re-reads it for the others, while the producer runs a frame ahead.  Every other edge feeds a unit that streams (a window keeps its own rows of slack,
 a convolution's MVU reads one window vector at a time): its FIFO holds two of the reader's
 vectors (a convolution's MVU) or :data:`CHAIN_DEPTH` beats.
 
