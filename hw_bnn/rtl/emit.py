@@ -30,9 +30,10 @@ branching graphs free of deadlock and at full rate: every unit's output of a fra
 that frame's input alone, and each frame-holding unit delays its output by one frame interval,
 during which the shortcut beside it delivers one frame into the FIFO at the merge.  A dense
 MVU's input FIFO holds a frame too: the MVU reads its vector during its first neuron fold and
-re-reads it for the others, while the producer runs a frame ahead.  Every other edge feeds a unit that streams (a window keeps its own rows of slack,
-a convolution's MVU reads one window vector at a time): its FIFO holds two of the reader's
-vectors (a convolution's MVU) or :data:`CHAIN_DEPTH` beats.
+re-reads it for the others, while the producer runs a frame ahead.  Every other edge feeds a
+unit that streams (a window keeps its own rows of slack, a convolution's MVU reads one window
+vector at a time): its FIFO holds two of the reader's vectors (a convolution's MVU) or
+:data:`CHAIN_DEPTH` beats.
 
 Data ports of ``hwbnn_top`` are padded to a multiple of 32 bits above 64, so the harness sees
 every one as a Verilator wide signal.
