@@ -171,8 +171,16 @@ module hwbnn_window #(
   // in_ready and rows_ready next: every comparison the three registers can need, of registers
   // only (written or written + 1, less H after an image; the limit and need now, of the next
   // row, or of the next image's first); the late handshakes (row_done, row_end, img_done) only
-  // select among them, so no carry chain follows them
-  wire signed [NW-1:0] w_1 = written + NW'(1), w_h = written - NW'(H), w_h1 = written + NW'(1 - H);
+  // select among them, so no carry chain follows them.  written + 1, written - H and
+  // written + 1 - H are registers too, so that a comparison is the only carry chain in the path:
+  // their next values are sums of `written` chosen by the handshakes, as written_n is
+  logic signed [NW-1:0] w_1, w_h, w_h1;
+  function automatic logic signed [NW-1:0] step(input logic signed [NW-1:0] same, input logic signed [NW-1:0] row,
+                                                input logic signed [NW-1:0] img, input logic signed [NW-1:0] both);
+    step = img_done ? (row_done ? both : img) : (row_done ? row : same);
+  endfunction
+  wire signed [NW-1:0] w_2 = written + NW'(2), w_h2 = written + NW'(2 - H);
+  wire signed [NW-1:0] w_hh = written - NW'(2 * H), w_hh1 = written + NW'(1 - 2 * H), w_hh2 = written + NW'(2 - 2 * H);
   // limit_row / need_row: of the next output row (top next_top), registers set with next_top
   logic signed [NW-1:0] limit_row, need_row;
   // of an image's first output row (top -PAD) and its second (top S - PAD)
@@ -184,7 +192,7 @@ module hwbnn_window #(
   wire in_ready_n = img_done ? ready_img[row_done] : row_end ? ready_row[row_done] : ready_same[row_done];
   wire rows_ready_n = img_done ? rows_img[row_done] : row_end ? rows_row[row_done] : rows_same[row_done];
   always_comb begin
-    written_n = written + (row_done ? NW'(1) : NW'(0)) - (img_done ? NW'(H) : NW'(0));
+    written_n = step(written, w_1, w_h, w_h1);
     limit_n = limit;
     need_n = need;
     if (img_done) begin
@@ -340,6 +348,9 @@ module hwbnn_window #(
       wcq <= '0;
       wx <= '0;
       written <= '0;
+      w_1 <= NW'(1);
+      w_h <= NW'(-H);
+      w_h1 <= NW'(1 - H);
       oh <= '0;
       ow <= '0;
       ih0 <= NW'(-PAD);
@@ -382,6 +393,9 @@ module hwbnn_window #(
         end
       end
       written <= written_n;
+      w_1 <= step(w_1, w_2, w_h1, w_h2);
+      w_h <= step(w_h, w_h1, w_hh, w_hh1);
+      w_h1 <= step(w_h1, w_h2, w_hh1, w_hh2);
       limit <= limit_n;
       need <= need_n;
       in_ready <= in_ready_n;
