@@ -69,17 +69,28 @@ module hwbnn_fixed_chain #(
   logic signed [P_BITS-1:0] p2[PE];
 
   // stage 1: t = x * 2**SHIFT - G[c], and the slope on t's side of the breakpoint
+  function automatic logic signed [T_BITS-1:0] t_of(input logic [IN_BITS-1:0] raw, input logic [WORD-1:0] w);
+    logic signed [T_BITS-1:0] x;
+    x = IN_SIGNED ? T_BITS'($signed(raw)) : T_BITS'({1'b0, raw});
+    t_of = (x <<< SHIFT) - T_BITS'($signed(w[0+:G_BITS]));
+  endfunction
+  function automatic logic signed [S_BITS-1:0] slope_of(input logic signed [T_BITS-1:0] t, input logic [WORD-1:0] w);
+    slope_of = (t >= 0) ? w[G_BITS+:S_BITS] : w[G_BITS+S_BITS+:S_BITS];
+  endfunction
+  logic [WORD-1:0] w0[PE];  // the parameters of value i's channel
+  logic signed [T_BITS-1:0] t0[PE];
+  always_comb begin
+    for (int i = 0; i < PE; i++) begin
+      w0[i] = prom[(32'(beat) * PE + i) % CH];
+      t0[i] = t_of(in_data[i*IN_BITS+:IN_BITS], w0[i]);
+    end
+  end
   always_ff @(posedge clk) begin
     if (en) begin
       for (int i = 0; i < PE; i++) begin
-        logic [WORD-1:0] w;
-        logic signed [T_BITS-1:0] x, t;
-        w = prom[(32'(beat) * PE + i) % CH];
-        x = IN_SIGNED ? T_BITS'($signed(in_data[i*IN_BITS+:IN_BITS])) : T_BITS'({1'b0, in_data[i*IN_BITS+:IN_BITS]});
-        t = (x <<< SHIFT) - T_BITS'($signed(w[0+:G_BITS]));
-        t1[i] <= t;
-        s1[i] <= $signed(t >= 0 ? w[G_BITS+:S_BITS] : w[G_BITS+S_BITS+:S_BITS]);
-        z1[i] <= $signed(w[G_BITS+2*S_BITS+:Z_BITS]);
+        t1[i] <= t0[i];
+        s1[i] <= slope_of(t0[i], w0[i]);
+        z1[i] <= $signed(w0[i][G_BITS+2*S_BITS+:Z_BITS]);
       end
     end
   end
@@ -99,7 +110,7 @@ module hwbnn_fixed_chain #(
     if (SF > 0 && ROUND == 2) inc = p[HALF] && ((p & BELOW) != 0 || q[0]);
     q = q + QW'(inc);
     if (SAT) q = (q > HI) ? HI : ((q < LO) ? LO : q);
-    return q[WIDTH-1:0];
+    round_overflow = q[WIDTH-1:0];
   endfunction
 
   always_ff @(posedge clk) begin

@@ -106,3 +106,17 @@ def test_a_design_too_large_for_the_chip_says_by_how_much():
     cells["CCU2C"] = 3_000  # LUT4 + 2 per carry cell: 26,000
     assert shortfall(cells, b) == ["LUT4 26,000 of 24,288 (107%)", "EBR (DP16KD) 78 of 56 (139%)"]
     assert shortfall(cells, load_board("ulx3s-85f")) == []
+
+
+def test_fixed_point_kernels_synthesize(tmp_path):
+    """Fixed-point chains (rounding half up and floor, saturate and wrap) and a shortcut add
+    through Yosys: each chain is registers and multipliers, the add logic.  The flows' tiny
+    network has neither kernel; the RTL tests run them in Verilator, which accepts more."""
+    from tests.rtl.test_rtl_graph import make_wide
+
+    golden = make_wide()
+    emit_rtl(golden, tmp_path / "rtl", None)
+    rows = synthesize(tmp_path / "rtl", "ecp5")["layers"]
+    for n in ("f0", "f1"):
+        assert rows[n]["ff"] > 0 and rows[n]["dsp"] > 0, (n, rows[n])
+    assert rows["s"]["lut"] > 0, rows["s"]
