@@ -30,23 +30,31 @@ module hwbnn_fifo #(
   logic [AW-1:0] rd, wr;
   logic [AW:0] count;
 
-  wire core_valid = (count != '0);
+  // count != 0 and count < DEPTH as registers, set from the next count: no comparison of the
+  // count sits between the handshakes of the two sides
+  logic core_valid;
   logic core_ready;
+  wire push = in_valid && in_ready;
   wire pop = core_valid && core_ready;
-  assign in_ready = (32'(count) < DEPTH);
 
   always_ff @(posedge clk) begin
     if (rst) begin
       rd <= '0;
       wr <= '0;
       count <= '0;
+      core_valid <= 1'b0;
+      in_ready <= 1'b1;
     end else begin
-      if (in_valid && in_ready) begin
+      // the next count is count + push - pop: nonempty unless it was 0 (or 1 and popped) and
+      // nothing came; full where it was DEPTH (or DEPTH - 1 and pushed) and nothing left
+      core_valid <= push || (32'(count) > 1) || (count != '0 && !pop);
+      in_ready <= pop || (32'(count) < DEPTH - 1) || (32'(count) != DEPTH && !push);
+      if (push) begin
         mem[wr] <= in_data;
         wr <= (32'(wr) == DEPTH - 1) ? '0 : wr + 1'b1;
       end
       if (pop) rd <= (32'(rd) == DEPTH - 1) ? '0 : rd + 1'b1;
-      count <= count + (AW + 1)'(in_valid && in_ready) - (AW + 1)'(pop);
+      count <= count + (AW + 1)'(push) - (AW + 1)'(pop);
     end
   end
 
