@@ -49,3 +49,18 @@ def test_zoo_lists_every_recipe_and_the_cli_prints_it(capsys):
     assert "tcnv-digits-w1a1" in out and "conv1" in out and "(int w1a8)" in out and "binary MACs" in out
     assert main(["zoo", "no-such-net"]) == 2
     assert "unknown model 'no-such-net'" in capsys.readouterr().err
+
+
+def test_the_experiments_recipes_load_and_cost_what_the_docs_say():
+    """benchmarks/recipes: the ablation is ftbnn-mnist less its non-linearity (same cost), and the
+    wide ReActNets cost less than cnv-w1a1 in binary MACs (docs/experiments.md)."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "benchmarks" / "recipes"
+    cost = {p.stem: summarize(load_recipe(str(p))) for p in sorted(folder.glob("*.yaml"))}
+    assert set(cost) == {"resnet-none-mnist", "reactnet-wide-mnist", "reactnet-wide-adambnn-mnist"}
+    ftbnn, cnv = summarize(load_recipe("ftbnn-mnist")), summarize(load_recipe("cnv-w1a1"))
+    assert cost["resnet-none-mnist"]["binary_macs"] == ftbnn["binary_macs"] == 4_983_104
+    assert load_recipe(str(folder / "resnet-none-mnist.yaml")).nonlin == "none"
+    for wide in ("reactnet-wide-mnist", "reactnet-wide-adambnn-mnist"):
+        assert cost[wide]["binary_macs"] == 14_306_040 < cnv["binary_macs"]
