@@ -108,9 +108,8 @@ def fixed_chain_unit(layer, in_stream: Stream) -> RtlUnit:
     out = Stream(in_stream.elems, layer.width, True, in_stream.frame)
     mems = {"PARAM_FILE": (words, g_bits + 2 * s_bits + z_bits)}
     cycles = out.frame // out.elems
-    unit = RtlUnit(layer.name, "hwbnn_fixed_chain", params, (in_stream,), out, mems, cycles, layer=layer.name)
-    unit.latency = 3  # t; p; round and saturate
-    return unit
+    stages = 3  # t; p; round and saturate
+    return RtlUnit(layer.name, "hwbnn_fixed_chain", params, (in_stream,), out, mems, cycles, layer.name, latency=stages)
 
 
 def add_unit(layer, a: Stream, b: Stream) -> RtlUnit:

@@ -73,25 +73,26 @@ def fifo_depth(out: Stream, frames: int = 1) -> int:
     return max(2, frames * out.frame // out.elems)
 
 
+def _longest_path(units: list[RtlUnit], weight) -> list[int]:
+    """Per unit, the largest sum of ``weight(u)`` over the units of a path from the input to its
+    output (itself included); the units are in graph order."""
+    out: list[int] = []
+    for u in units:
+        out.append(max((out[s] for s in u.sources if s >= 0), default=0) + weight(u))
+    return out
+
+
 def frame_levels(units: list[RtlUnit]) -> list[int]:
     """Per unit, the most units on a path from the input to its output (itself included) that
     hold a whole frame before their first output: how many frames its output lags the input."""
-    levels: list[int] = []
-    for u in units:
-        before = max((levels[s] for s in u.sources if s >= 0), default=0)
-        levels.append(before + int(u.holds_frame))
-    return levels
+    return _longest_path(units, lambda u: int(u.holds_frame))
 
 
 def extra_stages(units: list[RtlUnit]) -> list[int]:
     """Per unit, the most register stages beyond one per unit (``latency - 1``) on a path from
     the input to its output: a merge's FIFO on a shorter path holds that many beats more, so that
     the deeper pipeline on its other input does not stall the stream."""
-    extra: list[int] = []
-    for u in units:
-        before = max((extra[s] for s in u.sources if s >= 0), default=0)
-        extra.append(before + u.latency - 1)
-    return extra
+    return _longest_path(units, lambda u: u.latency - 1)
 
 
 def port_bits(width: int) -> int:

@@ -57,10 +57,11 @@ def test_the_experiments_recipes_load_and_cost_what_the_docs_say():
     from pathlib import Path
 
     folder = Path(__file__).resolve().parents[2] / "benchmarks" / "recipes"
-    cost = {p.stem: summarize(load_recipe(str(p))) for p in sorted(folder.glob("*.yaml"))}
+    recipes = {p.stem: load_recipe(str(p)) for p in sorted(folder.glob("*.yaml"))}
+    cost = {name: summarize(r) for name, r in recipes.items()}
     assert set(cost) == {"resnet-none-mnist", "reactnet-wide-mnist", "reactnet-wide-adambnn-mnist"}
     ftbnn, cnv = summarize(load_recipe("ftbnn-mnist")), summarize(load_recipe("cnv-w1a1"))
     assert cost["resnet-none-mnist"]["binary_macs"] == ftbnn["binary_macs"] == 4_983_104
-    assert load_recipe(str(folder / "resnet-none-mnist.yaml")).nonlin == "none"
+    assert recipes["resnet-none-mnist"].nonlin == "none"
     for wide in ("reactnet-wide-mnist", "reactnet-wide-adambnn-mnist"):
         assert cost[wide]["binary_macs"] == 14_306_040 < cnv["binary_macs"]
