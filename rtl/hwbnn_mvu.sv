@@ -14,8 +14,10 @@
 // Pipeline, one register stage each: the weight ROM read, W_LAT = 2 stages (a synchronous read,
 // so it maps to block RAM, and an output register), or 3 where the weights are W_BANKS banks of
 // W_BANK_WORDS words (hwbnn_rom: a block RAM's clock-to-out and the multiplexer over the blocks of
-// a deep memory each get a cycle, not the popcount's); the sums of GROUP terms of each lane (a popcount of 16 XNOR bits, or two products); an adder
-// tree of FANIN terms per stage (TL stages); the accumulator; the thresholds.  No stage stalls:
+// a deep memory each get a cycle, not the popcount's); the sums of GROUP terms of each lane (a
+// popcount of 16 XNOR bits, or two products); an adder tree of FANIN terms per stage (TL stages);
+// the accumulator; the thresholds (their ROM read in two stages, addressed a stage ahead, so its
+// clock-to-out is not on the comparisons' path).  No stage stalls:
 // a result is issued only while the output FIFO (OUT_DEPTH beats) has room for every result in
 // flight, so back-pressure stops the issue, never the pipeline, and the wide sums never sit on a
 // path with the handshake.
@@ -212,11 +214,12 @@ module hwbnn_mvu #(
     hwbnn_rom #(
         .WORDS(NF),
         .BITS (PE * LT * T_BITS),
-        .FILE (T_FILE)
+        .FILE (T_FILE),
+        .PIPELINED(1)
     ) thresholds (
         .clk (clk),
-        .en  (valid[ACC_STAGE]),
-        .addr(32'(fold[ACC_STAGE])),
+        .en  (1'b1),  // read two cycles ahead: the fold one stage before the accumulator, so the
+        .addr(32'(fold[ACC_STAGE-1])),  // memory's clock-to-out is not on the comparisons' path
         .data(done_thr)
     );
   end else begin : g_no_thresholds
