@@ -128,6 +128,9 @@ module hwbnn_window #(
   logic [RQW-1:0] wq;
   logic [AW-1:0] wcq;
   logic [XW-1:0] wx;
+  // wp == P - 1, wx == W - 1, wc == K - 1: registers, stepped with the counters, so that no
+  // comparison follows the input handshake on its way to the line buffer's enables
+  logic wp_last, wx_last, wc_last;
   // rows of the reader's image written completely (beyond H: rows of the images after it)
   logic signed [NW-1:0] written;
 
@@ -161,8 +164,8 @@ module hwbnn_window #(
     need_of = (last_row || top > NW'(H - K)) ? NW'(H - 1) : top + NW'(K - 1);
   endfunction
   wire fire = in_valid && in_ready;
-  wire wen = fire && (32'(wp) == P - 1);  // a pixel is complete
-  wire row_done = wen && (32'(wx) == W - 1);
+  wire wen = fire && wp_last;  // a pixel is complete
+  wire row_done = wen && wx_last;
   wire load = win_valid && (!out_valid || out_ready);  // the output register takes a beat
   wire last = (32'(beat) == NB - 1);
   wire issue = rows_ready && (!win_valid || (load && last));  // read the next window
@@ -342,6 +345,9 @@ module hwbnn_window #(
   always_ff @(posedge clk) begin
     if (rst) begin
       wp <= '0;
+      wp_last <= (P == 1);
+      wx_last <= (W == 1);
+      wc_last <= (K == 1);
       wr <= '0;
       wq <= '0;
       wc <= '0;
@@ -373,12 +379,15 @@ module hwbnn_window #(
       // writer
       if (fire) begin
         for (int p = 0; p < P - 1; p++) if (32'(wp) == p) part[p*IB+:IB] <= in_data;
-        wp <= (32'(wp) == P - 1) ? '0 : wp + 1'b1;
+        wp <= wp_last ? '0 : wp + 1'b1;
+        wp_last <= wp_last ? (P == 1) : (32'(wp) == P - 2);
       end
       if (wen) begin
         if (row_done) begin  // the next slot, column 0
           wx <= '0;
+          wx_last <= (W == 1);
           wc <= '0;
+          wc_last <= (K == 1);
           wcq <= '0;
           if (32'(wr) == K - 1) begin
             wr <= '0;
@@ -386,10 +395,15 @@ module hwbnn_window #(
           end else wr <= wr + 1'b1;
         end else begin
           wx <= wx + 1'b1;
-          if (32'(wc) == K - 1) begin
+          wx_last <= (32'(wx) == W - 2);
+          if (wc_last) begin
             wc <= '0;
+            wc_last <= (K == 1);
             wcq <= wcq + 1'b1;
-          end else wc <= wc + 1'b1;
+          end else begin
+            wc <= wc + 1'b1;
+            wc_last <= (32'(wc) == K - 2);
+          end
         end
       end
       written <= written_n;
