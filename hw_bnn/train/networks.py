@@ -38,6 +38,9 @@ class Precision:
     """The quantizers of a network's layers (see :mod:`hw_bnn.train.quantizers`).
 
     ``weight_bits`` / ``act_bits``: 1 (binary) or 2 (ternary weights, 2-bit activations).
+    ``first_weight_bits``: the CNN's first convolution, 0 (as ``weight_bits``) or 4, 8: signed
+    fixed-point weights ``w_q = 2^-f * clip(round(w * 2^f), -2^(b-1), 2^(b-1) - 1)``, a
+    power-of-two scale from the weights' range (Brevitas' ``Int8WeightPerTensorFixedPoint``).
     ``float_weights`` keeps full-precision weights (step 1 of the two-step recipe);
     ``float_acts`` replaces every activation quantizer by a hardtanh (a real-valued teacher of
     the same shape).  Only the default (both quantized) compiles to hardware."""
@@ -46,11 +49,23 @@ class Precision:
     act_bits: int = 1
     float_weights: bool = False
     float_acts: bool = False
+    first_weight_bits: int = 0
 
     @property
     def weight_quant(self):
         """The weight quantizer of the binary / low-bit layers (None: real weights)."""
         return None if self.float_weights else weight_quantizer(self.weight_bits)
+
+    def first_conv(self, c: int, out: int, k: int, stride: int, padding: int) -> QuantConv2d:
+        """The CNN's first convolution (of the 8-bit pixels), with ``first_weight_bits``."""
+        bits = self.first_weight_bits
+        if self.float_weights or bits in (0, self.weight_bits):
+            quant = {"weight_quant": self.weight_quant}
+        elif bits in (1, 2):
+            quant = {"weight_quant": weight_quantizer(bits)}
+        else:
+            quant = {"weight_quant": TransitionWeight, "weight_bit_width": bits}
+        return QuantConv2d(c, out, k, stride=stride, padding=padding, bias=False, **quant)
 
     def act(self) -> nn.Module:
         """A new activation: the ``act_bits`` quantizer, or a hardtanh with ``float_acts``."""
@@ -198,8 +213,15 @@ class BinaryCNN(nn.Module):
             if pad and not first and precision.act_bits == 1:
                 layers.append(nn.ConstantPad2d(pad, -1.0))
                 conv_pad = 0
+            conv_layer = (
+                precision.first_conv(c, out, k, st, conv_pad)
+                if first
+                else QuantConv2d(
+                    c, out, k, stride=st, padding=conv_pad, bias=False, weight_quant=precision.weight_quant
+                )
+            )
             layers += [
-                QuantConv2d(c, out, k, stride=st, padding=conv_pad, bias=False, weight_quant=precision.weight_quant),
+                conv_layer,
                 make_norm(norm, out, spatial=True),
                 precision.act(),
             ]
@@ -275,7 +297,7 @@ class ReActCNN(nn.Module):
         blk.residual = residual
         if stem:
             blk.act, blk.sign, blk.pad = nn.Identity(), nn.Identity(), nn.Identity()
-            blk.conv = QuantConv2d(c, out, k, stride=st, padding=pad, bias=False, weight_quant=precision.weight_quant)
+            blk.conv = precision.first_conv(c, out, k, st, pad)
         else:
             blk.act = make_nonlin(nonlin, c)
             blk.sign = RSign(c, precision.act())
@@ -345,9 +367,7 @@ class DenseCNN(nn.Module):
                 h, w = conv_output_size(h, k, st), conv_output_size(w, k, st)
             elif i == 0 and spec[0] == "conv":
                 _, out, k, st, pad = spec
-                blk.conv = QuantConv2d(
-                    c, out, k, stride=st, padding=pad, bias=False, weight_quant=precision.weight_quant
-                )
+                blk.conv = precision.first_conv(c, out, k, st, pad)
                 c, h, w = out, conv_output_size(h, k, st, pad), conv_output_size(w, k, st, pad)
             elif spec[0] == "dense":
                 self._dense_layer(blk, c, spec[1], precision, norm)
@@ -416,7 +436,9 @@ def build_model(recipe: Recipe, input_shape, weights: str = "quant", acts: str =
         raise ValueError(f"weights and acts are 'quant' or 'float' (got {weights!r}, {acts!r})")
     if isinstance(input_shape, int):
         input_shape = (input_shape,)
-    precision = Precision(recipe.weight_bits, recipe.act_bits, weights == "float", acts == "float")
+    precision = Precision(
+        recipe.weight_bits, recipe.act_bits, weights == "float", acts == "float", recipe.first_weight_bits
+    )
     where = f"recipe {recipe.name}"
     args = (tuple(input_shape), recipe.conv, recipe.hidden, recipe.num_classes, precision, recipe.norm)
     if recipe.arch == "densenet":

@@ -9,12 +9,14 @@ A recipe names the architecture, the bit widths, the dataset and the training se
     weight_bits: 1           # 1: +-1 (binary); 2: {-1, 0, 1} (ternary, narrow 2-bit)
     act_bits: 1              # 1: +-1 (sign); 2: {-1, -0.5, 0, 0.5} (signed 2-bit, scale 1/2)
     input_bits: 1            # fc: 1 (binarized pixels); cnv: 8 (the integer pixel is the input)
+    first_weight_bits: 0     # CNNs: the first convolution's weights (0: weight_bits; 4, 8:
+                             # signed fixed point with a power-of-two scale, as ReActNet's stem)
     dataset: mnist5k
     train: {epochs: 20, batch_size: 100, lr: 0.01, seed: 0, ...}
 
-Every scale is a power of two (weights 1, 2-bit activations 1/2, CNN input 1/256), so the
-exported float graph computes its integer sums without rounding and the compiled integer
-graph can be exactly equal to it.
+Every scale is a power of two (weights 1, fixed-point weights 2^-f, 2-bit activations 1/2, CNN
+input 1/256), so the exported float graph computes its integer sums without rounding and the
+compiled integer graph can be exactly equal to it.
 
 A recipe file is checked in two steps: :class:`RecipeFile` (a pydantic schema: every key, its
 type and range; an unknown key is an error with a "did you mean" hint), then
@@ -71,6 +73,7 @@ class Recipe:
     nonlin: str = "none"  # reactnet only: rprelu | fprelu | none (the block non-linearity)
     transition_bits: int = 8  # densenet only: weight bits of the 1x1 transition convolutions
     transition_act_bits: int = 4  # densenet only: bits of the ReLU activations into them
+    first_weight_bits: int = 0  # CNNs: weight bits of the first convolution (0: weight_bits; 4, 8: fixed point)
 
     def to_dict(self) -> dict:
         return {
@@ -85,6 +88,7 @@ class Recipe:
                 if self.arch == "densenet"
                 else {}
             ),
+            **({"first_weight_bits": self.first_weight_bits} if self.first_weight_bits else {}),
             "weight_bits": self.weight_bits,
             "act_bits": self.act_bits,
             "input_bits": self.input_bits,
@@ -248,6 +252,7 @@ class RecipeFile(Strict):
     nonlin: Literal[NONLINS] = "none"
     transition_bits: Annotated[int, Field(ge=2, le=8)] = 8
     transition_act_bits: Annotated[int, Field(ge=2, le=8)] = 4
+    first_weight_bits: Annotated[int, _one_of(0, 1, 2, 4, 8)] = 0
 
     @field_validator("train", mode="before")
     @classmethod
@@ -334,8 +339,10 @@ def check_recipe(r: Recipe, path="recipe") -> None:
             f"{path}: weight_bits and act_bits must be 1 or 2 (got weight_bits={r.weight_bits}, act_bits={r.act_bits})"
         )
     if r.arch == "fc":
-        if r.input_bits != 1 or r.conv:
-            raise RecipeError(f"{path}: arch fc takes a binarized input (input_bits: 1) and no conv layers")
+        if r.input_bits != 1 or r.conv or r.first_weight_bits:
+            raise RecipeError(
+                f"{path}: arch fc takes a binarized input (input_bits: 1), no conv layers and no first_weight_bits"
+            )
     else:
         _check_conv_recipe(r, path)
 
@@ -358,6 +365,10 @@ def _check_conv_recipe(r: Recipe, path) -> None:
             raise RecipeError(f"{path}: transition_bits and transition_act_bits must be 2..8")
     if r.arch == "reactnet" and (r.weight_bits, r.act_bits) != (1, 1):
         raise RecipeError(f"{path}: arch reactnet is binary (weight_bits: 1, act_bits: 1)")
+    if r.first_weight_bits not in (0, 1, 2, 4, 8):
+        raise RecipeError(
+            f"{path}: first_weight_bits must be 0 (as weight_bits), 1, 2, 4 or 8, got {r.first_weight_bits}"
+        )
 
 
 def model_input_shape(recipe: Recipe, image_shape) -> tuple[int, ...]:

@@ -63,11 +63,12 @@ def summarize(recipe: Recipe) -> dict:
     for layer in layers:
         counts[layer["name"]] += 1
         layer["name"] = f"{layer['name']}{counts[layer['name']]}"
-        layer["input_bits"] = first_in_bits if layer.pop("first") else recipe.act_bits
-        layer["weight_bits"] = recipe.weight_bits
+        first = layer.pop("first")
+        layer["input_bits"] = first_in_bits if first else recipe.act_bits
+        layer["weight_bits"] = (recipe.first_weight_bits if first else 0) or recipe.weight_bits
         if layer.pop("transition"):  # BinaryDenseNet's 1x1 transitions: multi-bit weights and codes
             layer["weight_bits"], layer["input_bits"] = recipe.transition_bits, recipe.transition_act_bits
-        layer["binary"] = layer["input_bits"] == 1 and recipe.weight_bits == 1
+        layer["binary"] = layer["input_bits"] == 1 and layer["weight_bits"] == 1
         layer["weight_memory_bits"] = layer["weights"] * layer["weight_bits"]
         order.append(layer["name"])
     quant_ids = {id(m.weight) for m in quant_layers}

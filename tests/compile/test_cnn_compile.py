@@ -17,7 +17,7 @@ from tests.graphs import GraphBuilder
 SMALL_CONV = [[8, 3, 2, 1], [8, 3, 1, 1], "M3s2", [12, 3, 1, 0], [12, 1, 1, 0]]  # 14 -> 7 -> 7 -> 3 -> 1 -> 1
 
 
-def _export(tmp_path, wbits, abits, conv=SMALL_CONV, hidden=(16,), shape=(1, 14, 14)):
+def _export(tmp_path, wbits, abits, conv=SMALL_CONV, hidden=(16,), shape=(1, 14, 14), first_bits=0):
     import torch
     from brevitas.export import export_qonnx
 
@@ -30,6 +30,7 @@ def _export(tmp_path, wbits, abits, conv=SMALL_CONV, hidden=(16,), shape=(1, 14,
         input_bits=8,
         conv=conv,
         train={},
+        first_weight_bits=first_bits,
     )
     check_recipe(r)
     torch.manual_seed(wbits * 10 + abits)
@@ -51,17 +52,20 @@ def _export(tmp_path, wbits, abits, conv=SMALL_CONV, hidden=(16,), shape=(1, 14,
     return path, m
 
 
-@pytest.mark.parametrize("wbits,abits", [(1, 1), (1, 2), (2, 2)])
-def test_cnn_compiles_exactly(tmp_path, wbits, abits):
+@pytest.mark.parametrize("wbits,abits,first_bits", [(1, 1, 0), (1, 2, 0), (2, 2, 0), (1, 1, 8)])
+def test_cnn_compiles_exactly(tmp_path, wbits, abits, first_bits):
     import torch
 
-    path, torch_model = _export(tmp_path, wbits, abits)
+    path, torch_model = _export(tmp_path, wbits, abits, first_bits=first_bits)
     exported = load_onnx(path)
     integer = compile_model(load_onnx(path))
     golden = lower_to_ir(integer)
     kinds = [(layer.kind, getattr(layer, "xnor", None)) for layer in golden.layers]
     # first layer: integer conv on the pixels; later convs XNOR only for w1a1
     assert kinds[0] == ("conv", False)
+    # an 8-bit first layer: its integer weights span more than the ternary levels, within 8 bits
+    stem = np.abs(np.asarray(golden.layers[0].weights))
+    assert (stem.max() > 1) == (first_bits == 8) and stem.max() <= 128
     assert ("conv", True) in kinds if (wbits, abits) == (1, 1) else ("conv", True) not in kinds
     assert ("maxpool", None) in kinds and kinds[-1][0] in ("xnor_dense", "int_dense")
     rng = np.random.default_rng(0)

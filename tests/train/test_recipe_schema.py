@@ -128,6 +128,17 @@ def test_cross_key_rules_name_the_file(tmp_path):
         load_recipe(str(path))
 
 
+def test_first_weight_bits_only_on_cnns_and_only_the_supported_widths(tmp_path):
+    path = _write(tmp_path, first_weight_bits=8)
+    with pytest.raises(RecipeError, match=re.escape(f"{path}: arch fc takes") + ".*no first_weight_bits"):
+        load_recipe(str(path))
+    cnn = {"arch": "cnv", "input_bits": 8, "conv": [[8, 3, 1, 1]]}
+    _refused(_write(tmp_path, **cnn, first_weight_bits=3), "first_weight_bits", "must be 0 or 1 or 2 or 4 or 8 (got 3)")
+    r = load_recipe(str(_write(tmp_path, **cnn, first_weight_bits=8)))
+    assert r.first_weight_bits == 8 and r.to_dict()["first_weight_bits"] == 8
+    assert "first_weight_bits" not in load_recipe(str(_write(tmp_path, **cnn))).to_dict()  # old results keep their key
+
+
 def test_recipe_from_mapping_names_the_source():
     r = recipe_from_mapping(TINY, "spec.yaml: inline recipe")
     assert r.source == "spec.yaml: inline recipe" and r.to_dict()["train"]["lr"] == 0.01

@@ -1,5 +1,6 @@
 """hw-bnn zoo: parameters, MACs and weight memory per network, checked against hand counts."""
 
+import dataclasses
 import json
 
 from hw_bnn.cli import main
@@ -37,6 +38,9 @@ def test_cnn_counts_split_binary_and_integer_macs():
     weights = sum(o * i * k * k for o, i, k, _ in convs) + 1024 * 256 + 256 * 10
     assert w11["weights"] == w22["weights"] == weights
     assert w22["weight_memory_bits"] == 2 * weights and w11["weight_memory_bits"] == weights
+    w8 = summarize(dataclasses.replace(load_recipe("cnv-w1a1"), first_weight_bits=8))
+    assert w8["integer_macs"] == w11["integer_macs"] and w8["binary_macs"] == w11["binary_macs"]
+    assert w8["weight_memory_bits"] == weights + 7 * 64 * 9  # the first layer's 576 weights at 8 bits
 
 
 def test_zoo_lists_every_recipe_and_the_cli_prints_it(capsys):
