@@ -63,9 +63,12 @@ def test_the_experiments_recipes_load_and_cost_what_the_docs_say():
     folder = Path(__file__).resolve().parents[2] / "benchmarks" / "recipes"
     recipes = {p.stem: load_recipe(str(p)) for p in sorted(folder.glob("*.yaml"))}
     cost = {name: summarize(r) for name, r in recipes.items()}
-    assert set(cost) == {"resnet-none-mnist", "reactnet-wide-mnist", "reactnet-wide-adambnn-mnist"}
+    wides = ("reactnet-wide-mnist", "reactnet-wide-adambnn-mnist", "reactnet-wide-stem8-mnist")
+    assert set(cost) == {"resnet-none-mnist", *wides}
     ftbnn, cnv = summarize(load_recipe("ftbnn-mnist")), summarize(load_recipe("cnv-w1a1"))
     assert cost["resnet-none-mnist"]["binary_macs"] == ftbnn["binary_macs"] == 4_983_104
     assert recipes["resnet-none-mnist"].nonlin == "none"
-    for wide in ("reactnet-wide-mnist", "reactnet-wide-adambnn-mnist"):
+    for wide in wides:
         assert cost[wide]["binary_macs"] == 14_306_040 < cnv["binary_macs"]
+    stem8, one_bit = cost["reactnet-wide-stem8-mnist"], cost["reactnet-wide-mnist"]
+    assert stem8["weight_memory_bits"] - one_bit["weight_memory_bits"] == 7 * 36 * 9  # 8-bit stem
