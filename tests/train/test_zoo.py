@@ -63,7 +63,12 @@ def test_the_experiments_recipes_load_and_cost_what_the_docs_say():
     folder = Path(__file__).resolve().parents[2] / "benchmarks" / "recipes"
     recipes = {p.stem: load_recipe(str(p)) for p in sorted(folder.glob("*.yaml"))}
     cost = {name: summarize(r) for name, r in recipes.items()}
-    wides = ("reactnet-wide-mnist", "reactnet-wide-adambnn-mnist", "reactnet-wide-stem8-mnist")
+    wides = (
+        "reactnet-wide-mnist",
+        "reactnet-wide-adambnn-mnist",
+        "reactnet-wide-adambnn-kd05-mnist",
+        "reactnet-wide-stem8-mnist",
+    )
     assert set(cost) == {"resnet-none-mnist", *wides}
     ftbnn, cnv = summarize(load_recipe("ftbnn-mnist")), summarize(load_recipe("cnv-w1a1"))
     assert cost["resnet-none-mnist"]["binary_macs"] == ftbnn["binary_macs"] == 4_983_104
