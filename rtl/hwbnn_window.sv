@@ -138,6 +138,8 @@ module hwbnn_window #(
   // in slot K * tq + tr, its left column iw0 = ow * S - PAD = K * lq + lr
   logic [OHW-1:0] oh;
   logic [OWW-1:0] ow;
+  // ow == WO - 1, oh == HO - 1: registers, stepped with the counters (as the writer's flags)
+  logic ow_last, oh_last;
   logic signed [NW-1:0] ih0, iw0;
   logic [KW-1:0] tr, lr;
   logic [RQW-1:0] tq;
@@ -146,6 +148,7 @@ module hwbnn_window #(
   // ---- the window register (valid: win_valid) and the beat of it the output takes next
   logic win_valid;
   logic [TW-1:0] beat;
+  logic last;  // beat == NB - 1, a register stepped with `beat`
   logic [K*K*PB-1:0] rd;  // bank (b, c) at [(b * K + c) * PB +: PB]
   logic [K-1:0] rd_row, rd_col;  // one-hot: bank row / column r holds window row / column 0
   logic [K-1:0] row_in, col_in;  // window row kh / column kw is in the image
@@ -167,10 +170,9 @@ module hwbnn_window #(
   wire wen = fire && wp_last;  // a pixel is complete
   wire row_done = wen && wx_last;
   wire load = win_valid && (!out_valid || out_ready);  // the output register takes a beat
-  wire last = (32'(beat) == NB - 1);
   wire issue = rows_ready && (!win_valid || (load && last));  // read the next window
-  wire row_end = issue && (32'(ow) == WO - 1);  // the last window of an output row is read
-  wire img_done = row_end && (32'(oh) == HO - 1);
+  wire row_end = issue && ow_last;  // the last window of an output row is read
+  wire img_done = row_end && oh_last;
   // in_ready and rows_ready next: every comparison the three registers can need, of registers
   // only (written or written + 1, less H after an image; the limit and need now, of the next
   // row, or of the next image's first); the late handshakes (row_done, row_end, img_done) only
@@ -359,6 +361,8 @@ module hwbnn_window #(
       w_h1 <= NW'(1 - H);
       oh <= '0;
       ow <= '0;
+      oh_last <= (HO == 1);
+      ow_last <= (WO == 1);
       ih0 <= NW'(-PAD);
       next_top <= NW'(S - PAD);
       limit_row <= LimitRow1;
@@ -374,6 +378,7 @@ module hwbnn_window #(
       lq <= WCW'(LQ0);
       win_valid <= 1'b0;
       beat <= '0;
+      last <= (NB == 1);
       out_valid <= 1'b0;
     end else begin
       // writer
@@ -422,13 +427,15 @@ module hwbnn_window #(
           row_in[k] <= (ih0 + k >= 0) && (ih0 + k < H);
           col_in[k] <= (iw0 + k >= 0) && (iw0 + k < W);
         end
-        if (32'(ow) == WO - 1) begin
+        if (ow_last) begin
           ow <= '0;
+          ow_last <= (WO == 1);
           iw0 <= NW'(-PAD);
           lr <= KW'(LR0);
           lq <= WCW'(LQ0);
-          if (32'(oh) == HO - 1) begin
+          if (oh_last) begin
             oh <= '0;
+            oh_last <= (HO == 1);
             ih0 <= NW'(-PAD);
             next_top <= NW'(S - PAD);
             limit_row <= LimitRow1;
@@ -436,6 +443,7 @@ module hwbnn_window #(
             {tq, tr} <= slot_add(tq, tr, IMG_Q, IMG_R);
           end else begin
             oh <= oh + 1'b1;
+            oh_last <= (32'(oh) == HO - 2);
             ih0 <= next_top;
             next_top <= next_top + NW'(S);
             limit_row <= limit_of(next_top + NW'(S));
@@ -444,6 +452,7 @@ module hwbnn_window #(
           end
         end else begin
           ow <= ow + 1'b1;
+          ow_last <= (32'(ow) == WO - 2);
           iw0 <= iw0 + NW'(S);
           {lq, lr} <= col_add(lq, lr);
         end
@@ -454,6 +463,7 @@ module hwbnn_window #(
       if (load) begin
         out_valid <= 1'b1;
         beat <= last ? '0 : beat + 1'b1;
+        last <= last ? (NB == 1) : (32'(beat) == NB - 2);
       end else if (out_ready) out_valid <= 1'b0;
     end
     if (load) out_q <= next_out;
