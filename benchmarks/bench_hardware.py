@@ -1,6 +1,6 @@
 """Hardware figures per network and folding: estimated vs synthesized resources, ECP5 bitstreams.
 
-For each network (its build in --builds/<recipe>, compiled by the flow there if missing) and each
+For each network (its compiled build in --builds/<recipe>, which `hw-bnn flow` makes) and each
 folding of FOLDINGS it writes the RTL and reports, side by side:
   est LUT / BRAM18   the cost model: FINN-R's constants, and calibrated for xc7 when hw-bnn
                      ships a calibration (hw_bnn/dse/calibration.json)
@@ -128,6 +128,14 @@ def main(argv=None) -> int:
     from hw_bnn.synth.boards import load_board
 
     board = load_board(args.board)
+    missing = [m for m in args.models if not (Path(args.builds) / m / "golden.npz").is_file()]
+    if missing:
+        print(
+            f"bench_hardware: no compiled build (golden.npz) in {args.builds} for {', '.join(missing)}; "
+            f"make one with `hw-bnn flow --model <recipe> --out {args.builds}/<recipe>`",
+            file=sys.stderr,
+        )
+        return 2
     rows = []
     with tempfile.TemporaryDirectory(dir=ROOT / "build", prefix="bench-hw-") as work:
         for model in args.models:
