@@ -120,6 +120,12 @@ module hwbnn_window #(
     col_add = {WCW'(sq), KW'(sr)};
   endfunction
 
+  // the flag `x == N - 1` of a counter x that counts 0 .. N - 1 and wraps, after one step: set
+  // from x itself (x == N - 2), or from the flag where x wraps (N == 1)
+  function automatic logic last_after_step(input logic is_last, input int x, input int n);
+    last_after_step = is_last ? (n == 1) : (x == n - 2);
+  endfunction
+
   // ---- writer: the beat wp of the pixel being assembled, its slot K * wq + wr and its column
   // wx = K * wcq + wc
   logic [PW-1:0] wp;
@@ -385,12 +391,12 @@ module hwbnn_window #(
       if (fire) begin
         for (int p = 0; p < P - 1; p++) if (32'(wp) == p) part[p*IB+:IB] <= in_data;
         wp <= wp_last ? '0 : wp + 1'b1;
-        wp_last <= wp_last ? (P == 1) : (32'(wp) == P - 2);
+        wp_last <= last_after_step(wp_last, 32'(wp), P);
       end
       if (wen) begin
+        wx_last <= last_after_step(wx_last, 32'(wx), W);  // wx wraps exactly on row_done
         if (row_done) begin  // the next slot, column 0
           wx <= '0;
-          wx_last <= (W == 1);
           wc <= '0;
           wc_last <= (K == 1);
           wcq <= '0;
@@ -400,7 +406,6 @@ module hwbnn_window #(
           end else wr <= wr + 1'b1;
         end else begin
           wx <= wx + 1'b1;
-          wx_last <= (32'(wx) == W - 2);
           if (wc_last) begin
             wc <= '0;
             wc_last <= (K == 1);
@@ -427,15 +432,15 @@ module hwbnn_window #(
           row_in[k] <= (ih0 + k >= 0) && (ih0 + k < H);
           col_in[k] <= (iw0 + k >= 0) && (iw0 + k < W);
         end
+        ow_last <= last_after_step(ow_last, 32'(ow), WO);
         if (ow_last) begin
           ow <= '0;
-          ow_last <= (WO == 1);
           iw0 <= NW'(-PAD);
           lr <= KW'(LR0);
           lq <= WCW'(LQ0);
+          oh_last <= last_after_step(oh_last, 32'(oh), HO);
           if (oh_last) begin
             oh <= '0;
-            oh_last <= (HO == 1);
             ih0 <= NW'(-PAD);
             next_top <= NW'(S - PAD);
             limit_row <= LimitRow1;
@@ -443,7 +448,6 @@ module hwbnn_window #(
             {tq, tr} <= slot_add(tq, tr, IMG_Q, IMG_R);
           end else begin
             oh <= oh + 1'b1;
-            oh_last <= (32'(oh) == HO - 2);
             ih0 <= next_top;
             next_top <= next_top + NW'(S);
             limit_row <= limit_of(next_top + NW'(S));
@@ -452,7 +456,6 @@ module hwbnn_window #(
           end
         end else begin
           ow <= ow + 1'b1;
-          ow_last <= (32'(ow) == WO - 2);
           iw0 <= iw0 + NW'(S);
           {lq, lr} <= col_add(lq, lr);
         end
@@ -463,7 +466,7 @@ module hwbnn_window #(
       if (load) begin
         out_valid <= 1'b1;
         beat <= last ? '0 : beat + 1'b1;
-        last <= last ? (NB == 1) : (32'(beat) == NB - 2);
+        last <= last_after_step(last, 32'(beat), NB);
       end else if (out_ready) out_valid <= 1'b0;
     end
     if (load) out_q <= next_out;
