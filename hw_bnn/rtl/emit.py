@@ -47,7 +47,7 @@ import shutil
 from hw_bnn.files import building_folder
 from hw_bnn.resources import rtl_kernels_dir
 from hw_bnn.rtl.graph import network_input, rtl_units
-from hw_bnn.rtl.units import RtlUnit, Stream, memory_images
+from hw_bnn.rtl.units import RtlUnit, Stream, block_port, memory_images
 
 RTL_PROJECT = "rtl_project.json"
 KERNELS = (
@@ -71,6 +71,21 @@ CHAIN_DEPTH = 32  # beats of a FIFO into a streaming unit (distributed RAM)
 def fifo_depth(out: Stream, frames: int = 1) -> int:
     """Beats of a FIFO that holds ``frames`` whole frames of the stream ``out`` (at least 2)."""
     return max(2, frames * out.frame // out.elems)
+
+
+def fifo_params(depth: int, bits: int) -> dict:
+    """``hwbnn_fifo``'s parameters for ``depth`` beats of ``bits``: a register slice after the
+    memory from :data:`OUT_REG_DEPTH` beats; beyond one block RAM's depth at that width
+    (:func:`~hw_bnn.rtl.units.block_port`), banks of that depth, each read registered before the
+    bank is selected."""
+    params = {"DEPTH": depth, "BITS": bits}
+    if depth < OUT_REG_DEPTH:
+        return params
+    _, words = block_port(bits, depth)
+    params["OUT_REG"] = 1
+    if depth > words:
+        params |= {"BANKS": -(-depth // words), "BANK_WORDS": words}
+    return params
 
 
 def _longest_path(units: list[RtlUnit], weight) -> list[int]:
@@ -207,8 +222,7 @@ def _edge(top: _Top, tag: str, src: tuple, have: Stream, want: Stream, depth: in
     if want.elems > have.elems:
         src, have = _dwc(top, tag, src, have, want)
     if depth:
-        fifo = {"DEPTH": depth, "BITS": have.width, **({"OUT_REG": 1} if depth >= OUT_REG_DEPTH else {})}
-        src = top.add("hwbnn_fifo", f"fifo_{tag}", fifo, {"in": src}, f"f_{tag}", have.width)
+        src = top.add("hwbnn_fifo", f"fifo_{tag}", fifo_params(depth, have.width), {"in": src}, f"f_{tag}", have.width)
     if have.elems != want.elems:
         src, have = _dwc(top, tag, src, have, want)
     if have.bits != want.bits:

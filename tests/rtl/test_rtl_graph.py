@@ -130,7 +130,7 @@ def test_merge_fifos_hold_a_frame_per_frame_holding_unit_on_the_other_path():
     i = next(k for k, u in enumerate(units) if u.name == "y2")
     frame = units[i].out.frame // units[units[i].sources[1]].out.elems  # beats of x1 per frame
     text = top_level(units, network_input(golden, None))
-    fifo = r"hwbnn_fifo #\(\.DEPTH\((\d+)\), \.BITS\(\d+\)(?:, \.OUT_REG\(1\))?\) (fifo_\w+)"
+    fifo = r"hwbnn_fifo #\(\.DEPTH\((\d+)\).*?\) (fifo_\w+)"
     depth = {m[1]: int(m[0]) for m in re.findall(fifo, text)}
     assert units[units[i].sources[0]].module == "hwbnn_fixed_chain"
     assert depth[f"fifo_{i}b"] == 2 * frame + 2
