@@ -10,6 +10,10 @@ The split: per shape, its foldings ordered by PE * SIMD (then PE), those at posi
 ... are held out; the coefficients (``hw_bnn.dse.calibration``) are fitted on the others, per
 family and kind (xnor / int), by non-negative least squares on relative errors.
 
+The windows (``hw_bnn.synth.calibrate.WINDOWS``): CNV's sliding-window generators, and one of a
+32 x 32 image, at two to five output widths each, split the same way by SIMD and fitted as the
+kind ``window`` (FINN-R counts no window: its "before" is 0).
+
 Prints, per unit, the measured LUTs (``lut_total``: Xilinx LUT1-6 plus LUTRAM; ECP5 LUT4 plus two
 per CCU2C carry), the FINN-R estimate ("before") and the calibrated one ("after"), then the mean
 and largest absolute percentage errors on the training and held-out units, of LUTs and of FFs.
@@ -18,8 +22,8 @@ Writes ``hw_bnn/dse/calibration.json`` (the coefficients, date, Yosys version, e
 ``benchmarks/results/calibration.json`` (every measurement, so ``--no-synth`` refits without
 Yosys).
 
-Usage: python benchmarks/calibrate_cost.py [--no-synth] [--targets xc7 ecp5] [--cache-dir DIR]
-                                           [--dry-run]
+Usage: python benchmarks/calibrate_cost.py [--no-synth | --windows-only] [--targets xc7 ecp5]
+                                           [--cache-dir DIR] [--dry-run]
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from hw_bnn.dse.calibration import (  # noqa: E402
     CALIBRATION_FILE,
     FF_TERMS,
     LUT_TERMS,
+    WINDOW,
+    WINDOW_FF_TERMS,
+    WINDOW_LUT_TERMS,
     ape,
     error_summary,
     fit_calibration,
@@ -54,8 +61,12 @@ SPLIT = "per shape, foldings ordered by PE*SIMD (then PE); positions 1, 4, 7, ..
 
 
 def finn_lut(rec: dict) -> int:
-    """The FINN-R estimate of a record's unit (the default cost model)."""
-    return layer_cost(record_unit(rec), rec["pe"], rec["simd"]).lut
+    """The FINN-R estimate of a record's unit (the default cost model; no window generator)."""
+    return 0 if record_kind(rec) == WINDOW else layer_cost(record_unit(rec), rec["pe"], rec["simd"]).lut
+
+
+def finn_bram18(rec: dict) -> int:
+    return 0 if record_kind(rec) == WINDOW else layer_cost(record_unit(rec), rec["pe"], rec["simd"]).bram18
 
 
 def annotate(records: list[dict], fitted: dict) -> None:
@@ -71,16 +82,18 @@ def annotate(records: list[dict], fitted: dict) -> None:
             "lut_ape": round(ape(est["lut"], m["lut_total"]), 2),
             "finn_lut_ape": round(ape(finn_lut(r), m["lut_total"]), 2),
             "ff_ape": round(ape(est["ff"], m["ff"]), 2),
-            "bram18_finn": layer_cost(record_unit(r), r["pe"], r["simd"]).bram18,
+            "bram18_finn": finn_bram18(r),
         }
 
 
 def summary(records: list[dict]) -> dict:
-    """Per target and kind (and ``all``), train and held-out: FINN-R and calibrated LUT errors, FF errors."""
+    """Per target and kind (``all``: the matrix units), train and held-out: FINN-R and calibrated
+    LUT errors, FF errors."""
     out: dict = {}
     for target in sorted({r["target"] for r in records}):
-        for kind in ("xnor", "int", "all"):
-            rs = [r for r in records if r["target"] == target and kind in ("all", record_kind(r))]
+        for kind in ("xnor", "int", "all", WINDOW):
+            rs = [r for r in records if r["target"] == target]
+            rs = [r for r in rs if record_kind(r) == kind or (kind == "all" and record_kind(r) != WINDOW)]
             row = {}
             for part, held in (("train", False), ("held_out", True)):
                 g = [r for r in rs if r["held_out"] == held]
@@ -102,10 +115,11 @@ def unit_table(records: list[dict]) -> str:
     out = [hdr, "-" * len(hdr)]
     for r in records:
         m, e, u = r["measured"], r["estimate"], record_unit(r)
-        depth = (u.mh // r["pe"]) * (u.mw // r["simd"])
+        pe, ram = r.get("pe", 0), r.get("weight_ram", "-")
+        depth = (u.mh // pe) * (u.mw // r["simd"]) if pe else 0
         out.append(
-            f"{r['target']:6s} {r['unit']:22s} {record_kind(r):4s} {'held' if r['held_out'] else 'train':5s} "
-            f"{r['pe']:3d} {r['simd']:4d} {depth:5d} {r['weight_ram'][:5]:5s} {m['lut_total']:6d} "
+            f"{r['target']:6s} {r['unit']:22s} {record_kind(r)[:4]:4s} {'held' if r['held_out'] else 'train':5s} "
+            f"{pe:3d} {r['simd']:4d} {depth:5d} {ram[:5]:5s} {m['lut_total']:6d} "
             f"{e['finn_lut']:7d} {e['finn_lut_ape']:6.1f} {e['lut']:6d} {e['lut_ape']:6.1f} | {m['ff']:5d} "
             f"{e['ff']:6d} {e['ff_ape']:6.1f} | {m['bram18']:4d} {e['bram18_finn']:4d} {m['seconds']:6.1f}"
         )
@@ -114,7 +128,7 @@ def unit_table(records: list[dict]) -> str:
 
 def summary_table(summ: dict) -> str:
     hdr = (
-        f"{'target':6s} {'kind':4s} {'set':8s} {'n':>3s} | {'FINN-R LUT MAPE':>15s} {'max':>6s} | "
+        f"{'target':6s} {'kind':6s} {'set':8s} {'n':>3s} | {'FINN-R LUT MAPE':>15s} {'max':>6s} | "
         f"{'calibrated MAPE':>15s} {'max':>6s} | {'FF MAPE':>7s} {'max':>6s}"
     )
     out = [hdr, "-" * len(hdr)]
@@ -125,7 +139,7 @@ def summary_table(summ: dict) -> str:
                 if not c["n"]:
                     continue
                 out.append(
-                    f"{target:6s} {kind:4s} {part:8s} {c['n']:3d} | {f['mape']:14.1f}% {f['max_ape']:5.1f}% | "
+                    f"{target:6s} {kind:6s} {part:8s} {c['n']:3d} | {f['mape']:14.1f}% {f['max_ape']:5.1f}% | "
                     f"{c['mape']:14.1f}% {c['max_ape']:5.1f}% | {ff['mape']:6.1f}% {ff['max_ape']:5.1f}%"
                 )
     return "\n".join(out)
@@ -133,7 +147,7 @@ def summary_table(summ: dict) -> str:
 
 def kernel_hash() -> str:
     h = hashlib.sha256()
-    for name in ("hwbnn_mvu.sv", "hwbnn_rom.sv", "hwbnn_fifo.sv"):
+    for name in ("hwbnn_mvu.sv", "hwbnn_rom.sv", "hwbnn_fifo.sv", "hwbnn_window.sv"):
         h.update((rtl_kernels_dir() / name).read_bytes())
     return h.hexdigest()
 
@@ -157,6 +171,8 @@ def coefficients_doc(records: list[dict], fitted: dict, summ: dict) -> dict:
         "split": SPLIT,
         "lut_terms": list(LUT_TERMS),
         "ff_terms": list(FF_TERMS),
+        "window_lut_terms": list(WINDOW_LUT_TERMS),
+        "window_ff_terms": list(WINDOW_FF_TERMS),
         "families": fams,
     }
 
@@ -166,14 +182,27 @@ def main(argv=None) -> int:
     ap.add_argument("--no-synth", action="store_true", help=f"refit from {RESULTS.relative_to(ROOT)}, no Yosys")
     ap.add_argument("--targets", nargs="+", default=["xc7", "ecp5"], choices=["xc7", "ecp5"])
     ap.add_argument("--cache-dir", help="synthesis cache (default $HW_BNN_SYNTH_CACHE or ~/.cache/hw-bnn/synth)")
+    ap.add_argument(
+        "--windows-only",
+        action="store_true",
+        help=f"synthesize the windows only; the matrix units' measurements from {RESULTS.relative_to(ROOT)}",
+    )
     ap.add_argument("--dry-run", action="store_true", help="print the tables, write nothing")
     args = ap.parse_args(argv)
+    stored = []
+    if args.no_synth or args.windows_only:
+        stored = [r for r in json.loads(RESULTS.read_text())["records"] if r["target"] in args.targets]
     if args.no_synth:
-        records = [r for r in json.loads(RESULTS.read_text())["records"] if r["target"] in args.targets]
+        records = stored
     else:
-        from hw_bnn.synth.calibrate import measure, split
+        from hw_bnn.synth.calibrate import measure, measure_windows, split, window_split
 
-        records = measure(split(), tuple(args.targets), args.cache_dir, say=lambda s: print(s, flush=True))
+        say = lambda s: print(s, flush=True)  # noqa: E731
+        if args.windows_only:
+            records = [r for r in stored if record_kind(r) != WINDOW]
+        else:
+            records = measure(split(), tuple(args.targets), args.cache_dir, say=say)
+        records += measure_windows(window_split(), tuple(args.targets), args.cache_dir, say=say)
     for r in records:
         r.pop("estimate", None)
     fitted = fit_calibration(records, {t: t for t in args.targets})

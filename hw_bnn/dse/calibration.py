@@ -50,6 +50,28 @@ words one LUT holds as a logic ROM (64 for a LUT6, 16 for a LUT4)::
 ``wmem``, ``ibuf`` (LUT) and ``xreg`` (FF) are the same hardware in both kinds of unit: their
 coefficients are shared between the kinds of a family; every other coefficient is per kind.
 
+**Window generators** (``rtl/hwbnn_window.sv``, kind ``window``): a convolution's unit also
+has its sliding window, whose LUTs and FFs are a sum of their own, fitted to windows synthesized
+alone (:data:`hw_bnn.synth.calibrate.WINDOWS`).  With ``C`` input channels of ``A`` bits, a
+``K x K`` window (``MW = K * K * C`` values), an image ``W`` pixels wide (square), ``Q = SIMD``
+codes per output beat, and ``D = 3 * ceil(W / K)`` words per line-buffer bank (``K * K`` banks)::
+
+    LUT = c_one + c_pixel * pixel + c_select * select + c_rotate * rotate + c_buffer * buffer
+    FF  = d_one + d_pixel * pixel + d_window * window + d_beat * beat
+
+* ``pixel = C * A``: a pixel, the line buffer's word (its assembly from the input beats, its pad
+  code, the write ports);
+* ``window = MW * A``: the window register; ``select`` is ``window`` where ``Q`` divides ``C``
+  (a multiplexer over the window's ``MW / Q`` parts), ``rotate`` is ``window`` where it does not
+  (the banks' pixels are first rotated into window order, then a multiplexer);
+* ``buffer``: the line buffer as distributed RAM: on xc7 the LUTs of its RAM32M (64-word RAM64M
+  beyond 32 words) ``K * K * 4 * ceil(pixel / 6)`` (``/ 3``) ``* ceil(D / 64)``; on ECP5, whose
+  TRELLIS_DPR16X4 is no LUT4 of the count, the read multiplexers beyond 16 words,
+  ``K * K * pixel * (ceil(D / 16) - 1)``;
+* ``beat = Q * A``: the output register.
+
+Pooling windows (max pooling is not a matrix unit) are not counted.
+
 Each term is an integer; a coefficient is a decimal number (``calibration.json``), and the sum is
 computed exactly (``Fraction``) and rounded up, as the FINN-R model does.  Block RAM and DSPs
 stay FINN-R's (:func:`hw_bnn.dse.cost.bram18_count`: on xc7 every unit of the set uses exactly
@@ -82,6 +104,9 @@ KINDS = ("xnor", "int")
 LUT_TERMS = ("one", "lanes", "lanes_blk", "acc", "thr", "wmem", "ibuf")
 FF_TERMS = ("one", "lanes", "acc", "treg", "wreg", "xreg", "breg")
 SHARED = {"lut": ("wmem", "ibuf"), "ff": ("xreg",)}  # one coefficient for both kinds of a family
+WINDOW = "window"  # the kind of a window generator's coefficients
+WINDOW_LUT_TERMS = ("one", "pixel", "select", "rotate", "buffer")
+WINDOW_FF_TERMS = ("one", "pixel", "window", "beat")
 ROM_WORDS = {"xc7": 64, "ecp5": 16}  # words of a logic ROM per LUT (LUT6, LUT4)
 
 
@@ -137,6 +162,32 @@ def terms(u: MVU, pe: int, simd: int, weight_ram: str, family: str) -> dict[str,
     }
 
 
+def window_terms(u: MVU, simd: int, family: str) -> dict[str, int]:
+    """Every term of the LUT and FF sums of the window generator of convolution ``u`` giving
+    ``simd`` codes per beat on ``family`` (integers; the module docstring's)."""
+    if family not in ROM_WORDS:
+        raise FoldingError(f"cost model: no calibration for family {family!r} (one of {', '.join(FAMILIES)})")
+    if not u.in_channels:
+        raise FoldingError(f"layer {u.name!r}: a dense unit has no window generator")
+    c, a = u.in_channels, u.in_bits
+    k, width = math.isqrt(u.mw // c), math.isqrt(u.in_pixels)
+    pixel, window, depth = c * a, u.mw * a, 3 * math.ceil(width / k)
+    if family == "xc7":
+        buffer = k * k * 4 * math.ceil(pixel / (6 if depth <= 32 else 3)) * math.ceil(depth / 64)
+    else:
+        buffer = k * k * pixel * (math.ceil(depth / 16) - 1)
+    within = c % simd == 0
+    return {
+        "one": 1,
+        "pixel": pixel,
+        "select": window if within else 0,
+        "rotate": 0 if within else window,
+        "buffer": buffer,
+        "window": window,
+        "beat": simd * a,
+    }
+
+
 def _block_registers(width: int, depth: int, input_bits: int) -> int:
     """The FFs behind a block RAM weight memory of ``depth`` x ``width`` (the ``breg`` term)."""
     banks, _ = weight_banks(depth, width, "block")
@@ -179,6 +230,13 @@ def calibrated_cost(u: MVU, pe: int, simd: int, weight_ram: str, family: str, pa
     return combine(coef["lut"], values), combine(coef["ff"], values)
 
 
+def calibrated_window(u: MVU, simd: int, family: str, path=None) -> tuple[int, int]:
+    """The calibrated ``(LUT, FF)`` of the window generator of convolution ``u`` at ``simd``."""
+    coef = coefficients(family, WINDOW, path)
+    values = window_terms(u, simd, family)
+    return combine(coef["lut"], values), combine(coef["ff"], values)
+
+
 # --------------------------------------------------------------------------------------
 # fitting (benchmarks/calibrate_cost.py)
 
@@ -216,10 +274,13 @@ def record_unit(rec: dict) -> MVU:
 
 
 def record_kind(rec: dict) -> str:
-    return kind_of(record_unit(rec))
+    """A record's kind of coefficients: ``window`` (a window generator) or its unit's."""
+    return rec.get("kind") or kind_of(record_unit(rec))
 
 
 def record_terms(rec: dict, family: str) -> dict[str, int]:
+    if record_kind(rec) == WINDOW:
+        return window_terms(record_unit(rec), rec["simd"], family)
     return terms(record_unit(rec), rec["pe"], rec["simd"], rec["weight_ram"], family)
 
 
@@ -242,6 +303,18 @@ def fit_terms(records: list[dict], family: str, what: str) -> dict[str, dict[str
     x = nnls(a * scale[:, None], b * scale)
     got = {k: v for k, v in zip(cols, x)}
     return {kind: {n: _round(got.get((kind, n), got.get((None, n), 0.0))) for n in names} for kind in KINDS}
+
+
+def fit_window_terms(records: list[dict], family: str, what: str) -> dict[str, float]:
+    """Non-negative coefficients of the window's ``what`` terms (:data:`WINDOW_LUT_TERMS` or
+    :data:`WINDOW_FF_TERMS`) minimizing the squared relative error over window ``records``."""
+    names = WINDOW_LUT_TERMS if what == "lut" else WINDOW_FF_TERMS
+    measured = "lut_total" if what == "lut" else "ff"
+    a = np.array([[record_terms(r, family)[n] for n in names] for r in records], dtype=float)
+    b = np.array([r["measured"][measured] for r in records], dtype=float)
+    scale = 1.0 / np.maximum(b, 1.0)
+    x = nnls(a * scale[:, None], b * scale)
+    return {n: _round(v) for n, v in zip(names, x)}
 
 
 def ape(estimate: int, measured: int) -> float:
@@ -273,11 +346,14 @@ def fit_calibration(records: list[dict], family_of_target: dict[str, str] | None
     out: dict = {}
     for target, family in family_of_target.items():
         rs = [r for r in records if r["target"] == target]
-        train = [r for r in rs if not r["held_out"]]
+        train = [r for r in rs if not r["held_out"] and record_kind(r) != WINDOW]
         if not train:
             continue
         lut, ff = fit_terms(train, family, "lut"), fit_terms(train, family, "ff")
-        for kind in KINDS:
+        windows = [r for r in rs if not r["held_out"] and record_kind(r) == WINDOW]
+        if windows:
+            lut[WINDOW], ff[WINDOW] = (fit_window_terms(windows, family, what) for what in ("lut", "ff"))
+        for kind in lut:
             coef = {"lut": lut[kind], "ff": ff[kind]}
             mine = [r for r in rs if record_kind(r) == kind]
             errors = {}

@@ -46,11 +46,14 @@ products are cheaper in LUTs, so every layer of the binary networks here costs 0
 
 Not modelled: flip-flops, FIFOs, the sliding-window generators, pooling and thresholding layers
 outside a unit, the AXI/DMA shell.  Synthesis (a later stage) measures what is estimated here.
+The calibrated model below counts flip-flops and a convolution's window generator.
 
 **Calibrated** (``CostParams(calibration="xc7")`` or ``"ecp5"``): the LUT count is instead the
 calibrated sum of :mod:`hw_bnn.dse.calibration`, a coefficient per term fitted to Yosys synthesis
 of hw-bnn's RTL unit for that family (LUT6 on xc7, LUT4 on ECP5) and kind of unit, with a
 calibrated flip-flop count beside it (``ff``); weights, block RAM and DSPs are counted as above.
+A convolution's ``lut`` and ``ff`` include its window generator's calibrated sums (``lut_window``,
+``ff_window``; in the measured mode too, which synthesizes the matrix unit alone).
 **Measured** (``CostParams(measure=f)``): ``f(unit, pe, simd, weight_ram)`` returns the LUT, FF,
 BRAM18 and DSP of the unit as synthesized (``hw-bnn fold --cost measured``; the search itself
 never runs a tool: the caller passes the function).  The FINN-R terms ``lut_*`` are kept either way.
@@ -63,7 +66,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
-from hw_bnn.dse.calibration import FAMILIES, calibrated_cost
+from hw_bnn.dse.calibration import FAMILIES, calibrated_cost, calibrated_window
 from hw_bnn.dse.units import MVU, check_folding, unit_cycles
 from hw_bnn.errors import FoldingError
 from hw_bnn.rtl.units import BLOCK_PORTS
@@ -172,6 +175,8 @@ class LayerCost:
     lut_wmem: int
     ff: int | None = None  # flip-flops (calibrated or measured; FINN-R has none)
     model: str = "finn"  # which model gave lut / ff (CostParams.model)
+    lut_window: int = 0  # of lut: a convolution's window generator (calibrated; FINN-R: not counted)
+    ff_window: int = 0  # of ff: the same
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -213,6 +218,10 @@ def layer_cost(u: MVU, pe: int, simd: int, params: CostParams = DEFAULT_PARAMS) 
     elif params.calibration is not None:  # also a unit the measurement leaves out (None)
         lut, ff = calibrated_cost(u, pe, simd, ram, params.calibration)
         model = f"calibrated-{params.calibration}"
+    lut_window = ff_window = 0
+    if params.calibration is not None and u.in_channels:  # measured or not, the window is estimated
+        lut_window, ff_window = calibrated_window(u, simd, params.calibration)
+        lut, ff = lut + lut_window, (ff or 0) + ff_window
     return LayerCost(
         name=u.name,
         kind=u.kind,
@@ -241,6 +250,8 @@ def layer_cost(u: MVU, pe: int, simd: int, params: CostParams = DEFAULT_PARAMS) 
         lut_wmem=wmem_lut,
         ff=ff,
         model=model,
+        lut_window=lut_window,
+        ff_window=ff_window,
     )
 
 

@@ -17,6 +17,11 @@ emits it.  Every unit is synthesized alone (:func:`hw_bnn.synth.units.synthesize
 
 :func:`split` says which foldings the fit sees: per shape, ordered by ``PE * SIMD`` (then PE),
 the foldings at positions 1, 4, 7, ... are held out, the others train.
+
+:data:`WINDOWS` are the sliding-window generators (``hwbnn_window``) of CNV's convolutions on
+MNIST, and one of a 32 x 32 image, each at two to five output widths (SIMD codes per beat: within
+a pixel, a whole pixel, several pixels, the whole window), split the same way.  Their records
+carry the convolution's :class:`MVU` (its window's shape) and ``"kind": "window"``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import numpy as np
 from hw_bnn.dse.cost import layer_cost
 from hw_bnn.dse.units import MVU, unit_of_layer
 from hw_bnn.ir import ConvLayer, IntDenseLayer, XnorDenseLayer
-from hw_bnn.rtl.units import RtlUnit, Stream, mvu_unit
+from hw_bnn.rtl.units import RtlUnit, Stream, mvu_unit, window_unit
 from hw_bnn.synth.units import synthesize_units
 
 CAL_TARGETS = ("xc7", "ecp5")
@@ -80,6 +85,96 @@ SHAPES: tuple[Shape, ...] = (
     Shape("w1a2_conv2", 576, 64, "bipolar", 2, 1, ((4, 16), (8, 16)), conv=(30, 30, 64, 3)),
     Shape("cnv_conv1", 27, 64, "bipolar", 8, 1, ((4, 3), (8, 3), (8, 9)), conv=(32, 32, 3, 3)),
 )
+
+
+@dataclass(frozen=True)
+class WindowShape:
+    """A convolution's window generator of the set: an ``h x w x c`` image of ``bits``-bit codes,
+    a ``k x k`` window at stride ``s`` with padding ``pad``; ``simds``: the output widths measured."""
+
+    name: str
+    h: int
+    w: int
+    c: int
+    k: int
+    s: int
+    pad: int
+    bits: int
+    simds: tuple[int, ...]
+
+
+WINDOWS: tuple[WindowShape, ...] = (
+    WindowShape("cnv_conv1", 28, 28, 1, 3, 2, 1, 8, (1, 3, 9)),
+    WindowShape("cnv_conv2", 14, 14, 64, 3, 1, 1, 1, (8, 32, 64, 192, 576)),
+    WindowShape("cnv_conv3", 7, 7, 64, 3, 1, 1, 1, (16, 64, 192)),
+    WindowShape("cnv_conv4", 7, 7, 128, 3, 1, 0, 1, (16, 128, 384)),
+    WindowShape("cnv_conv5", 2, 2, 128, 3, 1, 1, 1, (8, 32, 128)),
+    WindowShape("cnv_conv6", 2, 2, 256, 1, 1, 0, 1, (2, 32, 256)),
+    WindowShape("c32_conv2", 32, 32, 32, 3, 1, 0, 1, (16, 32, 96)),
+)
+
+
+@dataclass(frozen=True)
+class WindowUnit:
+    """One window generator of the set at ``simd`` codes per beat, and whether the fit sees it."""
+
+    shape: WindowShape
+    simd: int
+    held_out: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.shape.name}_win_s{self.simd}"
+
+
+def window_split(shapes=WINDOWS) -> list[WindowUnit]:
+    """Every window of the set: per shape, ordered by SIMD, positions 1, 4, 7, ... held out."""
+    out = []
+    for s in shapes:
+        for i, simd in enumerate(sorted(s.simds)):
+            if (s.k * s.k * s.c) % simd:
+                raise ValueError(f"calibration set: {s.name}: SIMD {simd} does not divide the window's values")
+            out.append(WindowUnit(s, simd, held_out=i % 3 == 1))
+    return out
+
+
+def window_pair(wu: WindowUnit, seed: int = SEED) -> tuple[MVU, RtlUnit]:
+    """The convolution's cost-model unit (its window's shape) and the RTL window of ``wu``, fed a
+    code per beat."""
+    s = wu.shape
+    rng = np.random.default_rng([seed, *s.name.encode()])
+    xnor = s.bits == 1
+    w = rng.integers(0, 2, size=(s.k * s.k * s.c, 8)).astype(np.uint8 if xnor else np.int8)
+    layer = ConvLayer(s.name, (s.h, s.w, s.c), s.k, s.s, s.pad, 0, w, xnor, None, in_levels=(1 << s.bits) - 1)
+    stream = Stream(1, s.bits, False, s.h * s.w * s.c)
+    return unit_of_layer(layer), window_unit(layer, wu.simd, stream)
+
+
+def _record(target: str, name: str, shape: str, held_out: bool, mvu: MVU, rtl: RtlUnit, res: dict) -> dict:
+    return {
+        "unit": name,
+        "shape": shape,
+        "target": target,
+        "held_out": held_out,
+        "mvu": asdict(mvu),
+        "rtl_params": {p: v for p, v in rtl.params.items() if not p.endswith("_FILE")},
+        "measured": {k: v for k, v in res.items() if k not in ("key", "cached")},
+    }
+
+
+def measure_windows(units: list[WindowUnit], targets=CAL_TARGETS, cache_dir=None, say=print) -> list[dict]:
+    """Synthesize every window for every target (cached): records like :func:`measure`'s, with
+    ``"kind": "window"`` and the window's ``simd`` (no PE, no weight memory)."""
+    records = []
+    for target in targets:
+        pairs = [window_pair(wu) for wu in units]
+        results = synthesize_units([rtl for _, rtl in pairs], target, cache_dir)
+        for j, (wu, (mvu, rtl), res) in enumerate(zip(units, pairs, results)):
+            rec = _record(target, wu.name, wu.shape.name, wu.held_out, mvu, rtl, res)
+            records.append({**rec, "kind": "window", "simd": wu.simd})
+            state = "cached" if res["cached"] else f"{res['seconds']:.1f} s"
+            say(f"[{target} window {j + 1}/{len(units)}] {wu.name}: {res['lut_total']} LUT, {res['ff']} FF ({state})")
+    return records
 
 
 @dataclass(frozen=True)
@@ -173,20 +268,8 @@ def measure(units: list[CalUnit], targets=CAL_TARGETS, cache_dir=None, say=print
             results = synthesize_units([rtl for _, rtl in pairs], target, cache_dir, batch)
             took = time.perf_counter() - t0
             for j, (cu, (mvu, rtl), res) in enumerate(zip(chunk, pairs, results)):
-                records.append(
-                    {
-                        "unit": cu.name,
-                        "shape": cu.shape.name,
-                        "target": target,
-                        "pe": cu.pe,
-                        "simd": cu.simd,
-                        "held_out": cu.held_out,
-                        "weight_ram": rtl.params["RAM_STYLE"],
-                        "mvu": asdict(mvu),
-                        "rtl_params": {p: v for p, v in rtl.params.items() if not p.endswith("_FILE")},
-                        "measured": {k: v for k, v in res.items() if k not in ("key", "cached")},
-                    }
-                )
+                rec = _record(target, cu.name, cu.shape.name, cu.held_out, mvu, rtl, res)
+                records.append({**rec, "pe": cu.pe, "simd": cu.simd, "weight_ram": rtl.params["RAM_STYLE"]})
                 state = "cached" if res["cached"] else f"{res['seconds']:.1f} s"
                 say(
                     f"[{target} {start + j + 1}/{len(units)}] {cu.name}: {res['lut_total']} LUT, {res['ff']} FF, "

@@ -39,6 +39,22 @@ def test_terms_worked_by_hand():
     assert cal.terms(i, 2, 4, "block", "xc7")["lanes"] == 2 * 4 * (2 + 2)
 
 
+def test_window_terms_worked_by_hand():
+    """CNV's conv2 on MNIST: a 3 x 3 window of 64 one-bit channels on a 14 x 14 image; each of the
+    9 line-buffer banks holds 3 * ceil(14 / 3) = 15 pixels of 64 bits, in 11 RAM32M (4 LUT6 each)
+    on xc7, in one TRELLIS_DPR16X4 deep on ECP5 (no read multiplexer)."""
+    u = MVU(name="conv2", kind="conv", mh=64, mw=576, pixels=196, in_pixels=196, in_channels=64)
+    t = cal.window_terms(u, 32, "xc7")
+    assert t == {"one": 1, "pixel": 64, "select": 576, "rotate": 0, "buffer": 9 * 4 * 11, "window": 576, "beat": 32}
+    wide = cal.window_terms(u, 192, "ecp5")  # three pixels a beat: rotated into window order first
+    assert (wide["select"], wide["rotate"], wide["buffer"], wide["beat"]) == (0, 576, 0, 192)
+    big = MVU(name="c", kind="conv", mh=8, mw=288, pixels=900, in_pixels=1024, in_channels=32)
+    assert cal.window_terms(big, 32, "ecp5")["buffer"] == 9 * 32 * 2  # 33 words: three DPR16X4 deep
+    assert cal.window_terms(big, 32, "xc7")["buffer"] == 9 * 4 * 11  # 33 words: RAM64M, 3 bits each
+    with pytest.raises(FoldingError, match="no window generator"):
+        cal.window_terms(MVU.dense("fc", mw=8, mh=8), 1, "xc7")
+
+
 def test_distinct_columns_of_a_shallow_rom():
     assert cal.distinct_columns(1000, 1) == 0  # one word: constants
     assert cal.distinct_columns(1000, 2) == 2  # a, not a
@@ -80,6 +96,9 @@ def test_stored_coefficients_cover_every_family_and_kind():
             assert set(c["lut"]) == set(cal.LUT_TERMS) and set(c["ff"]) == set(cal.FF_TERMS)
             assert all(v >= 0 for v in (*c["lut"].values(), *c["ff"].values()))
             assert c["errors"]["lut"]["held_out"]["n"] > 0
+        w = cal.coefficients(family, cal.WINDOW)
+        assert set(w["lut"]) == set(cal.WINDOW_LUT_TERMS) and set(w["ff"]) == set(cal.WINDOW_FF_TERMS)
+        assert w["errors"]["lut"]["held_out"]["n"] > 0
 
 
 def _records():
@@ -91,11 +110,20 @@ def test_calibrated_cost_gives_the_fitted_numbers_of_every_measured_unit():
     every unit of the measurement set, its LUTs, FFs and (FINN-R's) BRAM count."""
     recs = _records()
     assert len(recs) >= 60 and {r["target"] for r in recs} == {"xc7", "ecp5"}
+    windows = [r for r in recs if cal.record_kind(r) == cal.WINDOW]
+    assert len(windows) >= 40
+    for r in windows:
+        got = cal.calibrated_window(cal.record_unit(r), r["simd"], r["target"])
+        assert got == (r["estimate"]["lut"], r["estimate"]["ff"]), r["unit"]
     for r in recs:
+        if r in windows:
+            continue
         u = cal.record_unit(r)
         c = layer_cost(u, r["pe"], r["simd"], CostParams(calibration=r["target"]))
         assert c.weight_ram == r["weight_ram"] and c.model == f"calibrated-{r['target']}"
-        assert (c.lut, c.ff) == (r["estimate"]["lut"], r["estimate"]["ff"]), r["unit"]
+        assert (c.lut_window > 0) == (u.in_channels > 0)  # a convolution's cost has its window's
+        matrix = (c.lut - c.lut_window, c.ff - c.ff_window)
+        assert matrix == (r["estimate"]["lut"], r["estimate"]["ff"]), r["unit"]
         bram = r["measured"]["bram18"]
         if r["target"] == "xc7":  # Yosys maps the weights into exactly the RAMB18s FINN-R counts
             assert c.bram18 == bram, r["unit"]
@@ -108,7 +136,7 @@ def test_calibrated_cost_gives_the_fitted_numbers_of_every_measured_unit():
 def test_held_out_error_of_the_calibrated_model():
     """On foldings the fit never saw, the calibrated LUTs are within 15 % on average (per family),
     and better than FINN-R's formula on every family."""
-    recs = _records()
+    recs = [r for r in _records() if cal.record_kind(r) != cal.WINDOW]
     for target in ("xc7", "ecp5"):
         held = [r for r in recs if r["target"] == target and r["held_out"]]
         errs = [cal.ape(r["estimate"]["lut"], r["measured"]["lut_total"]) for r in held]
@@ -117,11 +145,22 @@ def test_held_out_error_of_the_calibrated_model():
         assert np.mean(errs) < np.mean(finn)
 
 
+def test_held_out_error_of_the_window_model():
+    """Windows the fit never saw: the calibrated LUTs within 15 % on average per family, FFs
+    within 5 %."""
+    recs = [r for r in _records() if cal.record_kind(r) == cal.WINDOW and r["held_out"]]
+    for target in ("xc7", "ecp5"):
+        held = [r for r in recs if r["target"] == target]
+        lut = [cal.ape(r["estimate"]["lut"], r["measured"]["lut_total"]) for r in held]
+        ff = [cal.ape(r["estimate"]["ff"], r["measured"]["ff"]) for r in held]
+        assert len(held) >= 8 and np.mean(lut) <= 15.0 and np.mean(ff) <= 5.0, (target, np.mean(lut))
+
+
 def test_refit_from_the_stored_measurements_gives_the_stored_coefficients():
     recs = _records()
     fitted = cal.fit_calibration(recs)
     for family in cal.FAMILIES:
-        for kind in cal.KINDS:
+        for kind in (*cal.KINDS, cal.WINDOW):
             stored = cal.coefficients(family, kind)
             assert fitted[family][kind]["lut"] == stored["lut"] and fitted[family][kind]["ff"] == stored["ff"]
         for what, shared in cal.SHARED.items():  # one coefficient for the same hardware in both kinds
