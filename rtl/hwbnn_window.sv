@@ -37,8 +37,8 @@
 // register stepped per beat through the banks in (kh, kw) order, the pad code where the pixel is
 // outside the image; other OUT_ELEMS: the banks' pixels are first rotated into (kh, kw) order,
 // with one-hot selects, padded, then a mux over NB groups.  Pooling takes the max of group j over
-// the K * K pixels.  The next window is read as the last beat of this one leaves, so one is read
-// every NB cycles.
+// the K * K pixels, into an output register of its own.  The next window is read as the last
+// beat of this one leaves, so one is read every NB cycles.
 module hwbnn_window #(
     parameter int H = 4,
     parameter int W = 4,
@@ -175,7 +175,10 @@ module hwbnn_window #(
   wire fire = in_valid && in_ready;
   wire wen = fire && wp_last;  // a pixel is complete
   wire row_done = wen && wx_last;
-  wire load = win_valid && (!out_valid || out_ready);  // the output register takes a beat
+  // beat_valid / beat_ready: the output register's handshake (POOL: the register of the window's
+  // parts, and the max tree after it into the output register, g_pool_out)
+  logic beat_valid, beat_ready;
+  wire load = win_valid && (!beat_valid || beat_ready);  // the output register takes a beat
   wire issue = rows_ready && (!win_valid || (load && last));  // read the next window
   wire row_end = issue && ow_last;  // the last window of an output row is read
   wire img_done = row_end && oh_last;
@@ -251,7 +254,7 @@ module hwbnn_window #(
   if (POOL) begin : g_pool
     // group `beat` of every pixel of the window into a register (the block RAM's slow
     // clock-to-out then ends there), then their max per channel as a tree of K * K - 1
-    // comparisons in log2(K * K) levels, into the consumer's register
+    // comparisons in log2(K * K) levels, into the output register (g_pool_out)
     localparam int LEVELS = $clog2(K * K);
     logic [K*K*OB-1:0] grp, grp_q;
     always_comb begin
@@ -385,7 +388,7 @@ module hwbnn_window #(
       win_valid <= 1'b0;
       beat <= '0;
       last <= (NB == 1);
-      out_valid <= 1'b0;
+      beat_valid <= 1'b0;
     end else begin
       // writer
       if (fire) begin
@@ -464,12 +467,27 @@ module hwbnn_window #(
       if (issue) win_valid <= 1'b1;
       else if (load && last) win_valid <= 1'b0;
       if (load) begin
-        out_valid <= 1'b1;
+        beat_valid <= 1'b1;
         beat <= last ? '0 : beat + 1'b1;
         last <= last_after_step(last, 32'(beat), NB);
-      end else if (out_ready) out_valid <= 1'b0;
+      end else if (beat_ready) beat_valid <= 1'b0;
     end
     if (load) out_q <= next_out;
   end
-  assign out_data = POOL ? pool_out : out_q;
+  if (POOL) begin : g_pool_out
+    // the max tree's result into the output register: its compare chains end at a register,
+    // not in the consumer's logic (a cycle more latency, one beat per cycle still)
+    wire move = beat_valid && (!out_valid || out_ready);
+    assign beat_ready = !out_valid || out_ready;
+    always_ff @(posedge clk) begin
+      if (rst) out_valid <= 1'b0;
+      else if (move) out_valid <= 1'b1;
+      else if (out_ready) out_valid <= 1'b0;
+      if (move) out_data <= pool_out;
+    end
+  end else begin : g_window_out
+    assign beat_ready = out_ready;
+    assign out_valid = beat_valid;
+    assign out_data = out_q;
+  end
 endmodule

@@ -272,9 +272,9 @@ def maxpool_unit(layer, in_stream: Stream) -> RtlUnit:
     params.update({"SIGNED": int(in_stream.signed), "BITS": in_stream.bits, "IN_ELEMS": e, "OUT_ELEMS": e})
     out = Stream(e, in_stream.bits, in_stream.signed, ho * wo * c)
     cycles = max(h * w, ho * wo) * c // e
-    return RtlUnit(
-        layer.name, "hwbnn_window", params, (in_stream,), out, cycles=cycles, layer=layer.name, holds_frame=True
-    )
+    unit = RtlUnit(layer.name, "hwbnn_window", params, (in_stream,), out, cycles=cycles, layer=layer.name)
+    unit.holds_frame, unit.latency = True, 2  # the max tree's output register: one stage more
+    return unit
 
 
 def layer_folding(layer, folding: dict | None) -> tuple[int, int]:
