@@ -42,3 +42,29 @@ def test_cnn_is_bit_exact(tmp_path, name, folded):
 
 def test_the_cost_model_counts_these_units():
     assert [u.name for u in mvu_layers(make_cnn_a()[0])] == ["c0_int", "c1_xnor", "c2_s2", "c3_1x1", "fc", "logits"]
+
+
+def test_a_max_pool_at_the_output_under_back_pressure(tmp_path):
+    """A signed max pool as the last unit (its output register is the network's output, stalled at
+    random by the harness): 0 mismatches.  Without stalls the interval is the cost model's 36
+    cycles (the convolution's 36 pixels); the pool's 25 output beats (2 x 2, stride 1) at half
+    rate would take 50."""
+    import numpy as np
+
+    from hw_bnn.ir import ConvLayer, IntegerNetwork, MaxPoolLayer, ThresholdLayer
+
+    rng = np.random.default_rng(3)
+    h, c_in, c = 6, 2, 4
+    t0 = np.sort(rng.integers(40, 220, size=(c_in, 1)), axis=1).astype(np.int64)
+    layers = [
+        ThresholdLayer("q0", t0, (0, 255)),
+        ConvLayer("c0", (h, h, c_in), 3, 1, 1, 0, rng.integers(0, 2, size=(9 * c_in, c)).astype(np.uint8), True),
+        MaxPoolLayer("p0", (h, h, c), 2, 1, in_levels=18, in_lo=-18),
+    ]
+    net = IntegerNetwork(layers, input_shape=(c_in, h, h), input_range=(0, 255))
+    emit_rtl(net, tmp_path / "rtl", {"c0": {"PE": 4, "SIMD": 18}})
+    x = rng.integers(0, 256, size=(24, c_in, h, h))
+    free = verify_rtl(net, tmp_path / "rtl", x)
+    assert free["mismatched_elements"] == 0 and free["interval_cycles"] == free["predicted_interval_cycles"] == 36
+    pressed = verify_rtl(net, tmp_path / "rtl", x, seed=5, p_stall=0.6)
+    assert pressed["mismatched_elements"] == 0, pressed.get("first_mismatch")
