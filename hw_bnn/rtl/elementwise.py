@@ -108,7 +108,7 @@ def fixed_chain_unit(layer, in_stream: Stream) -> RtlUnit:
     out = Stream(in_stream.elems, layer.width, True, in_stream.frame)
     mems = {"PARAM_FILE": (words, g_bits + 2 * s_bits + z_bits)}
     cycles = out.frame // out.elems
-    stages = 3  # t; p; round and saturate
+    stages = 4  # t; the product; p; round and saturate
     return RtlUnit(layer.name, "hwbnn_fixed_chain", params, (in_stream,), out, mems, cycles, layer.name, latency=stages)
 
 

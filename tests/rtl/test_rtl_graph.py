@@ -118,8 +118,8 @@ def test_the_graph_has_forks_merges_and_every_kernel():
 
 def test_merge_fifos_hold_a_frame_per_frame_holding_unit_on_the_other_path():
     """y2 = n2 + x1: n2's path has the window of conv c2 (a frame) and the fixed-point chain n2
-    (two register stages more than one), x1's neither, so the FIFO on x1's edge holds two frames
-    of x1 and two beats, and the one on n2's edge one frame of n2."""
+    (three register stages more than one), x1's neither, so the FIFO on x1's edge holds two frames
+    of x1 and three beats, and the one on n2's edge one frame of n2."""
     import re
 
     from hw_bnn.rtl.emit import top_level
@@ -133,7 +133,7 @@ def test_merge_fifos_hold_a_frame_per_frame_holding_unit_on_the_other_path():
     fifo = r"hwbnn_fifo #\(\.DEPTH\((\d+)\).*?\) (fifo_\w+)"
     depth = {m[1]: int(m[0]) for m in re.findall(fifo, text)}
     assert units[units[i].sources[0]].module == "hwbnn_fixed_chain"
-    assert depth[f"fifo_{i}b"] == 2 * frame + 2
+    assert depth[f"fifo_{i}b"] == 2 * frame + 3
     assert depth[f"fifo_{i}a"] == units[i].out.frame // units[units[i].sources[0]].out.elems
 
 
