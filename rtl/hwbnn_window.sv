@@ -36,8 +36,9 @@
 // dividing C (a beat within one pixel): a mux over the window register's NB parts, its select a
 // register stepped per beat through the banks in (kh, kw) order, the pad code where the pixel is
 // outside the image; other OUT_ELEMS: the banks' pixels are first rotated into (kh, kw) order,
-// with one-hot selects, padded, then a mux over NB groups.  Pooling takes the max of group j over
-// the K * K pixels, into an output register of its own.  The next window is read as the last
+// with one-hot selects, padded, then a mux over NB groups.  Pooling registers the bank reads once
+// more (a two-stage pipeline, rd_valid then win_valid), registers group j of the K * K pixels,
+// then takes their max into an output register of its own (three stages from a read).  The next window is read as the last
 // beat of this one leaves, so one is read every NB cycles.
 module hwbnn_window #(
     parameter int H = 4,
@@ -179,7 +180,12 @@ module hwbnn_window #(
   // parts, and the max tree after it into the output register, g_pool_out)
   logic beat_valid, beat_ready;
   wire load = win_valid && (!beat_valid || beat_ready);  // the output register takes a beat
-  wire issue = rows_ready && (!win_valid || (load && last));  // read the next window
+  // POOL: the bank reads (valid: rd_valid) are registered once more into the window register
+  // rd_q before the group multiplexer, so the block RAM's slow clock-to-out ends at a register;
+  // the two registers form a two-stage pipeline, one window per NB cycles still
+  logic rd_valid;
+  wire rd_move = POOL && rd_valid && (!win_valid || (load && last));  // rd into rd_q
+  wire issue = rows_ready && (POOL ? (!rd_valid || rd_move) : (!win_valid || (load && last)));  // read the next window
   wire row_end = issue && ow_last;  // the last window of an output row is read
   wire img_done = row_end && oh_last;
   // in_ready and rows_ready next: every comparison the three registers can need, of registers
@@ -252,16 +258,18 @@ module hwbnn_window #(
   logic [OB-1:0] next_out, out_q;
   logic [OB-1:0] pool_out;
   if (POOL) begin : g_pool
-    // group `beat` of every pixel of the window into a register (the block RAM's slow
-    // clock-to-out then ends there), then their max per channel as a tree of K * K - 1
+    // the window register rd_q (the block RAM's slow clock-to-out ends there), group `beat`
+    // of every pixel of it into a register, then their max per channel as a tree of K * K - 1
     // comparisons in log2(K * K) levels, into the output register (g_pool_out)
     localparam int LEVELS = $clog2(K * K);
     logic [K*K*OB-1:0] grp, grp_q;
+    logic [K*K*PB-1:0] rd_q;
+    always_ff @(posedge clk) if (rd_move) rd_q <= rd;
     always_comb begin
       grp = '0;
       for (int i = 0; i < K * K; i++)
         for (int g = 0; g < NB; g++)
-          if (32'(beat) == g) grp[i*OB+:OB] = rd[i*PB+g*OB+:OB];
+          if (32'(beat) == g) grp[i*OB+:OB] = rd_q[i*PB+g*OB+:OB];
     end
     // level l of the tree: the n(l) = ceil(K * K / 2^l) values v[i] = max(v[2 i], v[2 i + 1]) of
     // level l - 1 (an odd one out passes); all bounds are constants, so the loops unroll
@@ -386,6 +394,7 @@ module hwbnn_window #(
       lr <= KW'(LR0);
       lq <= WCW'(LQ0);
       win_valid <= 1'b0;
+      rd_valid <= 1'b0;
       beat <= '0;
       last <= (NB == 1);
       beat_valid <= 1'b0;
@@ -464,7 +473,11 @@ module hwbnn_window #(
         end
       end
       // the window register and the output register
-      if (issue) win_valid <= 1'b1;
+      if (POOL) begin
+        if (issue) rd_valid <= 1'b1;
+        else if (rd_move) rd_valid <= 1'b0;
+      end
+      if (POOL ? rd_move : issue) win_valid <= 1'b1;
       else if (load && last) win_valid <= 1'b0;
       if (load) begin
         beat_valid <= 1'b1;

@@ -273,7 +273,7 @@ def maxpool_unit(layer, in_stream: Stream) -> RtlUnit:
     out = Stream(e, in_stream.bits, in_stream.signed, ho * wo * c)
     cycles = max(h * w, ho * wo) * c // e
     unit = RtlUnit(layer.name, "hwbnn_window", params, (in_stream,), out, cycles=cycles, layer=layer.name)
-    unit.holds_frame, unit.latency = True, 2  # the max tree's output register: one stage more
+    unit.holds_frame, unit.latency = True, 3  # the window register and the max tree's output register
     return unit
 
 
