@@ -54,12 +54,25 @@ def test_forward_matches_the_kalman_equations():
     assert torch.allclose(k.running_mean, 0.1 * mu.detach(), atol=1e-6)
 
 
-def test_first_layer_falls_back_to_batch_statistics_and_eval_is_an_affine():
+def test_first_layer_predicts_from_its_running_statistics_and_eval_is_an_affine():
     torch.manual_seed(1)
     bkn = BatchKalmanNorm(6)
-    x = torch.randn(3, 6, 4, 4)
-    bn = torch.nn.BatchNorm2d(6)
-    assert torch.allclose(bkn.train()(x), bn.train()(x), atol=1e-5)
+    with torch.no_grad():
+        bkn.running_mean.copy_(torch.randn(6) * 3)
+        bkn.running_var.copy_(torch.rand(6) * 4 + 0.5)
+        bkn.gain_logit.fill_(-0.4)
+    mu_pred, var_pred = bkn.running_mean.clone(), bkn.running_var.clone()
+    x = torch.randn(3, 6, 4, 4) * 2 - 1
+    y = bkn.train()(x)
+    # the Kalman update with the running statistics as the prediction
+    mu_obs, var_obs = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=False)
+    p = torch.sigmoid(torch.tensor(-0.4))
+    mu = p * mu_pred + (1 - p) * mu_obs
+    var = p * var_pred + (1 - p) * var_obs + p * (1 - p) * (mu_obs - mu_pred) ** 2
+    want = (x - mu.view(1, -1, 1, 1)) / torch.sqrt(var.view(1, -1, 1, 1) + bkn.eps)
+    assert torch.allclose(y, want, atol=1e-5)
+    assert not torch.allclose(y, torch.nn.BatchNorm2d(6).train()(x), atol=1e-2)  # not plain BN
+    assert torch.allclose(bkn.running_mean, 0.9 * mu_pred + 0.1 * mu.detach(), atol=1e-6)
     with torch.no_grad():
         bkn.running_mean.copy_(torch.randn(6))
         bkn.running_var.copy_(torch.rand(6) + 0.5)
