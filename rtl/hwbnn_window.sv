@@ -38,7 +38,7 @@
 // outside the image; other OUT_ELEMS: the banks' pixels are first rotated into (kh, kw) order,
 // with one-hot selects, padded, then a mux over NB groups.  Pooling registers the bank reads once
 // more (a two-stage pipeline, rd_valid then win_valid), registers group j of the K * K pixels,
-// then takes their max into an output register of its own (three stages from a read).  The next window is read as the last
+// then takes their max in a tree with a register after each of its log2(K * K) levels.  The next window is read as the last
 // beat of this one leaves, so one is read every NB cycles.
 module hwbnn_window #(
     parameter int H = 4,
@@ -177,7 +177,7 @@ module hwbnn_window #(
   wire wen = fire && wp_last;  // a pixel is complete
   wire row_done = wen && wx_last;
   // beat_valid / beat_ready: the output register's handshake (POOL: the register of the window's
-  // parts, and the max tree after it into the output register, g_pool_out)
+  // group, pool_grp, and the max tree's register stages after it, g_pool_out)
   logic beat_valid, beat_ready;
   wire load = win_valid && (!beat_valid || beat_ready);  // the output register takes a beat
   // POOL: the bank reads (valid: rd_valid) are registered once more into the window register
@@ -256,13 +256,11 @@ module hwbnn_window #(
 
   // ---- the beat the output register takes (POOL: the register holds the window's parts)
   logic [OB-1:0] next_out, out_q;
-  logic [OB-1:0] pool_out;
+  logic [K*K*OB-1:0] pool_grp;  // POOL: group `beat` of the window's K * K pixels (g_pool_out's input)
   if (POOL) begin : g_pool
-    // the window register rd_q (the block RAM's slow clock-to-out ends there), group `beat`
-    // of every pixel of it into a register, then their max per channel as a tree of K * K - 1
-    // comparisons in log2(K * K) levels, into the output register (g_pool_out)
-    localparam int LEVELS = $clog2(K * K);
-    logic [K*K*OB-1:0] grp, grp_q;
+    // the window register rd_q (the block RAM's slow clock-to-out ends there), then group
+    // `beat` of every pixel of it into a register, pool_grp; the max tree is g_pool_out
+    logic [K*K*OB-1:0] grp;
     logic [K*K*PB-1:0] rd_q;
     always_ff @(posedge clk) if (rd_move) rd_q <= rd;
     always_comb begin
@@ -271,23 +269,7 @@ module hwbnn_window #(
         for (int g = 0; g < NB; g++)
           if (32'(beat) == g) grp[i*OB+:OB] = rd_q[i*PB+g*OB+:OB];
     end
-    // level l of the tree: the n(l) = ceil(K * K / 2^l) values v[i] = max(v[2 i], v[2 i + 1]) of
-    // level l - 1 (an odd one out passes); all bounds are constants, so the loops unroll
-    function automatic logic [OB-1:0] window_max(input logic [K*K*OB-1:0] v_in);
-      logic [K*K*OB-1:0] v;
-      logic [BITS-1:0] a, b;
-      v = v_in;
-      for (int lvl = 1; lvl <= LEVELS; lvl++)
-        for (int i = 0; i < (K * K + (1 << lvl) - 1) >> lvl; i++)
-          for (int e = 0; e < OUT_ELEMS; e++) begin
-            a = v[2*i*OB+e*BITS+:BITS];
-            b = (2 * i + 1 < (K * K + (1 << (lvl - 1)) - 1) >> (lvl - 1)) ? v[(2*i+1)*OB+e*BITS+:BITS] : a;
-            v[i*OB+e*BITS+:BITS] = (SIGNED ? ($signed(b) > $signed(a)) : (b > a)) ? b : a;
-          end
-      window_max = v[OB-1:0];
-    endfunction
-    always_ff @(posedge clk) if (load) grp_q <= grp;
-    assign pool_out = window_max(grp_q);
+    always_ff @(posedge clk) if (load) pool_grp <= grp;
     assign next_out = '0;
   end else if (C % OUT_ELEMS == 0) begin : g_pixel
     // a beat lies in one pixel: beat (kh, kw, g) is part g of bank ((tr + kh) mod K,
@@ -338,7 +320,6 @@ module hwbnn_window #(
       end
     end
     assign next_out = (!row_in[bkh] || !col_in[bkw]) ? {OUT_ELEMS{BITS'(PAD_VALUE)}} : rd[bsel*OB+:OB];
-    assign pool_out = '0;
   end else begin : g_conv
     // a beat across pixels: rows into kh order (bank row (tr + kh) mod K), then columns into kw order (lr + kw) mod K,
     // then the padding
@@ -358,7 +339,6 @@ module hwbnn_window #(
       next_out = '0;
       for (int g = 0; g < NB; g++) if (32'(beat) == g) next_out = win[g*OB+:OB];
     end
-    assign pool_out = '0;
   end
 
   always_ff @(posedge clk) begin
@@ -488,16 +468,38 @@ module hwbnn_window #(
     if (load) out_q <= next_out;
   end
   if (POOL) begin : g_pool_out
-    // the max tree's result into the output register: its compare chains end at a register,
-    // not in the consumer's logic (a cycle more latency, one beat per cycle still)
-    wire move = beat_valid && (!out_valid || out_ready);
-    assign beat_ready = !out_valid || out_ready;
-    always_ff @(posedge clk) begin
-      if (rst) out_valid <= 1'b0;
-      else if (move) out_valid <= 1'b1;
-      else if (out_ready) out_valid <= 1'b0;
-      if (move) out_data <= pool_out;
+    // the max per channel over the K * K pixels as a tree of K * K - 1 comparisons in
+    // LEVELS = log2(K * K) levels, a register after each (so a clock period holds one
+    // comparison and its multiplexer; the last register is the output).  The stages advance
+    // together whenever the output is empty or read (bubbles move too): one beat a cycle.
+    localparam int LEVELS = $clog2(K * K);
+    // level l: the n(l) = ceil(K * K / 2^l) values v[i] = max(v[2 i], v[2 i + 1]) of level
+    // l - 1 (an odd one out passes); all bounds are constants, so the loops unroll
+    function automatic logic [K*K*OB-1:0] max_level(input logic [K*K*OB-1:0] v, input int lvl);
+      logic [BITS-1:0] a, b;
+      max_level = '0;
+      for (int i = 0; i < (K * K + (1 << lvl) - 1) >> lvl; i++)
+        for (int e = 0; e < OUT_ELEMS; e++) begin
+          a = v[2*i*OB+e*BITS+:BITS];
+          b = (2 * i + 1 < (K * K + (1 << (lvl - 1)) - 1) >> (lvl - 1)) ? v[(2*i+1)*OB+e*BITS+:BITS] : a;
+          max_level[i*OB+e*BITS+:BITS] = (SIGNED ? ($signed(b) > $signed(a)) : (b > a)) ? b : a;
+        end
+    endfunction
+    wire en = !out_valid || out_ready;
+    assign beat_ready = en;
+    logic [K*K*OB-1:0] lv[LEVELS+1];  // lv[l]: level l's register (lv[0]: pool_grp)
+    logic [LEVELS:0] lvalid;  // lvalid[l]: lv[l] holds a beat
+    assign lv[0] = pool_grp;
+    assign lvalid[0] = beat_valid;
+    for (genvar l = 1; l <= LEVELS; l++) begin : g_level
+      always_ff @(posedge clk) begin
+        if (rst) lvalid[l] <= 1'b0;
+        else if (en) lvalid[l] <= lvalid[l-1];
+        if (en) lv[l] <= max_level(lv[l-1], l);
+      end
     end
+    assign out_valid = lvalid[LEVELS];
+    assign out_data = lv[LEVELS][OB-1:0];
   end else begin : g_window_out
     assign beat_ready = out_ready;
     assign out_valid = beat_valid;

@@ -20,6 +20,7 @@ popcount in ``[0, MW]``.  Thresholds are clamped to ``[lo, hi + 1]`` of the valu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -273,7 +274,8 @@ def maxpool_unit(layer, in_stream: Stream) -> RtlUnit:
     out = Stream(e, in_stream.bits, in_stream.signed, ho * wo * c)
     cycles = max(h * w, ho * wo) * c // e
     unit = RtlUnit(layer.name, "hwbnn_window", params, (in_stream,), out, cycles=cycles, layer=layer.name)
-    unit.holds_frame, unit.latency = True, 3  # the window register and the max tree's output register
+    # the window register, the group register, then one register per level of the max tree
+    unit.holds_frame, unit.latency = True, 2 + math.ceil(math.log2(layer.kernel**2))
     return unit
 
 
