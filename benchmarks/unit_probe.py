@@ -1,7 +1,7 @@
 """One streaming kernel of ``rtl/`` alone on an ECP5, between registers, so that the clock's Fmax
 is its own: Yosys ``synth_ecp5`` cells (LUT4 counts a CCU2C as two, as ``hw-bnn synth`` does),
-then nextpnr-ecp5's post-route Fmax and the seconds each tool took.  Used by ``bench_fifo.py``
-and ``bench_pool.py``."""
+then nextpnr-ecp5's post-route Fmax and the seconds each tool took.  Used by ``bench_fifo.py``,
+``bench_pool.py`` and ``bench_fixed_chain.py``."""
 
 from __future__ import annotations
 
@@ -36,17 +36,22 @@ endmodule
 """
 
 
-def measure(work: Path, kernel: Path, params: dict, in_bits: int, out_bits: int, device=ULX3S_85F) -> dict:
+def measure(
+    work: Path, kernel: Path, params: dict, in_bits: int, out_bits: int, device=ULX3S_85F, files: dict | None = None
+) -> dict:
     """Synthesis and place-and-route, in ``work``, of the probe around the module of the file
-    ``kernel`` (its stem) with ``params``: {lut4, ff, ebr, fmax, s: (yosys s, nextpnr s)}."""
+    ``kernel`` (its stem) with ``params`` (``files``: more files it reads, name -> text):
+    {lut4, ff, ebr, fmax, s: (yosys s, nextpnr s)}."""
     work.mkdir(parents=True, exist_ok=True)
     shutil.copy(kernel, work / kernel.name)
+    for name, text in (files or {}).items():
+        (work / name).write_text(text)
     text = ", ".join(f".{k}({v})" for k, v in params.items())
     probe = PROBE.format(i1=in_bits - 1, o1=out_bits - 1, module=kernel.stem, params=text)
     (work / "probe.sv").write_text(probe)
 
     def script(classic: bool) -> list[str]:
-        read = f"read_verilog -sv {kernel.name} probe.sv"
+        read = f"read_verilog -defer -sv {kernel.name} probe.sv"
         return [read, *ecp5_synth("probe", classic), "write_json probe.json", "tee -q -o stat.json stat -json"]
 
     yosys_s, _ = run_yosys(script, work, "yosys.log")

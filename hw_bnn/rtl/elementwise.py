@@ -108,7 +108,10 @@ def fixed_chain_unit(layer, in_stream: Stream) -> RtlUnit:
     out = Stream(in_stream.elems, layer.width, True, in_stream.frame)
     mems = {"PARAM_FILE": (words, g_bits + 2 * s_bits + z_bits)}
     cycles = out.frame // out.elems
-    stages = 4  # t; the product; p; round and saturate
+    # t; the product; p; round; saturate.  Wider than one 18 x 18 multiplier (hwbnn_fixed_chain's
+    # SPLIT): the product's four limb products, then two stages of their sum
+    split = (t_bits > 18 or s_bits > 18) and t_bits <= 35 and s_bits <= 35
+    stages = 7 if split else 5
     return RtlUnit(layer.name, "hwbnn_fixed_chain", params, (in_stream,), out, mems, cycles, layer.name, latency=stages)
 
 

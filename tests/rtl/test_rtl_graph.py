@@ -72,6 +72,37 @@ def make_wide(seed: int = 9) -> IntegerNetwork:
     return IntegerNetwork(L, input_shape=(n,), input_range=(0, 15))
 
 
+def make_limbs(seed: int = 11) -> IntegerNetwork:
+    """Fixed-point chains wider than one 18 x 18 multiplier (t of 25 and 23 bits, slopes of 22:
+    the RTL cuts both into 17-bit limbs): the first rounds ties to even and saturates (some values
+    at its bound), the second truncates, in wrap mode."""
+    rng = np.random.default_rng(seed)
+    n = 8
+    wide = lambda b: rng.integers(-(2**b), 2**b, size=n)  # noqa: E731
+    L = [
+        FixedChainLayer("f0", (n,), wide(21), wide(21), wide(21), wide(11), 0, 14, 28, 16, (0, 255), "rnd_conv", "sat")
+    ]
+    f0_range = (-(2**15), 2**15 - 1)
+    L.append(
+        FixedChainLayer("f1", (n,), wide(20), wide(21), wide(21), wide(9), 14, 16, 24, 18, f0_range, "trn", "wrap")
+    )
+    L[-1].inputs = ("f0",)
+    # the chain is the output: a threshold after it would hide most wrong products
+    return IntegerNetwork(L, input_shape=(n,), input_range=(0, 255))
+
+
+def test_wide_chains_are_bit_exact_through_their_limb_products(tmp_path):
+    golden = make_limbs()
+    chains = [u for u in rtl_units(golden) if u.module == "hwbnn_fixed_chain"]
+    assert [u.params["T_BITS"] > 18 and u.params["S_BITS"] > 18 for u in chains] == [True, True]
+    assert [u.latency for u in chains] == [7, 7]
+    emit_rtl(golden, tmp_path / "rtl")
+    x = _inputs(golden, 3, n=48)
+    for options in ({}, {"seed": 5, "p_stall": 0.4, "p_gap": 0.3}):
+        res = verify_rtl(golden, tmp_path / "rtl", x, **options)
+        assert res["mismatched_images"] == 0, res.get("first_mismatch")
+
+
 def _inputs(golden: IntegerNetwork, seed: int, n: int) -> np.ndarray:
     """Random inputs over the network's input range, the two ends first."""
     lo, hi = golden.input_range
@@ -118,8 +149,8 @@ def test_the_graph_has_forks_merges_and_every_kernel():
 
 def test_merge_fifos_hold_a_frame_per_frame_holding_unit_on_the_other_path():
     """y2 = n2 + x1: n2's path has the window of conv c2 (a frame) and the fixed-point chain n2
-    (three register stages more than one), x1's neither, so the FIFO on x1's edge holds two frames
-    of x1 and three beats, and the one on n2's edge one frame of n2."""
+    (four register stages more than one), x1's neither, so the FIFO on x1's edge holds two frames
+    of x1 and four beats, and the one on n2's edge one frame of n2."""
     import re
 
     from hw_bnn.rtl.emit import top_level
@@ -133,7 +164,7 @@ def test_merge_fifos_hold_a_frame_per_frame_holding_unit_on_the_other_path():
     fifo = r"hwbnn_fifo #\(\.DEPTH\((\d+)\).*?\) (fifo_\w+)"
     depth = {m[1]: int(m[0]) for m in re.findall(fifo, text)}
     assert units[units[i].sources[0]].module == "hwbnn_fixed_chain"
-    assert depth[f"fifo_{i}b"] == 2 * frame + 3
+    assert depth[f"fifo_{i}b"] == 2 * frame + 4
     assert depth[f"fifo_{i}a"] == units[i].out.frame // units[units[i].sources[0]].out.elems
 
 
