@@ -25,7 +25,7 @@ several readers goes through an eager fork first, so each branch has its own FIF
 (:func:`fifo_beats`).  A FIFO into a merge holds one frame of its stream, plus one frame for
 every unit that holds a whole frame (a window, a dense MVU: :func:`frame_levels`) on the merge's
 other inputs' paths and not on its own, plus a beat for every register stage those paths have
-beyond one per unit (:func:`extra_stages`: the fixed-point chain has four).  That keeps
+beyond one per unit (:func:`extra_stages`: a fixed-point chain has five or seven).  That keeps
 branching graphs free of deadlock and at full rate: every unit's output of a frame depends on
 that frame's input alone, and each frame-holding unit delays its output by one frame interval,
 during which the shortcut beside it delivers one frame into the FIFO at the merge.  A dense
