@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.unit_probe import ULX3S_85F, measure  # noqa: E402 (after the sys.path line above)
+from benchmarks.unit_probe import ULX3S_85F, kernels, measure  # noqa: E402 (after the sys.path line above)
 from hw_bnn.resources import rtl_kernels_dir  # noqa: E402
 from hw_bnn.synth.tools import tool_version  # noqa: E402
 
@@ -40,18 +40,13 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", nargs="*", default=[], help="other hwbnn_fixed_chain.sv files to measure too")
     ap.add_argument("--out", default="build/bench_fixed_chain", help="work folder, not under /tmp (yowasp)")
     args = ap.parse_args(argv)
-    kernels = {"project": rtl_kernels_dir() / "hwbnn_fixed_chain.sv"}
-    for i, k in enumerate(args.kernel):
-        path = Path(k)
-        if path.name != "hwbnn_fixed_chain.sv" or not path.is_file():
-            ap.error(f"--kernel {k}: expected an existing file named hwbnn_fixed_chain.sv")
-        kernels[f"kernel {i + 1}"] = path
+    found = kernels(ap, rtl_kernels_dir() / "hwbnn_fixed_chain.sv", args.kernel)
     params = {**FIXED1, "PARAM_FILE": '"p.mem"'}
     files = {"p.mem": param_words(FIXED1)}
     pe = FIXED1["PE"]
     print(f"hwbnn_fixed_chain {FIXED1} on LFE5U-85F-6; {tool_version('yosys')}, {tool_version('nextpnr-ecp5')}")
     print(f"{'kernel':<10} {'LUT4':>6} {'FF':>6} {'EBR':>4} {'Fmax MHz':>9} {'yosys s':>8} {'nextpnr s':>9}  file")
-    for name, path in kernels.items():
+    for name, path in found.items():
         work = Path(args.out) / name.replace(" ", "_")
         m = measure(work, path, params, pe * FIXED1["IN_BITS"], pe * FIXED1["WIDTH"], ULX3S_85F, files)
         row = f"{name:<10} {m['lut4']:>6,} {m['ff']:>6,} {m['ebr']:>4} {m['fmax']:>9.1f}"

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.unit_probe import ULX3S_85F, measure  # noqa: E402 (after the sys.path line above)
+from benchmarks.unit_probe import ULX3S_85F, kernels, measure  # noqa: E402 (after the sys.path line above)
 from hw_bnn.resources import rtl_kernels_dir  # noqa: E402
 from hw_bnn.synth.tools import tool_version  # noqa: E402
 
@@ -32,16 +32,11 @@ def main(argv=None) -> int:
     ap.add_argument("--kernel", nargs="*", default=[], help="other hwbnn_window.sv files to measure too")
     ap.add_argument("--out", default="build/bench_pool", help="work folder, not under /tmp (yowasp)")
     args = ap.parse_args(argv)
-    kernels = {"project": rtl_kernels_dir() / "hwbnn_window.sv"}
-    for i, k in enumerate(args.kernel):
-        path = Path(k)
-        if path.name != "hwbnn_window.sv" or not path.is_file():
-            ap.error(f"--kernel {k}: expected an existing file named hwbnn_window.sv")
-        kernels[f"kernel {i + 1}"] = path
+    found = kernels(ap, rtl_kernels_dir() / "hwbnn_window.sv", args.kernel)
     bits = POOL1["BITS"] * POOL1["IN_ELEMS"]
     print(f"hwbnn_window {POOL1} on LFE5U-85F-6; {tool_version('yosys')}, {tool_version('nextpnr-ecp5')}")
     print(f"{'kernel':<10} {'LUT4':>6} {'FF':>6} {'EBR':>4} {'Fmax MHz':>9} {'yosys s':>8} {'nextpnr s':>9}  file")
-    for name, path in kernels.items():
+    for name, path in found.items():
         m = measure(Path(args.out) / name.replace(" ", "_"), path, POOL1, bits, bits, ULX3S_85F)
         row = f"{name:<10} {m['lut4']:>6,} {m['ff']:>6,} {m['ebr']:>4} {m['fmax']:>9.1f}"
         print(row + f" {m['s'][0]:>8.0f} {m['s'][1]:>9.0f}  {path}", flush=True)

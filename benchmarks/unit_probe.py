@@ -5,6 +5,7 @@ then nextpnr-ecp5's post-route Fmax and the seconds each tool took.  Used by ``b
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -61,3 +62,15 @@ def measure(
     fmax, _ = core_fmax(json.loads((work / "report.json").read_text()))
     res = resources_of(cells, "ecp5")
     return {"lut4": res["lut_total"], "ff": res["ff"], "ebr": res["bram18"], "fmax": fmax, "s": (yosys_s, pnr_s)}
+
+
+def kernels(ap: argparse.ArgumentParser, project: Path, others: list[str]) -> dict[str, Path]:
+    """{label: file} to measure: the project's ``project`` kernel, then each of ``others`` (the
+    same file name, e.g. an older version from git); a wrong one is an argparse error."""
+    found = {"project": project}
+    for i, k in enumerate(others):
+        path = Path(k)
+        if path.name != project.name or not path.is_file():
+            ap.error(f"--kernel {k}: expected an existing file named {project.name}")
+        found[f"kernel {i + 1}"] = path
+    return found

@@ -18,10 +18,10 @@
 // product t * slope, (3) p, (4) q = round(p / 2**SF), (5) y.  Where t or the slope is wider than
 // 18 bits (SPLIT), the product is four partial products of 17-bit limbs, each one 18 x 18
 // multiplier into its own register, summed in two stages (ll + hh * 2**34 and lh + hl; then
-// their sum), seven stages in all.  (As one product, Yosys built a 26 x 21 multiply from four MULT18X18Ds and added their
-// outputs in the same clock period: ftbnn-mnist's critical path on ed433b7, 14.6 ns.)  (With the multiply and the add in one stage, the multiplier's
-// 3.9 ns on an ECP5 MULT18X18D, a route and the add's carry chain made ftbnn-mnist's critical
-// path, 13.8 ns.)
+// their sum), seven stages in all.  (With the multiply and the add in one stage, the
+// multiplier's 3.9 ns on an ECP5 MULT18X18D, a route and the add's carry chain made ftbnn-mnist's
+// critical path, 13.8 ns; with the product alone, Yosys built the 26 x 21 multiply from four
+// MULT18X18Ds and added their outputs in the same clock period, 14.6 ns on ed433b7.)
 // The stages advance together (en) whenever the last one is empty or being read.
 module hwbnn_fixed_chain #(
     parameter int C = 4,
