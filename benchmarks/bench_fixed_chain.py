@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.unit_probe import ULX3S_85F, kernels, measure  # noqa: E402 (after the sys.path line above)
 from hw_bnn.resources import rtl_kernels_dir  # noqa: E402
+from hw_bnn.rtl.elementwise import limb_split  # noqa: E402
 from hw_bnn.synth.tools import tool_version  # noqa: E402
 
 FIXED1 = {"C": 16, "CH": 16, "PE": 4, "IN_BITS": 12, "IN_SIGNED": 1, "SHIFT": 12, "SF": 26, "WIDTH": 18}
@@ -42,13 +43,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     found = kernels(ap, rtl_kernels_dir() / "hwbnn_fixed_chain.sv", args.kernel)
     params = {**FIXED1, "PARAM_FILE": '"p.mem"'}
+    split = {"SPLIT": int(limb_split(FIXED1["T_BITS"], FIXED1["S_BITS"]))}  # the project's kernel only
     files = {"p.mem": param_words(FIXED1)}
     pe = FIXED1["PE"]
     print(f"hwbnn_fixed_chain {FIXED1} on LFE5U-85F-6; {tool_version('yosys')}, {tool_version('nextpnr-ecp5')}")
     print(f"{'kernel':<10} {'LUT4':>6} {'FF':>6} {'EBR':>4} {'Fmax MHz':>9} {'yosys s':>8} {'nextpnr s':>9}  file")
     for name, path in found.items():
         work = Path(args.out) / name.replace(" ", "_")
-        m = measure(work, path, params, pe * FIXED1["IN_BITS"], pe * FIXED1["WIDTH"], ULX3S_85F, files)
+        ps = {**params, **split} if name == "project" else params  # older kernels have no SPLIT
+        m = measure(work, path, ps, pe * FIXED1["IN_BITS"], pe * FIXED1["WIDTH"], ULX3S_85F, files)
         row = f"{name:<10} {m['lut4']:>6,} {m['ff']:>6,} {m['ebr']:>4} {m['fmax']:>9.1f}"
         print(row + f" {m['s'][0]:>8.0f} {m['s'][1]:>9.0f}  {path}", flush=True)
     return 0

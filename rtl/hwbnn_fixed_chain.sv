@@ -39,6 +39,7 @@ module hwbnn_fixed_chain #(
     parameter int Z_BITS = 8,
     parameter int T_BITS = 16,
     parameter int P_BITS = 24,
+    parameter bit SPLIT = 0,  // the product as 17-bit limb products (the emitter sets it: limb_split)
     parameter PARAM_FILE = ""
 ) (
     input  logic                  clk,
@@ -63,11 +64,12 @@ module hwbnn_fixed_chain #(
   logic [WORD-1:0] prom[CH];
   initial $readmemh(PARAM_FILE, prom);
 
-  // SPLIT: t or the slope is wider than one 18 x 18 multiplier (a MULT18X18D); each is cut into
-  // 17-bit limbs, x = hi * 2**17 + lo, so that every partial product is one multiplier with a
-  // register of its own, and their sum takes two stages more (one add each)
-  localparam bit SPLIT = (T_BITS > 18 || S_BITS > 18) && T_BITS <= 35 && S_BITS <= 35;
+  // SPLIT (hw_bnn.rtl.elementwise.limb_split: t or the slope wider than one 18 x 18 multiplier, a
+  // MULT18X18D, and both at most 35 bits): each is cut into 17-bit limbs, x = hi * 2**17 + lo, so
+  // that every partial product is one multiplier with a register of its own, and their sum takes
+  // two stages more (one add each)
   localparam int STAGES = SPLIT ? 7 : 5;
+  initial if (SPLIT && (T_BITS > 35 || S_BITS > 35)) $fatal(1, "SPLIT needs T_BITS and S_BITS of at most 35");
 
   logic [BW-1:0] beat;
   logic [STAGES-1:0] v;  // v[k]: a value in stage k + 1

@@ -38,8 +38,8 @@
 // outside the image; other OUT_ELEMS: the banks' pixels are first rotated into (kh, kw) order,
 // with one-hot selects, padded, then a mux over NB groups.  Pooling registers the bank reads once
 // more (a two-stage pipeline, rd_valid then win_valid), registers group j of the K * K pixels,
-// then takes their max in a tree with a register after each of its log2(K * K) levels.  The next window is read as the last
-// beat of this one leaves, so one is read every NB cycles.
+// then takes their max in a tree with a register after each of its log2(K * K) levels.  The next
+// window is read as the last beat of this one leaves, so one is read every NB cycles.
 module hwbnn_window #(
     parameter int H = 4,
     parameter int W = 4,
@@ -185,7 +185,8 @@ module hwbnn_window #(
   // the two registers form a two-stage pipeline, one window per NB cycles still
   logic rd_valid;
   wire rd_move = POOL && rd_valid && (!win_valid || (load && last));  // rd into rd_q
-  wire issue = rows_ready && (POOL ? (!rd_valid || rd_move) : (!win_valid || (load && last)));  // read the next window
+  // read the next window
+  wire issue = rows_ready && (POOL ? (!rd_valid || rd_move) : (!win_valid || (load && last)));
   wire row_end = issue && ow_last;  // the last window of an output row is read
   wire img_done = row_end && oh_last;
   // in_ready and rows_ready next: every comparison the three registers can need, of registers
@@ -254,7 +255,7 @@ module hwbnn_window #(
     end
   end
 
-  // ---- the beat the output register takes (POOL: the register holds the window's parts)
+  // ---- the beat the output register takes (POOL: pool_grp, group `beat` of the window's pixels)
   logic [OB-1:0] next_out, out_q;
   logic [K*K*OB-1:0] pool_grp;  // POOL: group `beat` of the window's K * K pixels (g_pool_out's input)
   if (POOL) begin : g_pool

@@ -67,6 +67,12 @@ def threshold_unit(layer, pe: int, in_stream: Stream, channels: int) -> RtlUnit:
     return RtlUnit(layer.name, "hwbnn_threshold", params, (inp,), out, mems, out.frame // pe, layer=layer.name)
 
 
+def limb_split(t_bits: int, s_bits: int) -> bool:
+    """Whether ``hwbnn_fixed_chain`` multiplies t by the slope in 17-bit limbs (``SPLIT``): one
+    of them is wider than an 18 x 18 multiplier and both fit two limbs (35 bits)."""
+    return (t_bits > 18 or s_bits > 18) and t_bits <= 35 and s_bits <= 35
+
+
 def fixed_chain_unit(layer, in_stream: Stream) -> RtlUnit:
     """``hwbnn_fixed_chain`` for a ``fixed_chain`` layer, as many values per beat as it is given."""
     channels = int(layer.shape[-1])
@@ -103,15 +109,15 @@ def fixed_chain_unit(layer, in_stream: Stream) -> RtlUnit:
         "Z_BITS": z_bits,
         "T_BITS": t_bits,
         "P_BITS": p_bits,
+        "SPLIT": int(limb_split(t_bits, s_bits)),
         "PARAM_FILE": f"{layer.name}_p.mem",
     }
     out = Stream(in_stream.elems, layer.width, True, in_stream.frame)
     mems = {"PARAM_FILE": (words, g_bits + 2 * s_bits + z_bits)}
     cycles = out.frame // out.elems
-    # t; the product; p; round; saturate.  Wider than one 18 x 18 multiplier (hwbnn_fixed_chain's
-    # SPLIT): the product's four limb products, then two stages of their sum
-    split = (t_bits > 18 or s_bits > 18) and t_bits <= 35 and s_bits <= 35
-    stages = 7 if split else 5
+    # t; the product; p; round; saturate.  SPLIT: the product's four limb products, then two
+    # stages of their sum
+    stages = 7 if params["SPLIT"] else 5
     return RtlUnit(layer.name, "hwbnn_fixed_chain", params, (in_stream,), out, mems, cycles, layer.name, latency=stages)
 
 
